@@ -1,0 +1,21 @@
+"""analyse: turn collected data into findings, one module per section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lkdoctor.model import Finding, Report
+
+from . import cpu as cpu_checks
+from . import plan as plan_checks
+
+CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
+    cpu_checks.check,
+    plan_checks.check,
+)
+
+
+def analyse(report: Report) -> None:
+    """Append every check's findings to ``report.findings``."""
+    for check in CHECKS:
+        report.findings.extend(check(report))

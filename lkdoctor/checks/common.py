@@ -1,0 +1,23 @@
+"""Helpers shared by the section checks."""
+
+from __future__ import annotations
+
+from lkdoctor.model import EnvProblem, Finding
+
+
+def env_problem_findings(report_section: str, problems: list[EnvProblem]) -> list[Finding]:
+    """``env-invalid`` findings for the environment values a collector could not use."""
+    findings = []
+    for problem in problems:
+        findings.append(
+            Finding(
+                id="env-invalid",
+                severity="error",
+                section=report_section,
+                title=f"{problem.variable} has an invalid value",
+                evidence=f"{problem.variable}={problem.value!r}"
+                + (f": {problem.consequence}" if problem.consequence else ""),
+                remediation=f"set {problem.variable} to {problem.expected}, or unset it",
+            )
+        )
+    return findings

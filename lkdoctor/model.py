@@ -1,0 +1,194 @@
+"""The report model: the single source of truth for the JSON output and its schema.
+
+Every section is optional so that a collector that fails leaves ``None`` and an
+``errors[]`` entry instead of a crash, and a section not yet collected is absent
+rather than faked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
+SCHEMA_VERSION = "1.0"
+
+Severity = Literal["info", "warning", "error"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+Verdict = Literal["ok", "oversubscribed", "contended", "undersubscribed", "inconclusive", "skipped"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolInfo(_Model):
+    name: str = "lkdoctor"
+    version: str
+    python: str
+    platform: str
+    probe_version: str | None = Field(
+        default=None, description="version of the bundled Rust probe, null when it is missing"
+    )
+    probe_build: dict[str, str] | None = Field(
+        default=None, description="pyo3 and rayon versions and build profile of the probe"
+    )
+
+
+class EnvProblem(_Model):
+    """An environment value that could not be used as it stands."""
+
+    variable: str
+    value: str
+    expected: str = Field(description="the accepted form")
+    consequence: str = Field(default="", description="what happens with this value")
+
+
+class CpuLimit(_Model):
+    source: str = Field(description="logical, affinity, cgroup-quota, slurm, rust, ...")
+    value: float | int | None = Field(
+        description="CPUs this source allows (a quota may be fractional)"
+    )
+    detail: str = Field(description="the file or variable the value came from")
+    binding: bool = Field(default=False, description="this source sets `effective`")
+    limits: bool = Field(
+        default=True, description="false for informational rows (logical, physical, rust)"
+    )
+
+
+class CgroupInfo(_Model):
+    version: Literal["v1", "v2", "hybrid", "none"]
+    path: str | None = Field(default=None, description="the process's own cgroup (cpu controller)")
+    quota: float | None = Field(
+        default=None, description="tightest CPU quota over the cgroup and its ancestors"
+    )
+    quota_path: str | None = None
+    cpuset: str | None = None
+    memory_limit_bytes: int | None = None
+
+
+class CpuBudget(_Model):
+    logical: int
+    physical: int | None
+    effective: int
+    lenskit_effective: int
+    limits: list[CpuLimit]
+    cgroup: CgroupInfo | None = None
+    host_memory_bytes: int | None = None
+    smt: bool | None = Field(default=None, description="more logical than physical CPUs")
+    env_problems: list[EnvProblem] = Field(default_factory=list)
+
+
+class PlanLevel(_Model):
+    level: int
+    processes: int
+    threads: int
+    backend_threads: int
+    demand: int = Field(
+        description="threads this level can keep busy at once, over all its processes"
+    )
+
+
+class ThreadPlan(_Model):
+    inputs: dict[str, str] = Field(
+        description="the LK_* and backend variables as set (unset omitted)"
+    )
+    cpu_count: int = Field(description="the CPU count LensKit resolves with (lenskit_effective)")
+    effective: int = Field(description="the CPUs really available; demand is judged against this")
+    levels: list[PlanLevel]
+    peak_threads: int
+    oversubscription: float
+    lenskit_resolved: list[PlanLevel] | None = None
+    lenskit_version: str | None = None
+    suggested_env: dict[str, str] = Field(default_factory=dict)
+    env_problems: list[EnvProblem] = Field(default_factory=list)
+
+
+class TorchPool(_Model):
+    version: str
+    intra_op: int
+    inter_op: int
+    backend: str | None = None
+    openmp_max_threads: int | None = None
+    mkl_max_threads: int | None = None
+    cpu_capability: str | None = None
+    env_seen: dict[str, str] = Field(default_factory=dict)
+
+
+class RayonPool(_Model):
+    default_threads: int
+    source: str
+    lenskit_accel: bool = False
+    lenskit_threads: int | None = None
+    note: str = ""
+
+
+class ThreadInfo(_Model):
+    tid: int
+    name: str
+    state: str
+    cpu_seconds: float
+
+
+class ThreadsSnapshot(_Model):
+    count: int
+    states: dict[str, int] = Field(default_factory=dict)
+    threads: list[ThreadInfo] = Field(default_factory=list)
+
+
+class Pools(_Model):
+    blas: list[dict[str, Any]] = Field(default_factory=list)
+    torch: TorchPool | None = None
+    rayon: RayonPool | None = None
+    threads: ThreadsSnapshot | None = None
+    applied: bool = False
+
+
+class Bench(_Model):
+    verdict: Verdict
+    reason: str = ""
+    runs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Finding(_Model):
+    id: str
+    severity: Severity
+    title: str
+    evidence: str
+    remediation: str = ""
+    section: str = ""
+    env: dict[str, str] = Field(
+        default_factory=dict, description="settings that fix it, shown as export lines"
+    )
+
+
+class ErrorEntry(_Model):
+    section: str
+    message: str
+
+
+class Report(_Model):
+    schema_version: str = SCHEMA_VERSION
+    tool: ToolInfo
+    cpu: CpuBudget | None = None
+    plan: ThreadPlan | None = None
+    pools: Pools | None = None
+    bench: Bench = Field(default_factory=lambda: Bench(verdict="skipped"))
+    findings: list[Finding] = Field(default_factory=list)
+    errors: list[ErrorEntry] = Field(default_factory=list)
+
+    def worst_severity(self) -> Severity | None:
+        if not self.findings:
+            return None
+        worst = max(self.findings, key=lambda f: SEVERITY_RANK[f.severity])
+        return worst.severity
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of `Report`, as `--json-schema` prints it."""
+    schema = Report.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"lkdoctor report {SCHEMA_VERSION}"
+    return schema

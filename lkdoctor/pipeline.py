@@ -1,0 +1,88 @@
+"""collect → analyse: build the report, one section at a time.
+
+A section whose collector fails becomes an ``errors[]`` entry and the rest of
+the report is still produced.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from lkdoctor import __version__
+from lkdoctor._native import load_probe
+from lkdoctor.model import Bench, ErrorEntry, Report, ToolInfo
+
+T = TypeVar("T")
+
+
+def _guarded(report: Report, section: str, collector: Callable[[], T]) -> T | None:
+    try:
+        return collector()
+    except Exception as exc:  # a failing collector must never take the report down
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        report.errors.append(
+            ErrorEntry(
+                section=section,
+                message=f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
+            )
+        )
+        return None
+
+
+def tool_info() -> ToolInfo:
+    probe, _ = load_probe()
+    return ToolInfo(
+        version=__version__,
+        python=platform.python_version(),
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        probe_version=getattr(probe, "__version__", None),
+        probe_build=dict(probe.build_info) if probe is not None else None,
+    )
+
+
+def collect(
+    *,
+    bench: bool = False,
+    apply: bool = False,
+    pid: int | None = None,
+    root: Path | str = "/",
+    environ: Mapping[str, str] | None = None,
+) -> Report:
+    """Collect and analyse a full report on this process (or ``pid``).
+
+    Without ``apply`` the caller's process is left exactly as it was found.
+    """
+    from lkdoctor.checks import analyse
+    from lkdoctor.cpu import collect_cpu
+    from lkdoctor.plan import collect_plan
+
+    del apply  # applying the plan arrives with the live pools
+    env = os.environ if environ is None else environ
+    root_path = Path(root)
+    report = Report(tool=tool_info())
+    _, probe_error = load_probe()
+    if probe_error:
+        report.errors.append(ErrorEntry(section="probe", message=probe_error))
+
+    report.cpu = _guarded(report, "cpu", lambda: collect_cpu(root_path, env, pid))
+    cpu = report.cpu
+    if cpu is not None:
+        report.plan = _guarded(
+            report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
+        )
+    report.bench = Bench(
+        verdict="skipped",
+        reason="benchmarks were not requested" if not bench else "benchmarks are not available yet",
+    )
+    _guarded(report, "checks", lambda: analyse(report))
+    return report
+
+
+if __name__ == "__main__":  # pragma: no cover - debugging aid
+    sys.stdout.write(collect().model_dump_json(indent=2) + "\n")
