@@ -66,7 +66,14 @@ class CgroupInfo(_Model):
     )
     quota_path: str | None = None
     cpuset: str | None = None
-    memory_limit_bytes: int | None = None
+    cpuset_path: str | None = None
+    memory_limit_bytes: int | None = Field(
+        default=None, description="tightest memory limit over the cgroup and its ancestors"
+    )
+    memory_path: str | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="cgroup files that exist but could not be used"
+    )
 
 
 class CpuBudget(_Model):

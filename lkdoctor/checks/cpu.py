@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
-from lkdoctor.model import Finding, Report
+from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.model import CpuBudget, Finding, Report
 
 
 def check(report: Report) -> list[Finding]:
     cpu = report.cpu
     if cpu is None:
         return []
-    findings: list[Finding] = []
-    if cpu.lenskit_effective > cpu.effective:
-        binding = ", ".join(
-            f"{limit.source}={limit.value}" for limit in cpu.limits if limit.binding
-        )
-        findings.append(
-            Finding(
-                id="cpu-count-mismatch",
-                severity="warning",
-                section="cpu",
-                title=f"LensKit will plan for {cpu.lenskit_effective} CPUs but only {cpu.effective} are available",
-                evidence=f"lenskit_effective={cpu.lenskit_effective}, effective={cpu.effective} ({binding})",
-                remediation="set LensKit's thread counts explicitly so they fit the real budget",
-                env=dict(report.plan.suggested_env) if report.plan else {},
-            )
-        )
+    findings = env_problem_findings("cpu", cpu.env_problems)
+    mismatch = count_mismatch(report)
+    if mismatch is not None:
+        findings.append(mismatch)
+    smt = smt_finding(cpu)
+    if smt is not None:
+        findings.append(smt)
     return findings
+
+
+def binding_sources(cpu: CpuBudget) -> str:
+    """The rows that set ``effective``, as ``source=value (detail)``."""
+    rows = [f"{limit.source}={limit.value}" for limit in cpu.limits if limit.binding]
+    return ", ".join(rows) or "no limit found"
+
+
+def count_mismatch(report: Report) -> Finding | None:
+    """LensKit sizes its pools from more CPUs than the process may use."""
+    cpu = report.cpu
+    if cpu is None or cpu.lenskit_effective <= cpu.effective:
+        return None
+    env = dict(report.plan.suggested_env) if report.plan else {}
+    return Finding(
+        id="cpu-count-mismatch",
+        severity="warning",
+        section="cpu",
+        title=f"LensKit will plan for {cpu.lenskit_effective} CPUs but only "
+        f"{cpu.effective} are available",
+        evidence=f"lenskit_effective={cpu.lenskit_effective} (affinity / process_cpu_count; "
+        f"LensKit ignores cgroup quotas and batch schedulers), effective={cpu.effective} "
+        f"({binding_sources(cpu)})",
+        remediation="set LensKit's thread counts explicitly so they fit the real budget"
+        + (":" if env else ""),
+        env=env,
+    )
+
+
+def smt_finding(cpu: CpuBudget) -> Finding | None:
+    """SMT (hyper-threading) makes the logical count larger than the cores."""
+    if not cpu.smt or cpu.physical is None:
+        return None
+    per_core = cpu.logical / cpu.physical
+    return Finding(
+        id="cpu-smt",
+        severity="info",
+        section="cpu",
+        title=f"SMT: {cpu.logical} logical CPUs on {cpu.physical} physical cores",
+        evidence=f"{per_core:g} hardware threads per core; torch's default intra-op count is "
+        f"the physical core count, LensKit's defaults count logical CPUs",
+        remediation="compute-bound BLAS/torch work rarely gains from the second hardware "
+        "thread; measure before raising backend threads above the physical core count",
+    )

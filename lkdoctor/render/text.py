@@ -8,7 +8,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lkdoctor.model import Finding, Report
+from lkdoctor.model import CpuBudget, Finding, Report
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 SEVERITY_MARK = {"info": "i", "warning": "!", "error": "✗"}
@@ -32,26 +32,67 @@ def _section_findings(report: Report, section: str) -> list[Finding]:
     return [f for f in report.findings if f.section == section]
 
 
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
+def _cpu_value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _cgroup_lines(cpu: CpuBudget) -> list[Text]:
+    """The cgroup the budget was read from, and its memory limit beside the host's."""
+    lines: list[Text] = []
+    info = cpu.cgroup
+    host = _gib(cpu.host_memory_bytes) if cpu.host_memory_bytes else "unknown"
+    if info is None:
+        return [Text(f"memory: host {host}")]
+    if info.version != "none":
+        lines.append(Text(f"cgroup {info.version}, own group {info.path or '?'}", style="dim"))
+    memory = Text("memory: ", style="bold")
+    if info.memory_limit_bytes is not None:
+        memory.append(f"cgroup limit {_gib(info.memory_limit_bytes)}", style="bold")
+        memory.append(f" of {host} host ({info.memory_path})")
+    else:
+        memory.append(f"no cgroup limit, host {host}")
+    lines.append(memory)
+    lines.extend(Text(f"note: {note}", style="yellow") for note in info.notes)
+    return lines
+
+
 def render_cpu(report: Report) -> RenderableType | None:
     cpu = report.cpu
     if cpu is None:
         return None
     table = Table(box=None, pad_edge=False, show_edge=False)
-    table.add_column("source")
-    table.add_column("CPUs", justify="right")
+    table.add_column("source", no_wrap=True)
+    table.add_column("CPUs", justify="right", no_wrap=True)
     table.add_column("from", overflow="fold")
     for limit in cpu.limits:
-        style = "bold green" if limit.binding else ("dim" if not limit.limits else "")
-        value = "-" if limit.value is None else f"{limit.value:g}"
+        style = "bold green" if limit.binding else ""
+        if not limit.binding and (limit.value is None or not limit.limits):
+            style = "dim"
         table.add_row(
-            limit.source + (" ←" if limit.binding else ""), value, limit.detail, style=style
+            limit.source + (" ←" if limit.binding else ""),
+            _cpu_value(limit.value),
+            limit.detail,
+            style=style,
         )
     summary = Text.assemble(
         ("effective ", "bold"),
         (str(cpu.effective), "bold green"),
         f"   LensKit would use {cpu.lenskit_effective}",
     )
-    return Group(_heading("CPU budget", _section_findings(report, "cpu")), table, summary)
+    if cpu.lenskit_effective > cpu.effective:
+        summary.append("  (more than available)", style="yellow")
+    return Group(
+        _heading("CPU budget", _section_findings(report, "cpu")),
+        table,
+        summary,
+        *_cgroup_lines(cpu),
+    )
 
 
 def render_plan(report: Report) -> RenderableType | None:
