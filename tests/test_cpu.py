@@ -319,3 +319,25 @@ def test_live_rust_row_and_affinity_agree_without_quota() -> None:
     if quota is None:  # with no quota Rust sees exactly the affinity mask
         assert live["rust"].value == live["affinity"].value
     assert budget.effective <= len(os.sched_getaffinity(0))
+
+
+def test_text_table_marks_binding_rows_and_shows_memory(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from lkdoctor.render.text import render_cpu
+
+    root = host_with(tmp_path, cpu_max="50000 100000")
+    FakeHost(root).write("/sys/fs/cgroup/job/memory.max", f"{4 * 2**30}\n")
+    report = report_for(collect_cpu(root, environ={"SLURM_CPUS_PER_TASK": "1"}))
+    console = Console(width=80, record=True, color_system=None)
+    renderable = render_cpu(report)
+    assert renderable is not None
+    console.print(renderable)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[0].split() == ["source", "CPUs", "from"]
+    marked = {line.split()[0] for line in lines if "←" in line}
+    assert marked == {"cgroup-quota", "slurm"}
+    assert any(line.startswith("cgroup-quota ←") and " 0.5 " in line for line in lines)
+    assert "effective 1   LensKit would use 8  (more than available)" in lines
+    assert any(line.startswith("memory: cgroup limit 4.0 GiB of 15.6 GiB host") for line in lines)
