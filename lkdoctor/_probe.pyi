@@ -1,5 +1,7 @@
 """Type stubs for the Rust probe (rust_probe/lib.rs)."""
 
+from typing import Any
+
 __version__: str
 build_info: dict[str, str]
 
@@ -8,3 +10,24 @@ def available_parallelism() -> int | None:
 
 def rayon_default_threads() -> tuple[int, str]:
     """The size Rayon's global pool would get here, and its source; creates no pool."""
+
+KERNEL_MAX_THREADS: int
+
+class CancelToken:
+    """A flag a watchdog thread sets to stop a running kernel within one unit of work."""
+
+    def __init__(self) -> None: ...
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+
+def spin_kernel(
+    threads: int, units: int, timeout_s: float, cancel: CancelToken | None = None
+) -> dict[str, Any]:
+    """Run ``units`` units of compute-bound work on a local pool of ``threads`` threads.
+
+    The GIL is released; the kernel stops at ``timeout_s`` or when ``cancel`` is set.
+    Returns ``wall_ns``, ``stop`` (finished|cancelled|deadline), ``units_done`` and
+    ``threads``: one dict per worker with ``tid``, ``units_planned``, ``units_done``,
+    ``cpu_ns``, ``run_ns``, ``wait_ns``, ``nonvoluntary_switches``, ``schedstat``.
+    """

@@ -23,7 +23,10 @@ fn main() {
     println!("cargo:rerun-if-changed={}", lock_path.display());
     println!("cargo:rerun-if-changed=rust_probe/build.rs");
     let lock = fs::read_to_string(&lock_path).unwrap_or_default();
-    for (crate_name, var) in [("pyo3", "LKPROBE_PYO3_VERSION"), ("rayon", "LKPROBE_RAYON_VERSION")] {
+    for (crate_name, var) in [
+        ("pyo3", "LKPROBE_PYO3_VERSION"),
+        ("rayon", "LKPROBE_RAYON_VERSION"),
+    ] {
         let version = locked_version(&lock, crate_name).unwrap_or_else(|| "unknown".to_owned());
         println!("cargo:rustc-env={var}={version}");
     }

@@ -5,9 +5,15 @@
 //! calls `rayon::current_num_threads()` or `rayon::join` outside a local pool;
 //! the default pool size is computed the way Rayon computes it instead.
 
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub mod kernel;
 
 /// Where Rayon's default global pool size comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +79,85 @@ fn rayon_default_threads_py() -> (usize, &'static str) {
     (n, source.as_str())
 }
 
+/// A flag a watchdog thread sets to stop a running kernel within one unit of work.
+#[pyclass(frozen)]
+struct CancelToken {
+    flag: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl CancelToken {
+    #[new]
+    fn new() -> Self {
+        CancelToken {
+            flag: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Ask the kernel using this token to stop; safe from any thread.
+    fn cancel(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
+fn thread_stats_dict<'py>(
+    py: Python<'py>,
+    stats: &kernel::ThreadStats,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("tid", stats.tid)?;
+    d.set_item("units_planned", stats.units_planned)?;
+    d.set_item("units_done", stats.units_done)?;
+    d.set_item("cpu_ns", stats.cpu_ns)?;
+    d.set_item("run_ns", stats.run_ns)?;
+    d.set_item("wait_ns", stats.wait_ns)?;
+    d.set_item("nonvoluntary_switches", stats.nonvoluntary_switches)?;
+    d.set_item("schedstat", stats.schedstat)?;
+    Ok(d)
+}
+
+/// Run `units` units of compute-bound work split across a local pool of
+/// `threads` threads, with the GIL released; stop at `timeout_s` or when
+/// `cancel` is set. Returns wall time, why it stopped and per-thread counters.
+#[pyfunction]
+#[pyo3(signature = (threads, units, timeout_s, cancel=None))]
+fn spin_kernel<'py>(
+    py: Python<'py>,
+    threads: usize,
+    units: u64,
+    timeout_s: f64,
+    cancel: Option<&CancelToken>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if !(timeout_s.is_finite() && timeout_s >= 0.0) {
+        return Err(PyValueError::new_err(format!(
+            "timeout_s must be a finite number >= 0, got {timeout_s}"
+        )));
+    }
+    let flag = cancel.map_or_else(|| Arc::new(AtomicBool::new(false)), |c| Arc::clone(&c.flag));
+    let timeout = Duration::from_secs_f64(timeout_s.min(3600.0));
+    let outcome = py
+        .detach(move || kernel::run(threads, units, Instant::now() + timeout, &flag))
+        .map_err(|e| match e {
+            kernel::KernelError::BadThreadCount(_) => PyValueError::new_err(e.to_string()),
+            kernel::KernelError::PoolBuild(_) => PyRuntimeError::new_err(e.to_string()),
+        })?;
+    let result = PyDict::new(py);
+    result.set_item("wall_ns", outcome.wall.as_nanos() as u64)?;
+    result.set_item("stop", outcome.stop.as_str())?;
+    result.set_item("units_done", outcome.units_done())?;
+    let per_thread = PyList::empty(py);
+    for stats in &outcome.threads {
+        per_thread.append(thread_stats_dict(py, stats)?)?;
+    }
+    result.set_item("threads", per_thread)?;
+    Ok(result)
+}
+
 #[pymodule]
 fn _probe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -87,6 +172,9 @@ fn _probe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(available_parallelism, m)?)?;
     let rayon_default = wrap_pyfunction!(rayon_default_threads_py, m)?;
     m.add("rayon_default_threads", rayon_default)?;
+    m.add_class::<CancelToken>()?;
+    m.add_function(wrap_pyfunction!(spin_kernel, m)?)?;
+    m.add("KERNEL_MAX_THREADS", kernel::MAX_THREADS)?;
     Ok(())
 }
 
