@@ -31,15 +31,24 @@ class QuotaGroup:
     def __init__(self, base: Path, version: int, on_parent: bool) -> None:
         self.base = base
         self.version = version
+        if version == 2 and "cpu" not in (base / "cgroup.subtree_control").read_text().split():
+            (base / "cgroup.subtree_control").write_text("+cpu")  # children get cpu.max
         self.parent = base / f"lkdoctor-test-{uuid.uuid4().hex[:12]}"
-        self.parent.mkdir()
         self.leaf = self.parent / "leaf" if on_parent else self.parent
+        self.quota_dir = self.parent
+        self.parent.mkdir()
+        try:
+            self._configure(on_parent)
+        except OSError:
+            self.remove()
+            raise
+
+    def _configure(self, on_parent: bool) -> None:
         if on_parent:
-            if version == 2:
+            if self.version == 2:
                 (self.parent / "cgroup.subtree_control").write_text("+cpu")
             self.leaf.mkdir()
-        self.quota_dir = self.parent
-        if version == 1:
+        if self.version == 1:
             (self.quota_dir / "cpu.cfs_period_us").write_text(str(PERIOD_US))
             (self.quota_dir / "cpu.cfs_quota_us").write_text(str(QUOTA_US))
         else:
@@ -78,8 +87,10 @@ def _own_cpu_dirs() -> list[tuple[int, Path]]:
     if v1 is not None:
         found.append((1, v1[0]))
     v2 = cgroup.own_directory(view, Path("/"), None)
-    if v2 is not None and "cpu" in (v2[0] / "cgroup.controllers").read_text().split():
-        found.append((2, v2[0]))
+    if v2 is not None:
+        with contextlib.suppress(OSError):
+            if "cpu" in (v2[0] / "cgroup.controllers").read_text().split():
+                found.append((2, v2[0]))
     return found
 
 
