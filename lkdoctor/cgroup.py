@@ -288,21 +288,24 @@ def quota_cpus(quota: float) -> int:
 
 
 def read_cpuset(view: CgroupView, root: Path) -> Reading:
-    """The own cgroup's effective cpuset as a kernel CPU list string, e.g. ``"0-3"``."""
-    candidates: list[Path] = []
-    for version, own, _ in _hierarchies(view, root, "cpuset"):
+    """The own cgroup's effective cpuset as a kernel CPU list string, e.g. ``"0-3"``.
+
+    The nearest group that has the file decides: in v2 a group without the cpuset
+    controller enabled is bound by its closest ancestor that has it.
+    """
+    notes: list[str] = []
+    for version, own, mount_dir in _hierarchies(view, root, "cpuset"):
         names = (
             ("cpuset.cpus.effective",) if version == 2 else ("cpuset.effective_cpus", "cpuset.cpus")
         )
-        candidates.extend(own / name for name in names)
-    notes = []
-    for path in candidates:
-        text = _read_text(path)
-        if text is None:
-            continue
-        if text.strip():
-            return Reading(text.strip(), path)
-        notes.append(f"{path} is empty")
+        for directory in ancestors(own, mount_dir):
+            for path in (directory / name for name in names):
+                text = _read_text(path)
+                if text is None:
+                    continue
+                if text.strip():
+                    return Reading(text.strip(), path, "; ".join(notes))
+                notes.append(f"{path} is empty")
     return Reading(None, None, "; ".join(notes))
 
 

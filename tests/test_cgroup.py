@@ -272,3 +272,23 @@ def test_live_host_discovery_matches_proc() -> None:
     cpus = parse_cpu_list(info.cpuset)
     assert cpuset_row.value == len(cpus)
     assert os.sched_getaffinity(0) <= cpus  # the kernel keeps affinity inside the cpuset
+
+
+def test_v2_cpuset_from_the_nearest_ancestor_with_the_controller(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    host.process("0::/pinned/app\n", V2_MOUNTINFO)
+    host.v2_group("/sys/fs/cgroup/pinned/app")  # cpuset not enabled here
+    host.v2_group("/sys/fs/cgroup/pinned", cpuset_cpus_effective="4-5\n")
+    host.v2_group("/sys/fs/cgroup", cpuset_cpus_effective="0-7\n")
+    info, cpuset_row, _ = collect_cgroup(tmp_path, None)
+    assert info.cpuset == "4-5" and cpuset_row.value == 2
+    assert info.cpuset_path == str(tmp_path / "sys/fs/cgroup/pinned/cpuset.cpus.effective")
+
+
+def test_empty_cpuset_file_is_a_note_not_a_value(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    host.process("0::/a\n", V2_MOUNTINFO)
+    host.v2_group("/sys/fs/cgroup/a", cpuset_cpus_effective="\n")
+    info, cpuset_row, _ = collect_cgroup(tmp_path, None)
+    assert info.cpuset is None and cpuset_row.value is None
+    assert "cpuset.cpus.effective is empty" in cpuset_row.detail
