@@ -90,12 +90,32 @@ class CpuBudget(_Model):
 
 class PlanLevel(_Model):
     level: int
-    processes: int
-    threads: int
-    backend_threads: int
+    processes: int = Field(description="worker processes each process at this level spawns")
+    threads: int = Field(
+        description="LensKit's explicit threads per process (Rayon, torch inter-op)"
+    )
+    backend_threads: int = Field(description="backend (BLAS, torch intra-op) threads per thread")
     demand: int = Field(
         description="threads this level can keep busy at once, over all its processes"
     )
+    instances: int = Field(
+        default=1, description="processes running at this level: P0 × … × P(k-1)"
+    )
+    counted_backend_threads: int | None = Field(
+        default=None,
+        description="backend threads counted in the demand: the larger of backend_threads "
+        "and the pools the backends' own variables (OPENBLAS_NUM_THREADS, ...) set",
+    )
+
+
+class BackendSetting(_Model):
+    """A backend's own thread variable and what it does to LensKit's plan."""
+
+    variable: str
+    value: str
+    threads: int | None = Field(description="threads per process it sets, null when ignored")
+    counted: bool = Field(description="counted in the demand (a pool of this size runs)")
+    effect: str
 
 
 class ThreadPlan(_Model):
@@ -109,8 +129,21 @@ class ThreadPlan(_Model):
     oversubscription: float
     lenskit_resolved: list[PlanLevel] | None = None
     lenskit_version: str | None = None
+    lenskit_note: str | None = Field(
+        default=None, description="why lenskit_resolved is null although lenskit is installed"
+    )
     suggested_env: dict[str, str] = Field(default_factory=dict)
+    suggestion_fits_as_is: bool = Field(
+        default=False, description="the current plan already fits; suggested_env only pins it"
+    )
     env_problems: list[EnvProblem] = Field(default_factory=list)
+    backend_env: list[BackendSetting] = Field(default_factory=list)
+    child_threads: int | None = Field(
+        default=None, description="LK_NUM_CHILD_THREADS (deprecated) when set and valid"
+    )
+    child_threads_equivalent: dict[str, str] = Field(
+        default_factory=dict, description="the list form that replaces LK_NUM_CHILD_THREADS"
+    )
 
 
 class TorchPool(_Model):

@@ -2,26 +2,179 @@
 
 from __future__ import annotations
 
-from lkdoctor.model import Finding, Report
+from collections.abc import Sequence
+
+from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan
+
+SECTION = "plan"
+_BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def describe_level(level: PlanLevel) -> str:
+    """``level 1: 4 processes × 8 threads × 4 backend threads = 128``."""
+    backend = level.counted_backend_threads or level.backend_threads
+    counted = (
+        "" if backend == level.backend_threads else f" (LensKit plans {level.backend_threads})"
+    )
+    processes = f"{level.instances} process{'es' if level.instances != 1 else ''}"
+    return (
+        f"level {level.level}: {processes} × {level.threads} threads × {backend} backend "
+        f"threads{counted} = {level.demand}"
+    )
+
+
+def _counts(level: PlanLevel) -> tuple[int, int, int]:
+    return level.processes, level.threads, level.backend_threads
+
+
+def oversubscribed(plan: ThreadPlan) -> list[Finding]:
+    if plan.oversubscription <= 1.0:
+        return []
+    overflowing = [level for level in plan.levels if level.demand > plan.effective]
+    worst = max(overflowing, key=lambda level: level.demand)
+    return [
+        Finding(
+            id="plan-oversubscribed",
+            severity="error" if plan.oversubscription >= 2.0 else "warning",
+            section=SECTION,
+            title=f"Level {worst.level} of the thread plan asks for {worst.demand} threads "
+            f"on {plan.effective} CPUs",
+            evidence="; ".join(describe_level(level) for level in overflowing)
+            + f" (oversubscription {plan.oversubscription:.2f})",
+            remediation="use the suggested lists: they keep every level within the CPUs "
+            "and pin every level, so LensKit's code and its documentation agree",
+            env=dict(plan.suggested_env),
+        )
+    ]
+
+
+def deprecated_child(plan: ThreadPlan) -> list[Finding]:
+    if plan.child_threads is None:
+        return []
+    equivalent = plan.child_threads_equivalent
+    listed = ", ".join(f"{k}={v}" for k, v in equivalent.items())
+    ignored = ""
+    backend = plan.inputs.get("LK_NUM_BACKEND_THREADS", "")
+    if "," in backend:
+        ignored = (
+            "; LK_NUM_BACKEND_THREADS already lists level 1, so by the documentation it "
+            "has no effect (LensKit 2025.8 appends it as one more level)"
+        )
+    return [
+        Finding(
+            id="env-deprecated",
+            severity="warning",
+            section=SECTION,
+            title="LK_NUM_CHILD_THREADS is deprecated",
+            evidence=f"LK_NUM_CHILD_THREADS={plan.child_threads}{ignored}",
+            remediation=f"unset LK_NUM_CHILD_THREADS and set {listed}",
+            env=dict(equivalent),
+        )
+    ]
+
+
+def _conflict(
+    setting: BackendSetting, levels: Sequence[PlanLevel], suggested: dict[str, str]
+) -> Finding | None:
+    threads = setting.threads
+    if threads is None:
+        return None
+    planned_key = "threads" if setting.variable == "RAYON_NUM_THREADS" else "backend_threads"
+    planned = [getattr(level, planned_key) for level in levels]
+    raises = setting.counted and any(threads > count for count in planned)
+    lowers_blas = setting.variable in _BLAS_VARIABLES and any(threads < count for count in planned)
+    differs_rayon = setting.variable == "RAYON_NUM_THREADS" and any(threads != n for n in planned)
+    if not (raises or lowers_blas or differs_rayon):
+        return None
+    per_level = ", ".join(f"{n} at level {i}" for i, n in enumerate(planned))
+    what = "explicit threads" if planned_key == "threads" else "backend threads"
+    fix = suggested.get(setting.variable)
+    remediation = f"unset {setting.variable} so LensKit sizes it per level"
+    if fix is not None:
+        remediation += f", or set {setting.variable}={fix}"
+    return Finding(
+        id="env-conflict",
+        severity="warning" if raises else "info",
+        section=SECTION,
+        title=f"{setting.variable}={setting.value} conflicts with LensKit's {what} ({per_level})",
+        evidence=setting.effect + ("; the demand counts the larger pool" if raises else ""),
+        remediation=remediation,
+        env={setting.variable: fix} if fix is not None else {},
+    )
+
+
+def conflicts(plan: ThreadPlan) -> list[Finding]:
+    found = (_conflict(s, plan.levels, plan.suggested_env) for s in plan.backend_env)
+    return [finding for finding in found if finding is not None]
+
+
+def divergence(plan: ThreadPlan) -> list[Finding]:
+    resolved = plan.lenskit_resolved
+    if resolved is None:
+        return []
+    documented = [_counts(level) for level in plan.levels]
+    actual = [_counts(level) for level in resolved]
+    if documented == actual:
+        return []
+    differing = []
+    for index in range(max(len(plan.levels), len(resolved))):
+        doc = plan.levels[index] if index < len(plan.levels) else None
+        own = resolved[index] if index < len(resolved) else None
+        if doc is None or own is None or _counts(doc) != _counts(own):
+            differing.append(
+                f"level {index}: documented {_shape(doc)}, LensKit {plan.lenskit_version} {_shape(own)}"
+            )
+    own_peak = max(level.demand for level in resolved)
+    worse = own_peak > plan.effective >= plan.peak_threads or own_peak > plan.peak_threads
+    return [
+        Finding(
+            id="lenskit-divergence",
+            severity="warning" if worse else "info",
+            section=SECTION,
+            title=f"LensKit {plan.lenskit_version} resolves the plan differently from its documentation",
+            evidence="; ".join(differing)
+            + f" (peak {own_peak} threads, documented {plan.peak_threads})",
+            remediation="set LK_NUM_PROCS, LK_NUM_THREADS and LK_NUM_BACKEND_THREADS as lists "
+            "covering every level, so both agree",
+            env=dict(plan.suggested_env),
+        )
+    ]
+
+
+def _shape(level: PlanLevel | None) -> str:
+    if level is None:
+        return "no such level"
+    return (
+        f"{level.processes} processes, {level.threads} threads, "
+        f"{level.backend_threads} backend (demand {level.demand})"
+    )
+
+
+def lenskit_unavailable(plan: ThreadPlan) -> list[Finding]:
+    if plan.lenskit_note is None:
+        return []
+    return [
+        Finding(
+            id="lenskit-unsupported",
+            severity="info",
+            section=SECTION,
+            title="LensKit is installed but its own plan could not be read",
+            evidence=plan.lenskit_note,
+            remediation="the plan shown follows LensKit's documented 2025.3 – 2025.8 rule",
+        )
+    ]
 
 
 def check(report: Report) -> list[Finding]:
     plan = report.plan
     if plan is None:
         return []
-    findings: list[Finding] = []
-    if plan.oversubscription > 1.0:
-        worst = max(plan.levels, key=lambda level: level.demand)
-        findings.append(
-            Finding(
-                id="plan-oversubscribed",
-                severity="error" if plan.oversubscription >= 2.0 else "warning",
-                section="plan",
-                title=f"The thread plan asks for {plan.peak_threads} threads on {plan.effective} CPUs",
-                evidence=f"level {worst.level}: {worst.processes} processes x {worst.threads} threads "
-                f"x {worst.backend_threads} backend threads; oversubscription {plan.oversubscription:.2f}",
-                remediation="lower LK_NUM_THREADS / LK_NUM_BACKEND_THREADS so the demand fits",
-                env=dict(plan.suggested_env),
-            )
-        )
-    return findings
+    return [
+        *env_problem_findings(SECTION, plan.env_problems),
+        *deprecated_child(plan),
+        *conflicts(plan),
+        *oversubscribed(plan),
+        *divergence(plan),
+        *lenskit_unavailable(plan),
+    ]
