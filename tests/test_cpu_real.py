@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -221,3 +222,30 @@ def test_real_throttling_counters(own_quota_group: QuotaGroup) -> None:
     assert stats["nr_throttled"] >= 1
     throttled = stats.get("throttled_time", stats.get("throttled_usec"))
     assert throttled is not None and throttled > 0
+
+
+def test_another_process_in_a_quota_group(own_quota_group: QuotaGroup) -> None:
+    """``collect_cpu(pid=...)`` as ``--pid`` uses it: that process's cgroup and affinity."""
+    assert TASKSET
+    from lkdoctor.cpu import collect_cpu
+
+    name = own_quota_group.leaf.name
+    child = subprocess.Popen([TASKSET, "-c", "0", *own_quota_group.command("sleep", "30")])
+    try:
+        deadline = time.monotonic() + 10
+        while name not in Path(f"/proc/{child.pid}/cgroup").read_text():
+            assert time.monotonic() < deadline, "the child never joined its cgroup"
+            time.sleep(0.02)
+        budget = collect_cpu(pid=child.pid, environ={"NSLOTS": "1"})
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    rows = {limit.source: limit for limit in budget.limits}
+    assert rows["cgroup-quota"].value == 0.5
+    assert rows["affinity"].value == 1
+    assert rows["sge"].value == 1
+    assert budget.effective == 1
+    assert budget.cgroup is not None and (budget.cgroup.path or "").endswith(f"/{name}")
+    # this process, outside the group, has no such quota
+    ours = collect_cpu(environ={}).cgroup
+    assert ours is not None and ours.quota is None
