@@ -29,11 +29,24 @@ def collect(
     pid: int | None = None,
     root: Path | str = "/",
     environ: Mapping[str, str] | None = None,
+    packages: bool = False,
+    paths: bool = False,
+    redact: bool = False,
 ) -> Report:
     """Collect and analyse a report on this process (or ``pid``), as a model.
 
-    Imported lazily so ``import lkdoctor`` stays cheap.
+    Secrets in the environment are always masked; ``redact`` also hides the user name,
+    host name and home folder. Imported lazily so ``import lkdoctor`` stays cheap.
     """
     from lkdoctor.pipeline import collect as _collect
 
-    return _collect(bench=bench, apply=apply, pid=pid, root=root, environ=environ)
+    return _collect(
+        bench=bench,
+        apply=apply,
+        pid=pid,
+        root=root,
+        environ=environ,
+        packages=packages,
+        paths=paths,
+        redact=redact,
+    )

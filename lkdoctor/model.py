@@ -192,6 +192,42 @@ class Bench(_Model):
     runs: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class PackageVersion(_Model):
+    name: str
+    version: str
+
+
+class SearchPaths(_Model):
+    """Where Python and the shell look for code (``--paths``), as LensKit's doctor lists them."""
+
+    executable: str = Field(description="sys.executable")
+    prefix: str = Field(description="sys.prefix (the virtual environment, if any)")
+    base_prefix: str = Field(description="sys.base_prefix (the interpreter installation)")
+    cwd: str = Field(description="the working directory")
+    sys_path: list[str] = Field(description="sys.path, in order")
+    path: list[str] = Field(description="PATH, in order")
+
+
+class EnvironmentInfo(_Model):
+    """The environment variables and packages that decide threading, secrets masked."""
+
+    variables: dict[str, str] = Field(
+        default_factory=dict,
+        description="threading-relevant variables as set (LK_, OMP_, MKL_, SLURM_, ...)",
+    )
+    versions: dict[str, str] = Field(
+        default_factory=dict,
+        description="versions of the installed libraries that take part in threading",
+    )
+    packages: list[PackageVersion] | None = Field(
+        default=None, description="every installed distribution (--packages / --full)"
+    )
+    paths: SearchPaths | None = Field(default=None, description="search paths (--paths / --full)")
+    redacted: bool = Field(
+        default=False, description="user name, host name and home folder were hidden (--redact)"
+    )
+
+
 class Finding(_Model):
     id: str
     severity: Severity
@@ -216,6 +252,7 @@ class Report(_Model):
     plan: ThreadPlan | None = None
     pools: Pools | None = None
     bench: Bench = Field(default_factory=lambda: Bench(verdict="skipped"))
+    environment: EnvironmentInfo | None = None
     findings: list[Finding] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)
 

@@ -53,14 +53,21 @@ def collect(
     pid: int | None = None,
     root: Path | str = "/",
     environ: Mapping[str, str] | None = None,
+    packages: bool = False,
+    paths: bool = False,
+    redact: bool = False,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``).
 
     Without ``apply`` the caller's process is left exactly as it was found.
+    ``packages`` / ``paths`` add those lists to the environment section; secrets are
+    always masked, and ``redact`` also hides the user name, host name and home folder.
     """
     from lkdoctor.checks import analyse
     from lkdoctor.cpu import collect_cpu
+    from lkdoctor.environment import collect_environment
     from lkdoctor.plan import collect_plan
+    from lkdoctor.redact import redact_report
 
     del apply  # applying the plan arrives with the live pools
     env = os.environ if environ is None else environ
@@ -80,8 +87,14 @@ def collect(
         verdict="skipped",
         reason="benchmarks were not requested" if not bench else "benchmarks are not available yet",
     )
+    report.environment = _guarded(
+        report,
+        "environment",
+        lambda: collect_environment(env, packages=packages, paths=paths),
+    )
     _guarded(report, "checks", lambda: analyse(report))
-    return report
+    # Secrets are masked here, once, so every format and every caller gets the masked model.
+    return redact_report(report, environs=[env, os.environ], hide_identity=redact)
 
 
 if __name__ == "__main__":  # pragma: no cover - debugging aid

@@ -1,0 +1,133 @@
+"""The environment section: threading-relevant variables, library versions, search paths.
+
+Parity with LensKit's own ``lenskit doctor`` (relevant variables, ``--packages``,
+``--paths``), widened to every variable that changes a thread count. Values are stored
+as found; secrets are masked for every format by :mod:`lkdoctor.redact`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from importlib import metadata
+
+from lkdoctor.model import EnvironmentInfo, PackageVersion, SearchPaths
+
+#: Prefixes of variables that size a thread pool, pick a CPU count or steer the backends.
+THREADING_PREFIXES = (
+    "LK_",
+    "OMP_",
+    "KMP_",
+    "GOMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "GOTO_",
+    "BLIS_",
+    "VECLIB_",
+    "RAYON_",
+    "TORCH_",
+    "PYTORCH_",
+    "NUMEXPR_",
+    "NUMBA_",
+    "TBB_",
+    "RAY_",
+    "JOBLIB_",
+    "LOKY_",
+    "POLARS_",
+    "ARROW_",
+    "SLURM_",
+    "SLURMD_",
+    "PBS_",
+    "LSB_",
+)
+#: Whole names that matter without a prefix of their own.
+THREADING_NAMES = frozenset({"PYTHON_CPU_COUNT", "NCPUS", "NSLOTS", "CUDA_VISIBLE_DEVICES"})
+#: Python's own variables (PYTHONPATH, ...), shown as LensKit's doctor does.
+PYTHON_PREFIXES = ("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV")
+
+#: Distributions whose version decides how threads are used, in report order.
+KEY_DISTRIBUTIONS = (
+    "lenskit",
+    "lkdoctor",
+    "numpy",
+    "scipy",
+    "torch",
+    "threadpoolctl",
+    "pandas",
+    "pyarrow",
+    "ray",
+)
+
+_NAME_SORT = re.compile(r"[-_.]+")
+
+
+def is_threading_variable(name: str) -> bool:
+    return name in THREADING_NAMES or name.startswith(THREADING_PREFIXES)
+
+
+def is_python_variable(name: str) -> bool:
+    return name.startswith(PYTHON_PREFIXES)
+
+
+def relevant_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """Threading and Python variables that are set, sorted by name."""
+    return {
+        name: environ[name]
+        for name in sorted(environ)
+        if is_threading_variable(name) or is_python_variable(name)
+    }
+
+
+def key_versions() -> dict[str, str]:
+    """Installed versions of the libraries that take part in threading (metadata only)."""
+    versions = {}
+    for name in KEY_DISTRIBUTIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def installed_packages() -> list[PackageVersion]:
+    """Every installed distribution once (the first on sys.path wins, as for imports)."""
+    seen: dict[str, PackageVersion] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or "UNNAMED"
+        key = _NAME_SORT.sub("-", name).lower()
+        if key not in seen:
+            seen[key] = PackageVersion(name=name, version=dist.version or "?")
+    return [seen[key] for key in sorted(seen)]
+
+
+def search_paths(environ: Mapping[str, str]) -> SearchPaths:
+    path = environ.get("PATH", "")
+    return SearchPaths(
+        executable=sys.executable,
+        prefix=sys.prefix,
+        base_prefix=sys.base_prefix,
+        cwd=_cwd(),
+        sys_path=list(sys.path),
+        path=[entry for entry in path.split(os.pathsep) if entry],
+    )
+
+
+def _cwd() -> str:
+    try:
+        return os.getcwd()
+    except OSError as exc:  # the working directory was deleted under us
+        return f"<unavailable: {exc.strerror}>"
+
+
+def collect_environment(
+    environ: Mapping[str, str], *, packages: bool = False, paths: bool = False
+) -> EnvironmentInfo:
+    """The environment section; ``packages`` and ``paths`` add the long lists."""
+    return EnvironmentInfo(
+        variables=relevant_variables(environ),
+        versions=key_versions(),
+        packages=installed_packages() if packages else None,
+        paths=search_paths(environ) if paths else None,
+    )
