@@ -92,6 +92,14 @@ def _first_bad_item(items: list[str], minimum: int) -> tuple[int, str] | None:
     return None
 
 
+def _counts(items: list[str], minimum: int) -> tuple[int, ...] | None:
+    """Every item's count, or ``None`` when any item is not one."""
+    counts = [parse_count(item, minimum=minimum) for item in items]
+    if any(count is None for count in counts):
+        return None
+    return tuple(count for count in counts if count is not None)
+
+
 def _lenskit_parses(value: str) -> bool:
     """Whether LensKit's own ``int(s.strip())`` accepts every item (it does not check ranges)."""
     try:
@@ -134,7 +142,7 @@ def parse_lk_list(variable: str, value: str | None) -> Parsed:
         return Parsed(
             problem=_problem(variable, value, LIST_FORM, bad, _lenskit_consequence(value))
         )
-    return Parsed(values=tuple(parse_count(item) or 1 for item in items))
+    return Parsed(values=_counts(items, minimum=1))
 
 
 def parse_lk_child(value: str | None) -> Parsed:
@@ -164,7 +172,7 @@ def parse_backend(variable: BackendVariable, value: str | None) -> Parsed:
     if bad is not None:
         consequence = "the library ignores it and uses its own default"
         return Parsed(problem=_problem(variable.name, value, variable.expected, bad, consequence))
-    return Parsed(values=tuple(parse_count(item, minimum=minimum) or 0 for item in items))
+    return Parsed(values=_counts(items, minimum=minimum))
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,8 @@ def test_divergence_evidence_names_the_level() -> None:
         tool=ToolInfo(version="t", python="3", platform="t"), plan=lenskit_plan(8, 8, {})
     )
     (finding,) = [f for f in check(report) if f.id == "lenskit-divergence"]
-    assert "level 1: documented 1 processes, 2 threads" in finding.evidence
-    assert "LensKit 2025.8.1 1 processes, 4 threads" in finding.evidence
+    assert "level 1: documented 1 process, 2 threads" in finding.evidence
+    assert "LensKit 2025.8.1 1 process, 4 threads" in finding.evidence
 
 
 def test_lenskit_reads_the_given_environment_not_ours() -> None:

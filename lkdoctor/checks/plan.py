@@ -11,16 +11,20 @@ SECTION = "plan"
 _BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 
+def _many(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 'es' if noun.endswith('s') else 's'}"
+
+
 def describe_level(level: PlanLevel) -> str:
     """``level 1: 4 processes × 8 threads × 4 backend threads = 128``."""
     backend = level.counted_backend_threads or level.backend_threads
     counted = (
         "" if backend == level.backend_threads else f" (LensKit plans {level.backend_threads})"
     )
-    processes = f"{level.instances} process{'es' if level.instances != 1 else ''}"
     return (
-        f"level {level.level}: {processes} × {level.threads} threads × {backend} backend "
-        f"threads{counted} = {level.demand}"
+        f"level {level.level}: {_many(level.instances, 'process')} × "
+        f"{_many(level.threads, 'thread')} × {_many(backend, 'backend thread')}{counted} "
+        f"= {level.demand}"
     )
 
 
@@ -146,7 +150,7 @@ def _shape(level: PlanLevel | None) -> str:
     if level is None:
         return "no such level"
     return (
-        f"{level.processes} processes, {level.threads} threads, "
+        f"{_many(level.processes, 'process')}, {_many(level.threads, 'thread')}, "
         f"{level.backend_threads} backend (demand {level.demand})"
     )
 
