@@ -186,10 +186,81 @@ class Pools(_Model):
     applied: bool = False
 
 
+class Throttling(_Model):
+    """Deltas of the own cgroup's ``cpu.stat`` over a measured window."""
+
+    periods: int = Field(description="enforcement periods that elapsed (nr_periods)")
+    throttled_periods: int = Field(description="periods in which the quota ran out (nr_throttled)")
+    throttled_seconds: float = Field(description="time the cgroup spent throttled")
+
+
+BenchRole = Literal["baseline", "right-sized", "peak"]
+
+
+class BenchRun(_Model):
+    """One measured shape: which threads were busy and what the scheduler did to them."""
+
+    name: str = Field(description="rayon-1, torch-1, right-sized or peak")
+    roles: list[BenchRole] = Field(
+        description="what the verdict uses it for (one run serves several when shapes coincide)"
+    )
+    rayon_threads: int = Field(description="threads of the probe's local Rayon pool")
+    torch_threads: int = Field(description="torch intra-op threads running matmuls beside it")
+    threads: int = Field(description="threads kept busy at once")
+    repeats: int = Field(description="rounds this shape was measured in (interleaved)")
+    wall_seconds: float
+    cpu_seconds: float = Field(description="CPU time of the whole process over the runs")
+    speedup: float | None = Field(
+        default=None, description="work per second over the 1-thread baselines (CPUs' worth)"
+    )
+    efficiency: float | None = Field(default=None, description="speedup / threads")
+    wait_share: float | None = Field(
+        default=None, description="share of the threads' time runnable but waiting for a CPU"
+    )
+    nonvoluntary_switches_per_second: float | None = None
+    throttling: Throttling | None = None
+    psi_some_share: float | None = Field(
+        default=None, description="share of the window /proc/pressure/cpu reported some stall"
+    )
+    overran: bool = Field(default=False, description="the watchdog cancelled it at its deadline")
+
+
+class BenchMetrics(_Model):
+    """The same-run ratios the verdict is judged on."""
+
+    effective: int
+    plan_threads: int = Field(description="threads the plan keeps busy at peak (T0 × B0)")
+    peak_threads: int = Field(description="threads the peak run kept busy (the plan, capped)")
+    expected_own_wait_share: float = Field(
+        description="wait share the peak must show from its own demand: 1 - effective/peak"
+    )
+    contention_wait_share: float | None = Field(
+        default=None, description="wait share at `effective` threads: others taking the CPUs"
+    )
+    peak_wait_share: float | None = None
+    excess_wait_share: float | None = Field(
+        default=None, description="peak wait share beyond the contention: the plan's own doing"
+    )
+    right_sized_speedup: float | None = None
+    peak_speedup: float | None = None
+    throttled_share: float | None = Field(
+        default=None, description="throttled time / wall time over the peak runs"
+    )
+    throttled_periods: int | None = None
+    psi_some_share: float | None = None
+
+
 class Bench(_Model):
     verdict: Verdict
-    reason: str = ""
-    runs: list[dict[str, Any]] = Field(default_factory=list)
+    reason: str = Field(default="", description="the verdict in words")
+    evidence: list[str] = Field(default_factory=list, description="the measurements behind it")
+    runs: list[BenchRun] = Field(default_factory=list)
+    metrics: BenchMetrics | None = None
+    budget_seconds: float | None = None
+    elapsed_seconds: float | None = None
+    overruns: list[str] = Field(
+        default_factory=list, description="kernels the watchdog cancelled at their deadline"
+    )
 
 
 class PackageVersion(_Model):

@@ -53,6 +53,8 @@ def collect(
     pid: int | None = None,
     root: Path | str = "/",
     environ: Mapping[str, str] | None = None,
+    bench_time: float | None = None,
+    progress: Callable[[str], None] | None = None,
     packages: bool = False,
     paths: bool = False,
     redact: bool = False,
@@ -60,9 +62,12 @@ def collect(
     """Collect and analyse a full report on this process (or ``pid``).
 
     Without ``apply`` the caller's process is left exactly as it was found.
+    ``bench`` runs the micro-benchmarks within ``bench_time`` seconds (default 1),
+    reporting what it measures to ``progress``; it too leaves the process's pools as found.
     ``packages`` / ``paths`` add those lists to the environment section; secrets are
     always masked, and ``redact`` also hides the user name, host name and home folder.
     """
+    from lkdoctor.bench import bench_section
     from lkdoctor.checks import analyse
     from lkdoctor.cpu import collect_cpu
     from lkdoctor.environment import collect_environment
@@ -83,10 +88,13 @@ def collect(
         report.plan = _guarded(
             report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
         )
-    report.bench = Bench(
-        verdict="skipped",
-        reason="benchmarks were not requested" if not bench else "benchmarks are not available yet",
-    )
+    report.bench = _guarded(
+        report,
+        "bench",
+        lambda: bench_section(
+            report, requested=bench, pid=pid, budget=bench_time, progress=progress
+        ),
+    ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
     report.environment = _guarded(
         report,
         "environment",
