@@ -316,6 +316,49 @@ class ErrorEntry(_Model):
     message: str
 
 
+class ClusterNode(_Model):
+    """One alive Ray node and the report its own collector produced there."""
+
+    node_id: str
+    ip: str
+    hostname: str | None = None
+    is_head: bool = False
+    ray_resources: dict[str, float] = Field(
+        default_factory=dict, description="the resources this node advertises to Ray"
+    )
+    ray_cpus: float | None = Field(default=None, description="ray_resources['CPU']")
+    status: Literal["ok", "timeout", "failed"] = Field(
+        description="ok: report collected; timeout/failed: see errors[] (section cluster)"
+    )
+    seconds: float | None = Field(default=None, description="time until the node answered")
+    report: Report | None = Field(
+        default=None, description="the single-machine report collected on that node"
+    )
+
+
+class ClusterSummary(_Model):
+    nodes_alive: int
+    nodes_reported: int
+    ray_cpus: float = Field(description="CPUs advertised to Ray, over the alive nodes")
+    effective_cpus: int = Field(description="effective CPU budgets, over the reported nodes")
+    budgets: list[int] = Field(
+        default_factory=list, description="the distinct effective budgets, ascending"
+    )
+    heterogeneous: bool = Field(
+        default=False, description="the reported nodes differ in budget or thread plan"
+    )
+    timeout_seconds: float = Field(description="how long each node was given to answer")
+
+
+class ClusterReport(_Model):
+    """``--ray``: one report per alive node of an existing Ray cluster."""
+
+    address: str = Field(description="the cluster address connected to")
+    ray_version: str | None = None
+    nodes: list[ClusterNode] = Field(default_factory=list)
+    summary: ClusterSummary
+
+
 class Report(_Model):
     schema_version: str = SCHEMA_VERSION
     tool: ToolInfo
@@ -324,19 +367,30 @@ class Report(_Model):
     pools: Pools | None = None
     bench: Bench = Field(default_factory=lambda: Bench(verdict="skipped"))
     environment: EnvironmentInfo | None = None
+    cluster: ClusterReport | None = Field(
+        default=None, description="--ray: every node of a Ray cluster; null otherwise"
+    )
     findings: list[Finding] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)
 
     def worst_severity(self) -> Severity | None:
-        if not self.findings:
+        findings = list(self.findings)
+        if self.cluster is not None:  # --ray: every node's own findings count too
+            findings += [f for n in self.cluster.nodes if n.report for f in n.report.findings]
+        if not findings:
             return None
-        worst = max(self.findings, key=lambda f: SEVERITY_RANK[f.severity])
+        worst = max(findings, key=lambda f: SEVERITY_RANK[f.severity])
         return worst.severity
+
+
+ClusterNode.model_rebuild()  # its `report` field refers to Report, defined after it
 
 
 def report_json_schema() -> dict[str, Any]:
     """The JSON Schema of `Report`, as `--json-schema` prints it."""
     schema = Report.model_json_schema(mode="serialization")
+    if "$ref" in schema:  # Report is recursive (cluster nodes hold reports): inline the root
+        schema.update(schema["$defs"][schema.pop("$ref").rsplit("/", 1)[-1]])
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"lkdoctor report {SCHEMA_VERSION}"
     return schema

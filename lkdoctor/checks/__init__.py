@@ -7,12 +7,14 @@ from collections.abc import Callable
 from lkdoctor.model import Finding, Report
 
 from . import bench as bench_checks
+from . import cluster as cluster_checks
 from . import cpu as cpu_checks
 from . import plan as plan_checks
 
 CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cpu_checks.check,
     plan_checks.check,
+    cluster_checks.check,
     bench_checks.check,
 )
 

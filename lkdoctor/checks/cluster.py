@@ -1,0 +1,82 @@
+"""Findings about a Ray cluster (``--ray``): what Ray is told versus what each node has."""
+
+from __future__ import annotations
+
+from lkdoctor.model import ClusterNode, ClusterReport, Finding, Report
+
+
+def check(report: Report) -> list[Finding]:
+    cluster = report.cluster
+    if cluster is None:
+        return []
+    findings = [f for node in cluster.nodes if (f := _overcommit(node)) is not None]
+    heterogeneous = _heterogeneous(cluster)
+    if heterogeneous is not None:
+        findings.append(heterogeneous)
+    return findings
+
+
+def _label(node: ClusterNode) -> str:
+    return f"{node.node_id[:8]} ({node.ip}{', head' if node.is_head else ''})"
+
+
+def _overcommit(node: ClusterNode) -> Finding | None:
+    """Ray hands out more CPUs than the node's budget: every task then adds its own threads."""
+    if node.report is None or node.report.cpu is None or node.ray_cpus is None:
+        return None
+    cpu = node.report.cpu
+    if node.ray_cpus <= cpu.effective:
+        return None
+    binding = ", ".join(f"{lim.source}={lim.value:g}" for lim in cpu.limits if lim.binding)
+    peak = node.report.plan.peak_threads if node.report.plan else None
+    per_task = f"; each task's LensKit plan may run {peak} threads on top" if peak else ""
+    return Finding(
+        id="ray-cpu-overcommit",
+        severity="error" if node.ray_cpus >= 2 * cpu.effective else "warning",
+        section="cluster",
+        title=f"Ray schedules {node.ray_cpus:g} CPUs on node {_label(node)}, "
+        f"which has {cpu.effective}",
+        evidence=f"Ray resources CPU={node.ray_cpus:g}, effective budget {cpu.effective}"
+        f"{f' ({binding})' if binding else ''}{per_task}",
+        remediation=f"start this node with `ray start --num-cpus={cpu.effective}` "
+        "(or request more num_cpus per task) so Ray's CPU count matches the budget",
+    )
+
+
+def _heterogeneous(cluster: ClusterReport) -> Finding | None:
+    """Nodes that differ in budget or plan: one setting cannot fit them all."""
+    reported = [n for n in cluster.nodes if n.report is not None]
+    budgets = {_label(n): n.report.cpu.effective for n in reported if n.report and n.report.cpu}
+    plans = {_label(n): _plan_text(n.report) for n in reported if n.report}
+    budgets_differ = len(set(budgets.values())) > 1
+    plans_differ = len(set(plans.values())) > 1
+    if not (budgets_differ or plans_differ):
+        return None
+    what = " and ".join(
+        w
+        for w, differ in (("CPU budgets", budgets_differ), ("thread plans", plans_differ))
+        if differ
+    )
+    per_node = "; ".join(
+        f"{label}: {budgets.get(label, '?')} CPU(s), plan {plans.get(label, '?')}"
+        for label in plans
+    )
+    return Finding(
+        id="cluster-heterogeneous",
+        severity="warning" if plans_differ else "info",
+        section="cluster",
+        title=f"The nodes differ in {what}",
+        evidence=per_node,
+        remediation="size LensKit's threads per node (set LK_NUM_* in each node's "
+        "environment before `ray start`) or keep one node shape; a plan that fits the "
+        "largest node oversubscribes the smaller ones",
+    )
+
+
+def _plan_text(report: Report | None) -> str:
+    if report is None or report.plan is None:
+        return "unknown"
+    levels = " | ".join(
+        f"{lv.processes}p×{lv.threads}t×{lv.backend_threads}b" for lv in report.plan.levels
+    )
+    return f"{levels} (peak {report.plan.peak_threads})"

@@ -1,0 +1,279 @@
+"""``--ray``: one report for every node of an existing Ray cluster.
+
+The driver connects to a running cluster (never starts one), runs the ordinary
+collector as a Ray task pinned to each alive node, and gathers the reports. A node
+that does not answer in time, or fails, becomes an ``errors[]`` entry; the other
+nodes are still reported. Ray is imported only here, only in cluster mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from lkdoctor.model import (
+    Bench,
+    ClusterNode,
+    ClusterReport,
+    ClusterSummary,
+    ErrorEntry,
+    Report,
+)
+
+RAY_MISSING = (
+    "Ray is not installed, so the cluster mode cannot run: "
+    "install it with `pip install 'lkdoctor[ray]'` (or `pip install ray`)"
+)
+DEFAULT_NODE_TIMEOUT = 60.0
+CONNECT_CHECK_TIMEOUT = 5.0
+
+
+class ClusterUnavailable(Exception):
+    """No cluster to diagnose: Ray is missing, or nothing answers at the address."""
+
+
+def resolve_address(address: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The address to connect to: the given one, else ``RAY_ADDRESS``, else ``auto``.
+
+    ``local`` (and anything that would make Ray start its own cluster) is refused:
+    the doctor diagnoses an existing cluster and never starts one.
+    """
+    env = os.environ if environ is None else environ
+    resolved = (address or "").strip()
+    if resolved in ("", "auto"):
+        resolved = env.get("RAY_ADDRESS", "").strip() or "auto"
+    if resolved == "local":
+        raise ClusterUnavailable(
+            "address 'local' would start a new Ray instance; the doctor only connects to a "
+            "running cluster: give its address (`--ray HOST:PORT`) or set RAY_ADDRESS"
+        )
+    return resolved
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ClusterUnavailable(RAY_MISSING) from exc
+    return ray
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``host:port`` of an address (``ray://`` prefix allowed), or None if it has no port."""
+    bare = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, sep, port = bare.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _find_running_cluster(ray: Any) -> str:
+    """Resolve ``auto`` the way Ray does, without connecting; raise when nothing runs."""
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:  # a Ray without that helper: let ray.init resolve it
+        return "auto"
+    try:
+        found = canonicalize_bootstrap_address("auto")
+    except ConnectionError as exc:
+        raise ClusterUnavailable(
+            "no running Ray cluster found on this machine (RAY_ADDRESS is unset and "
+            "`ray start` has not been run here): give the cluster's address with "
+            f"`--ray HOST:PORT` or set RAY_ADDRESS ({exc})"
+        ) from exc
+    return str(found) if found else "auto"
+
+
+def _check_reachable(address: str, timeout: float = CONNECT_CHECK_TIMEOUT) -> None:
+    """Fail fast when nothing listens at the address: ``ray.init`` would retry for minutes."""
+    host_port = _host_port(address)
+    if host_port is None:
+        return
+    try:
+        with socket.create_connection(host_port, timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+            "`ray start --head` or give the right address"
+        ) from exc
+
+
+def connect(ray: Any, address: str) -> str:
+    """Connect this process to the running cluster at ``address``; return the address used."""
+    target = _find_running_cluster(ray) if address == "auto" else address
+    _check_reachable(target)
+    ray.init(
+        address=target,
+        log_to_driver=False,  # node output must not mix into --json on stdout
+        logging_level="ERROR",
+        configure_logging=True,
+    )
+    return target
+
+
+def _remote_collector(ray: Any) -> Any:
+    """The collector as a Ray task for one node (no CPU reserved: busy nodes still answer)."""
+
+    # Nested, so cloudpickle ships it by value: a node without lkdoctor then fails with
+    # a clear "No module named 'lkdoctor'" instead of an unpickling error.
+    def collect_on_node() -> dict[str, Any]:
+        import lkdoctor
+
+        return lkdoctor.collect(bench=False).model_dump(mode="json")
+
+    return ray.remote(num_cpus=0, max_retries=0)(collect_on_node)
+
+
+def _current_address(ray: Any) -> str:
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:
+        return "(already connected)"
+
+
+def _alive_nodes(ray: Any) -> list[ClusterNode]:
+    nodes = []
+    for info in ray.nodes():
+        if not info.get("Alive", info.get("alive", False)):
+            continue
+        resources = {str(k): float(v) for k, v in (info.get("Resources") or {}).items()}
+        nodes.append(
+            ClusterNode(
+                node_id=str(info["NodeID"]),
+                ip=str(info.get("NodeManagerAddress", "")),
+                hostname=info.get("NodeManagerHostname"),
+                is_head="node:__internal_head__" in resources,
+                ray_resources=resources,
+                ray_cpus=resources.get("CPU"),
+                status="failed",
+            )
+        )
+    nodes.sort(key=lambda n: (not n.is_head, n.ip, n.node_id))
+    return nodes
+
+
+def _node_label(node: ClusterNode) -> str:
+    return f"node {node.node_id[:8]} ({node.ip}{', head' if node.is_head else ''})"
+
+
+def _describe_failure(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    # Ray's task errors carry the remote traceback; its last line is the cause.
+    cause = next((line for line in reversed(text) if line.strip()), type(exc).__name__)
+    if "No module named 'lkdoctor'" in cause:
+        cause += " (install lkdoctor on every node of the cluster)"
+    return f"{type(exc).__name__}: {cause.strip()}"
+
+
+def _run_on_nodes(
+    ray: Any, nodes: list[ClusterNode], timeout: float, errors: list[ErrorEntry]
+) -> None:
+    """Run the collector pinned to each node; fill in reports, statuses and errors."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    collector = _remote_collector(ray)
+    started = time.monotonic()
+    pending = {
+        collector.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False)
+        ).remote(): node
+        for node in nodes
+    }
+    deadline = started + timeout
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=remaining)
+        for ref in ready:
+            node = pending.pop(ref)
+            node.seconds = round(time.monotonic() - started, 3)
+            _take_result(ray, ref, node, errors)
+    for ref, node in pending.items():
+        node.status = "timeout"
+        errors.append(
+            ErrorEntry(
+                section="cluster",
+                message=f"{_node_label(node)} did not answer within {timeout:g} s; "
+                "its report is missing (is the node overloaded or unreachable?)",
+            )
+        )
+        with contextlib.suppress(Exception):  # best effort: the node may be gone already
+            ray.cancel(ref, force=True)
+
+
+def _take_result(ray: Any, ref: Any, node: ClusterNode, errors: list[ErrorEntry]) -> None:
+    try:
+        data = ray.get(ref)
+        node.report = Report.model_validate(data)
+        node.status = "ok"
+    except Exception as exc:  # one node's failure must not lose the others
+        node.status = "failed"
+        errors.append(
+            ErrorEntry(section="cluster", message=f"{_node_label(node)}: {_describe_failure(exc)}")
+        )
+
+
+def summarise(nodes: list[ClusterNode], timeout: float) -> ClusterSummary:
+    reports = [n.report for n in nodes if n.report is not None]
+    budgets = [r.cpu.effective for r in reports if r.cpu is not None]
+    plans = {_plan_signature(r) for r in reports}
+    return ClusterSummary(
+        nodes_alive=len(nodes),
+        nodes_reported=len(reports),
+        ray_cpus=sum(n.ray_cpus or 0.0 for n in nodes),
+        effective_cpus=sum(budgets),
+        budgets=sorted(set(budgets)),
+        heterogeneous=len(set(budgets)) > 1 or len(plans) > 1,
+        timeout_seconds=timeout,
+    )
+
+
+def _plan_signature(report: Report) -> tuple[tuple[int, int, int], ...]:
+    if report.plan is None:
+        return ()
+    return tuple((lv.processes, lv.threads, lv.backend_threads) for lv in report.plan.levels)
+
+
+def collect_cluster(
+    address: str | None = None,
+    *,
+    timeout: float = DEFAULT_NODE_TIMEOUT,
+    environ: Mapping[str, str] | None = None,
+) -> Report:
+    """Collect one report per alive node of the running Ray cluster at ``address``.
+
+    ``address`` defaults to ``RAY_ADDRESS``, else ``auto`` (the cluster ``ray start``
+    left on this machine). Raises `ClusterUnavailable` when Ray is missing or no cluster
+    runs there; never starts one. A connection this function opened is closed again.
+    """
+    from lkdoctor.checks import analyse
+    from lkdoctor.pipeline import tool_info
+
+    target = resolve_address(address, environ)
+    ray = _import_ray()
+    was_connected = bool(ray.is_initialized())
+    used = _current_address(ray) if was_connected else connect(ray, target)
+    try:
+        report = Report(
+            tool=tool_info(),
+            bench=Bench(verdict="skipped", reason="not run in cluster mode (--ray)"),
+        )
+        nodes = _alive_nodes(ray)
+        _run_on_nodes(ray, nodes, timeout, report.errors)
+        report.cluster = ClusterReport(
+            address=used,
+            ray_version=getattr(ray, "__version__", None),
+            nodes=nodes,
+            summary=summarise(nodes, timeout),
+        )
+    finally:
+        if not was_connected:  # leave the caller's process as found
+            ray.shutdown()
+    analyse(report)
+    return report
