@@ -2,15 +2,76 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-FORMATS = ("text", "json")
+if TYPE_CHECKING:  # the report machinery is imported only when a report is made
+    from lkdoctor.model import Report
+    from lkdoctor.output import ColorMode, FailOn, Format
+
+FORMATS = ("text", "json", "markdown")
+
+
+def _usage_exit(exc: click.ClickException) -> NoReturn:
+    """A usage error is one line on stderr and exit status 2: no usage block, no traceback."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if isinstance(ctx, click.Context) else "lkdoctor"
+    click.echo(f"{where}: {' '.join(exc.format_message().split())}", err=True)
+    sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+
+
+class DoctorCommand(click.Command):
+    """Reports its own usage errors in one line, also when LensKit's CLI is its parent."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            _usage_exit(exc)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            _usage_exit(exc)
+
+
+class LenskitGroup(click.Group):
+    """``lenskit``: same one-line usage errors for unknown commands and options."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            _usage_exit(exc)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            _usage_exit(exc)
 
 
 @click.command(
     name="doctor",
+    cls=DoctorCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option(
@@ -21,12 +82,53 @@ FORMATS = ("text", "json")
     "output_format",
     type=click.Choice(FORMATS),
     default=None,
-    help="Output format (default: text).",
+    help="Output format (default: text); markdown is for support tickets.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(("never", "warning", "error")),
+    default="never",
+    show_default=True,
+    help="Exit with status 1 when a finding of this severity or worse exists.",
+)
+@click.option("--packages/--no-packages", default=False, help="List installed packages.")
+@click.option("--paths/--no-paths", default=False, help="List Python and executable search paths.")
+@click.option("--full", is_flag=True, help="Show everything, including what is rarely needed.")
+@click.option(
+    "--github-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GITHUB_OUTPUT",
+    default=None,
+    help="Append key=value results for GitHub Actions to this file (default: $GITHUB_OUTPUT).",
+)
+@click.option(
+    "--redact/--no-redact",
+    default=False,
+    help="Also hide user name, host name and home folder (secrets are always masked).",
+)
+@click.option(
+    "--color",
+    type=click.Choice(("auto", "always", "never")),
+    default="auto",
+    show_default=True,
+    help="Colour in text output; auto honours NO_COLOR and whether stdout is a terminal.",
 )
 @click.option("--json-schema", is_flag=True, help="Print the JSON Schema of the report and exit.")
 @click.option("--no-bench", is_flag=True, help="Skip the micro-benchmarks.")
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
-def doctor(as_json: bool, output_format: str | None, json_schema: bool, no_bench: bool) -> None:
+def doctor(
+    as_json: bool,
+    output_format: Format | None,
+    json_schema: bool,
+    no_bench: bool,
+    fail_on: FailOn,
+    packages: bool,
+    paths: bool,
+    full: bool,
+    github_output: Path | None,
+    redact: bool,
+    color: ColorMode,
+) -> None:
     """Diagnose LensKit's CPU budget, thread plan and live thread pools."""
     if json_schema:
         import json
@@ -37,26 +139,68 @@ def doctor(as_json: bool, output_format: str | None, json_schema: bool, no_bench
         return
     if as_json and output_format not in (None, "json"):
         raise click.UsageError("--json conflicts with --format " + str(output_format))
-    fmt = "json" if as_json else (output_format or "text")
+    fmt: Format = "json" if as_json else (output_format or "text")
 
     from lkdoctor.pipeline import collect
 
-    report = collect(bench=not no_bench)
-    if fmt == "json":
-        from lkdoctor.render import render_json
+    report = collect(
+        bench=not no_bench,
+        packages=packages or full,
+        paths=paths or full,
+        redact=redact,
+    )
+    from lkdoctor.output import exit_code, make_console, render
 
-        sys.stdout.write(render_json(report))
-    else:
-        from rich.console import Console
-
-        from lkdoctor.render.text import render_text
-
-        render_text(report, Console())
+    render(report, fmt, full=full, console=make_console(color))
+    _deliver_to_github(report, github_output)
+    code = exit_code(report, fail_on)
+    if code:
+        sys.exit(code)
 
 
-@click.group(name="lenskit", context_settings={"help_option_names": ["-h", "--help"]})
+def _deliver_to_github(report: Report, github_output: Path | None) -> None:
+    """``--github-output`` key=value lines, and the Markdown report as the step summary."""
+    from lkdoctor.output import append_github_output, append_step_summary, warn
+
+    if github_output is not None and str(github_output):
+        try:
+            append_github_output(github_output, report)
+        except OSError as exc:
+            _usage_exit(click.BadParameter(f"cannot append to {github_output}: {exc.strerror}"))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            append_step_summary(Path(summary), report)
+        except OSError as exc:
+            warn(f"cannot append the step summary to {summary}: {exc.strerror}")
+
+
+@click.group(
+    name="lenskit", cls=LenskitGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 def lenskit() -> None:
     """LensKit command line (lkdoctor provides `lenskit doctor`)."""
 
 
 lenskit.add_command(doctor)
+
+
+def lenskit_main() -> None:
+    """The ``lenskit`` script: our doctor, and LensKit's own CLI for everything else.
+
+    ``lenskit doctor`` runs lkdoctor's doctor directly. Any other command goes to LensKit's
+    CLI when LensKit is installed (it loads our doctor as a plugin too, so ``lenskit -v
+    doctor`` is still ours); without LensKit, our group reports unknown commands.
+    """
+    args = sys.argv[1:]
+    if args[:1] != ["doctor"] and find_spec("lenskit") is not None:
+        try:
+            from lenskit.cli import main as lenskit_cli_main
+        except Exception as exc:  # a broken LensKit must not take `lenskit doctor` down
+            from lkdoctor.output import warn
+
+            warn(f"LensKit's CLI cannot be loaded ({type(exc).__name__}: {exc})")
+        else:
+            lenskit_cli_main()  # type: ignore[no-untyped-call]
+            return
+    lenskit(prog_name="lenskit")

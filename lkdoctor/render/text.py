@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from lkdoctor.model import CpuBudget, Finding, Report
+from lkdoctor.model import CpuBudget, ErrorEntry, Finding, Report, SearchPaths
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 SEVERITY_MARK = {"info": "i", "warning": "!", "error": "✗"}
 
 
-def _heading(title: str, findings: list[Finding]) -> Text:
+def _heading(title: str, findings: list[Finding], failed: bool = False) -> Text:
+    """✓ / ! / ✗ and the title: the worst finding of the section, ✗ if it failed."""
     worst = max(
         (f.severity for f in findings), key=["info", "warning", "error"].index, default=None
     )
+    if failed:
+        worst = "error"
     if worst in ("warning", "error"):
         mark, style = SEVERITY_MARK[worst], SEVERITY_STYLE[worst]
     else:
@@ -62,7 +68,7 @@ def _cgroup_lines(cpu: CpuBudget) -> list[Text]:
     return lines
 
 
-def render_cpu(report: Report) -> RenderableType | None:
+def render_cpu(report: Report, full: bool = False) -> RenderableType | None:
     cpu = report.cpu
     if cpu is None:
         return None
@@ -88,14 +94,13 @@ def render_cpu(report: Report) -> RenderableType | None:
     if cpu.lenskit_effective > cpu.effective:
         summary.append("  (more than available)", style="yellow")
     return Group(
-        _heading("CPU budget", _section_findings(report, "cpu")),
         table,
         summary,
         *_cgroup_lines(cpu),
     )
 
 
-def render_plan(report: Report) -> RenderableType | None:
+def render_plan(report: Report, full: bool = False) -> RenderableType | None:
     plan = report.plan
     if plan is None:
         return None
@@ -116,7 +121,6 @@ def render_plan(report: Report) -> RenderableType | None:
         f"(oversubscription {plan.oversubscription:.2f}); resolved with {plan.cpu_count} CPUs"
     )
     parts: list[RenderableType] = [
-        _heading("Thread plan", _section_findings(report, "plan")),
         table,
         summary,
     ]
@@ -126,60 +130,166 @@ def render_plan(report: Report) -> RenderableType | None:
     return Group(*parts)
 
 
-def render_bench(report: Report) -> RenderableType | None:
+def render_bench(report: Report, full: bool = False) -> RenderableType | None:
     bench = report.bench
     line = Text.assemble(("verdict ", "bold"), bench.verdict)
     if bench.reason:
         line.append(f": {bench.reason}")
-    return Group(_heading("Measured", _section_findings(report, "bench")), line)
+    return line
 
 
-def render_findings(report: Report) -> RenderableType | None:
-    if not report.findings:
+def render_environment(report: Report, full: bool = False) -> RenderableType | None:
+    """Versions, the threading variables (Python's own too with ``full``), paths, packages."""
+    from lkdoctor.environment import is_threading_variable
+
+    env = report.environment
+    if env is None:
         return None
-    parts: list[RenderableType] = [Text("Findings", style="bold")]
-    for finding in report.findings:
-        style = SEVERITY_STYLE[finding.severity]
-        parts.append(
-            Text.assemble(
-                (f"{SEVERITY_MARK[finding.severity]} {finding.severity}", style),
-                f" [{finding.id}] ",
-                (finding.title, "bold"),
-            )
-        )
-        parts.append(Text(f"    {finding.evidence}", style="dim"))
-        if finding.remediation:
-            parts.append(Text(f"    fix: {finding.remediation}"))
-        parts.extend(Text(f"    export {k}={v}") for k, v in finding.env.items())
+    parts: list[RenderableType] = []
+    if env.versions:
+        parts.append(Text(", ".join(f"{name} {v}" for name, v in env.versions.items())))
+    shown = {k: v for k, v in env.variables.items() if full or is_threading_variable(k)}
+    if shown:
+        table = Table(box=None, pad_edge=False, show_edge=False, show_header=False)
+        table.add_column("variable", style="bold", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        for name, value in shown.items():
+            table.add_row(name, value)
+        parts.append(table)
+    else:
+        parts.append(Text("no threading variables set", style="dim"))
+    if env.paths is not None:
+        parts.extend(_path_lines(env.paths))
+    if env.packages is not None:
+        parts.append(Text(f"installed packages ({len(env.packages)}):", style="bold"))
+        parts.append(_columns([f"{p.name} {p.version}" for p in env.packages]))
+    if env.redacted:
+        parts.append(Text("user name, host name and home folder redacted", style="dim"))
     return Group(*parts)
 
 
-def render_errors(report: Report) -> RenderableType | None:
-    if not report.errors:
+def _path_lines(paths: SearchPaths) -> list[RenderableType]:
+    lines: list[RenderableType] = [
+        Text.assemble(("executable ", "bold"), paths.executable),
+        Text.assemble(("prefix ", "bold"), paths.prefix),
+        Text.assemble(("working directory ", "bold"), paths.cwd),
+        Text("Python search path:", style="bold"),
+    ]
+    lines.extend(
+        Padding(Text(entry or "''"), (0, 0, 0, 2), expand=False) for entry in paths.sys_path
+    )
+    lines.append(Text("PATH:", style="bold"))
+    lines.extend(Padding(Text(entry), (0, 0, 0, 2), expand=False) for entry in paths.path)
+    return lines
+
+
+def _columns(items: list[str]) -> RenderableType:
+    from rich.columns import Columns
+
+    return Padding(Columns(items, padding=(0, 2)), (0, 0, 0, 2), expand=False)
+
+
+def _finding_block(finding: Finding, full: bool) -> RenderableType:
+    """One finding: title, then (unless a quiet info note) evidence, remedy and exports."""
+    style = SEVERITY_STYLE[finding.severity]
+    title = Text.assemble(
+        (f"{SEVERITY_MARK[finding.severity]} ", style),
+        (finding.title, "bold"),
+        (f"  [{finding.id}]", "dim"),
+    )
+    if finding.severity == "info" and not full:
+        return _indent(title, 2)
+    lines: list[RenderableType] = [title]
+    if finding.evidence:
+        lines.append(_indent(Text(finding.evidence, style="dim"), 2))
+    if finding.remediation:
+        lines.append(_indent(Text(f"→ {finding.remediation}"), 2))
+    lines.extend(_indent(Text(line), 4) for line in export_lines(finding.env))
+    return _indent(Group(*lines), 2)
+
+
+def _indent(renderable: RenderableType, columns: int) -> Padding:
+    """Indented; wrapped lines keep the indent (and no trailing padding to the width)."""
+    return Padding(renderable, (0, 0, 0, columns), expand=False)
+
+
+def export_lines(env: Mapping[str, str]) -> list[str]:
+    """Ready-to-paste ``export NAME=value`` lines (values shell-quoted)."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+
+
+def _error_line(error: ErrorEntry) -> RenderableType:
+    line = Text.assemble(("✗ could not collect: ", SEVERITY_STYLE["error"]), error.message)
+    return _indent(line, 2)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A report section: its heading, and the body its owner renders (None: absent)."""
+
+    id: str  # the `section` of the findings and errors[] entries it gathers
+    title: str
+    body: Callable[[Report, bool], RenderableType | None]
+
+
+# In report order; a finding or error whose section is not here is shown under "Other".
+SECTIONS: tuple[Section, ...] = (
+    Section("cpu", "CPU budget", render_cpu),
+    Section("plan", "Thread plan", render_plan),
+    Section("bench", "Measured", render_bench),
+    Section("environment", "Environment", render_environment),
+)
+
+
+def render_section(report: Report, section: Section, full: bool = False) -> RenderableType | None:
+    """Heading (✓ / ! / ✗), the body, then the section's findings and failures."""
+    findings = _section_findings(report, section.id)
+    errors = [e for e in report.errors if e.section == section.id]
+    body = section.body(report, full)
+    if body is None and not findings and not errors:
         return None
-    parts: list[RenderableType] = [Text("Could not collect", style="bold red")]
-    parts.extend(Text(f"  {e.section}: {e.message}") for e in report.errors)
+    parts: list[RenderableType] = [_heading(section.title, findings, failed=bool(errors))]
+    if body is not None:
+        parts.append(body)
+    parts.extend(_error_line(e) for e in errors)
+    if findings and body is not None:
+        parts.append(Text())
+    parts.extend(_finding_block(f, full) for f in findings)
+    return Group(*parts)
+
+
+def render_other(report: Report, full: bool = False) -> RenderableType | None:
+    """Findings and failures of sections that have no place in the layout."""
+    known = {s.id for s in SECTIONS}
+    findings = [f for f in report.findings if f.section not in known]
+    errors = [e for e in report.errors if e.section not in known]
+    if not findings and not errors:
+        return None
+    parts: list[RenderableType] = [_heading("Other", findings, failed=bool(errors))]
+    for error in errors:
+        line = Text.assemble(
+            (f"✗ could not collect {error.section}: ", SEVERITY_STYLE["error"]), error.message
+        )
+        parts.append(_indent(line, 2))
+    parts.extend(_finding_block(f, full) for f in findings)
     return Group(*parts)
 
 
 def summary_line(report: Report) -> Text:
-    counts = {sev: sum(f.severity == sev for f in report.findings) for sev in ("error", "warning")}
+    """The last line: "2 warnings, 1 error" or "No issues found"."""
+    counts = {sev: sum(f.severity == sev for f in report.findings) for sev in ("warning", "error")}
     parts = [f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items() if n]
+    if report.errors:
+        n = len(report.errors)
+        parts.append(f"{n} section{'s' if n != 1 else ''} could not be collected")
     if not parts:
         return Text("No issues found", style="green")
-    return Text(", ".join(parts), style=SEVERITY_STYLE["error" if counts["error"] else "warning"])
+    worst = "error" if counts["error"] or report.errors else "warning"
+    return Text(", ".join(parts), style=SEVERITY_STYLE[worst])
 
 
-SECTIONS: tuple[Callable[[Report], RenderableType | None], ...] = (
-    render_cpu,
-    render_plan,
-    render_bench,
-    render_findings,
-    render_errors,
-)
-
-
-def render_text(report: Report, console: Console) -> None:
+def render_text(report: Report, console: Console, *, full: bool = False) -> None:
+    """The whole report; ``full`` also shows what users rarely need."""
     tool = report.tool
     probe = f"probe {tool.probe_version}" if tool.probe_version else "probe missing"
     console.print(
@@ -188,10 +298,11 @@ def render_text(report: Report, console: Console) -> None:
             f"  lkdoctor {tool.version}, Python {tool.python}, {probe}",
         )
     )
-    for section in SECTIONS:
-        renderable = section(report)
-        if renderable is not None:
+    blocks = [render_section(report, section, full) for section in SECTIONS]
+    blocks.append(render_other(report, full))
+    for block in blocks:
+        if block is not None:
             console.print()
-            console.print(renderable)
+            console.print(block)
     console.print()
     console.print(summary_line(report))
