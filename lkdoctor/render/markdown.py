@@ -1,0 +1,332 @@
+"""Markdown rendering for support tickets: heading, summary table, findings, details.
+
+GitHub renders it as is: one ``<details>`` block per section keeps a long report short
+in an issue while everything stays in it. Like every renderer it only formats: secrets
+were masked on the model before it arrived here.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lkdoctor.model import SEVERITY_RANK, Finding, Report
+
+MARK = {"ok": "✓", "info": "✓", "warning": "!", "error": "✗"}
+TITLES = {
+    "cpu": "CPU budget",
+    "plan": "Thread plan",
+    "pools": "Live pools",
+    "bench": "Measured",
+    "ray": "Ray",
+    "environment": "Environment",
+}
+#: Top-level keys that are not sections.
+_NOT_SECTIONS = frozenset({"schema_version", "tool", "findings", "errors"})
+
+
+def cell(value: object) -> str:
+    """A value made safe for one Markdown table cell."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    header = list(header)
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines.extend("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)
+    return lines
+
+
+def code_block(text: str, language: str = "") -> list[str]:
+    fence = "````" if "```" in text else "```"
+    return [f"{fence}{language}", text, fence]
+
+
+def export_block(env: Mapping[str, str]) -> list[str]:
+    return code_block("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()), "sh")
+
+
+def section_status(report: Report, section: str) -> str:
+    """ok / warning / error: the worst finding of the section, error if it failed."""
+    if any(e.section == section for e in report.errors):
+        return "error"
+    worst = max(
+        (f.severity for f in report.findings if f.section == section),
+        key=SEVERITY_RANK.__getitem__,
+        default="info",
+    )
+    return "ok" if worst == "info" else worst
+
+
+def summary_text(report: Report) -> str:
+    counts = {s: sum(f.severity == s for f in report.findings) for s in ("warning", "error")}
+    parts = [f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n]
+    if report.errors:
+        n = len(report.errors)
+        parts.append(f"{n} section{'s' if n != 1 else ''} could not be collected")
+    return ", ".join(parts) if parts else "No issues found"
+
+
+# One-line summaries for the summary table; a section without one shows its status only.
+def _cpu_summary(report: Report) -> str:
+    cpu = report.cpu
+    if cpu is None:
+        return ""
+    return (
+        f"{cpu.effective} effective of {cpu.logical} logical CPUs; "
+        f"LensKit would use {cpu.lenskit_effective}"
+    )
+
+
+def _plan_summary(report: Report) -> str:
+    plan = report.plan
+    if plan is None:
+        return ""
+    return (
+        f"peak {plan.peak_threads} threads on {plan.effective} CPUs "
+        f"(oversubscription {plan.oversubscription:.2f})"
+    )
+
+
+def _pools_summary(report: Report) -> str:
+    pools = report.pools
+    if pools is None:
+        return ""
+    parts = []
+    if pools.torch is not None:
+        parts.append(f"torch {pools.torch.intra_op} intra-op / {pools.torch.inter_op} inter-op")
+    if pools.blas:
+        sizes = ", ".join(
+            f"{p.get('internal_api', '?')} {p.get('num_threads', '?')}" for p in pools.blas
+        )
+        parts.append(f"BLAS/OpenMP {sizes}")
+    if pools.rayon is not None:
+        parts.append(f"Rayon default {pools.rayon.default_threads}")
+    if pools.threads is not None:
+        parts.append(f"{pools.threads.count} threads now")
+    return "; ".join(parts)
+
+
+def _bench_summary(report: Report) -> str:
+    bench = report.bench
+    return f"{bench.verdict}: {bench.reason}" if bench.reason else bench.verdict
+
+
+def _environment_summary(report: Report) -> str:
+    env = report.environment
+    if env is None:
+        return ""
+    lenskit = env.versions.get("lenskit")
+    found = f"LensKit {lenskit}" if lenskit else "LensKit not installed"
+    return f"{found}; {len(env.variables)} relevant variables set"
+
+
+SUMMARIES: dict[str, Callable[[Report], str]] = {
+    "cpu": _cpu_summary,
+    "plan": _plan_summary,
+    "pools": _pools_summary,
+    "bench": _bench_summary,
+    "environment": _environment_summary,
+}
+
+
+def render_findings(findings: list[Finding]) -> list[str]:
+    if not findings:
+        return ["No findings."]
+    lines: list[str] = []
+    ordered = sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
+    for finding in ordered:
+        mark = MARK[finding.severity] if finding.severity != "info" else "i"
+        lines.append(f"### {mark} {finding.title}")
+        lines.append("")
+        where = f", section {finding.section}" if finding.section else ""
+        lines.append(f"`{finding.id}` ({finding.severity}{where})")
+        lines.append("")
+        if finding.evidence:
+            lines.extend(["**Evidence:** " + finding.evidence, ""])
+        if finding.remediation:
+            lines.extend(["**Fix:** " + finding.remediation, ""])
+        if finding.env:
+            lines.extend([*export_block(finding.env), ""])
+    return lines
+
+
+# Section bodies: the CPU, plan and environment sections get tables of their own; any
+# other section (and any added later) is rendered generically from its data.
+def _cpu_details(report: Report) -> list[str]:
+    cpu = report.cpu
+    if cpu is None:
+        return []
+    rows = [
+        (
+            f"**{limit.source}**" if limit.binding else limit.source,
+            "-" if limit.value is None else f"{limit.value:g}",
+            limit.detail,
+        )
+        for limit in cpu.limits
+    ]
+    lines = table(("source", "CPUs", "from"), rows)
+    lines += ["", f"Effective: **{cpu.effective}**; LensKit would use {cpu.lenskit_effective}."]
+    rest = cpu.model_dump(mode="json", exclude={"limits", "effective", "lenskit_effective"})
+    return [*lines, "", *generic(rest)]
+
+
+def _plan_details(report: Report) -> list[str]:
+    plan = report.plan
+    if plan is None:
+        return []
+    header = ("level", "processes", "threads", "backend threads", "demand")
+
+    def rows(levels: Iterable[Any]) -> list[tuple[object, ...]]:
+        return [
+            (lv.level, lv.processes, lv.threads, lv.backend_threads, lv.demand) for lv in levels
+        ]
+
+    lines = [f"As documented (resolved with {plan.cpu_count} CPUs):", ""]
+    lines += table(header, rows(plan.levels))
+    if plan.lenskit_resolved is not None:
+        version = f" {plan.lenskit_version}" if plan.lenskit_version else ""
+        lines += ["", f"As the installed LensKit{version} resolves it:", ""]
+        lines += table(header, rows(plan.lenskit_resolved))
+    lines += [
+        "",
+        f"Peak {plan.peak_threads} threads on {plan.effective} CPUs "
+        f"(oversubscription {plan.oversubscription:.2f}).",
+    ]
+    if plan.inputs:
+        lines += ["", "Inputs:", "", *table(("variable", "value"), plan.inputs.items())]
+    if plan.suggested_env:
+        lines += ["", "A plan that fits:", "", *export_block(plan.suggested_env)]
+    return lines
+
+
+def _environment_details(report: Report) -> list[str]:
+    env = report.environment
+    if env is None:
+        return []
+    lines: list[str] = []
+    if env.variables:
+        lines += table(("variable", "value"), env.variables.items())
+    else:
+        lines.append("No threading-relevant variables are set.")
+    if env.versions:
+        lines += ["", *table(("library", "version"), env.versions.items())]
+    if env.paths is not None:
+        paths = env.paths
+        lines += ["", f"Executable: `{paths.executable}`", f"Prefix: `{paths.prefix}`", ""]
+        lines += ["Python search path:", "", *code_block("\n".join(paths.sys_path))]
+        lines += ["", "PATH:", "", *code_block("\n".join(paths.path))]
+    if env.packages is not None:
+        lines += ["", f"Installed packages ({len(env.packages)}):", ""]
+        lines += table(("package", "version"), ((p.name, p.version) for p in env.packages))
+    if env.redacted:
+        lines += ["", "_User name, host name and home folder are redacted._"]
+    return lines
+
+
+DETAILS: dict[str, Callable[[Report], list[str]]] = {
+    "cpu": _cpu_details,
+    "plan": _plan_details,
+    "environment": _environment_details,
+}
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def generic(data: Mapping[str, Any], depth: int = 0) -> list[str]:
+    """Any section's data: scalars as a table, records as tables, nested objects in turn."""
+    scalars = [(k, v) for k, v in data.items() if _is_scalar(v) and v not in (None, "")]
+    lines = table(("key", "value"), scalars) if scalars else []
+    for key, value in data.items():
+        if _is_scalar(value) or value in ([], {}):
+            continue
+        label = f"**{key}**" if depth == 0 else f"_{key}_"
+        if isinstance(value, list) and all(_is_scalar(v) for v in value):
+            lines += ["", f"{label}: " + ", ".join(cell(v) for v in value)]
+            continue
+        lines += ["", label, ""]
+        if isinstance(value, dict) and depth < 2:
+            lines += generic(value, depth + 1)
+        elif isinstance(value, list) and all(
+            isinstance(v, dict) and all(_is_scalar(x) for x in v.values()) for v in value
+        ):
+            columns = list(dict.fromkeys(k for record in value for k in record))
+            lines += table(columns, ([r.get(c) for c in columns] for r in value))
+        else:
+            lines += code_block(json.dumps(value, indent=2, sort_keys=True), "json")
+    return lines
+
+
+def section_ids(report: Report) -> list[str]:
+    """Sections with data, findings or failures: known ones in report order, then others."""
+    mentioned = {f.section for f in report.findings} | {e.section for e in report.errors}
+    present = [
+        name
+        for name in Report.model_fields
+        if name not in _NOT_SECTIONS and (getattr(report, name) is not None or name in mentioned)
+    ]
+    known = [name for name in TITLES if name in present]
+    return known + [name for name in present if name not in TITLES]
+
+
+def _details_block(report: Report, section: str) -> list[str]:
+    status = section_status(report, section)
+    title = TITLES.get(section, section.capitalize())
+    detail = DETAILS.get(section)
+    if detail is not None:
+        body = detail(report)
+    else:
+        value = getattr(report, section, None)
+        body = generic(value.model_dump(mode="json")) if value is not None else []
+    failures = [f"- could not collect: {e.message}" for e in report.errors if e.section == section]
+    if failures:
+        body = [*failures, "", *body]
+    return [
+        "<details>",
+        f"<summary>{MARK[status]} {title}</summary>",
+        "",
+        *body,
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def render_markdown(report: Report) -> str:
+    """The whole report as GitHub-flavoured Markdown."""
+    tool = report.tool
+    probe = f"probe {tool.probe_version}" if tool.probe_version else "probe missing"
+    lines = [
+        "# lenskit doctor report",
+        "",
+        f"lkdoctor {tool.version} · Python {tool.python} · {tool.platform} · {probe}",
+        "",
+        f"**{summary_text(report)}**",
+        "",
+    ]
+    sections = section_ids(report)
+    rows = [
+        (
+            MARK[section_status(report, s)],
+            TITLES.get(s, s.capitalize()),
+            SUMMARIES[s](report) if s in SUMMARIES else "",
+        )
+        for s in sections
+    ]
+    lines += [*table(("", "section", "summary"), rows), "", "## Findings", ""]
+    lines += render_findings(report.findings)
+    lines += ["", "## Details", ""]
+    for section in sections:
+        lines += _details_block(report, section)
+    orphans = [e for e in report.errors if e.section not in sections]
+    if orphans:
+        lines += ["## Could not collect", ""]
+        lines += [f"- **{e.section}**: {e.message}" for e in orphans]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
