@@ -11,7 +11,15 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from lkdoctor.model import CpuBudget, ErrorEntry, Finding, Report, SearchPaths
+from lkdoctor.model import (
+    CpuBudget,
+    ErrorEntry,
+    Finding,
+    PlanLevel,
+    Report,
+    SearchPaths,
+    ThreadPlan,
+)
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 SEVERITY_MARK = {"info": "i", "warning": "!", "error": "✗"}
@@ -100,33 +108,63 @@ def render_cpu(report: Report, full: bool = False) -> RenderableType | None:
     )
 
 
-def render_plan(report: Report, full: bool = False) -> RenderableType | None:
-    plan = report.plan
-    if plan is None:
-        return None
+def _plan_table(levels: list[PlanLevel], effective: int) -> Table:
+    """One row per level: level | processes | threads | backend | demand."""
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("level", "processes", "threads", "backend", "demand"):
         table.add_column(column, justify="right")
-    for level in plan.levels:
-        overflow = level.demand > plan.effective
+    for level in levels:
+        backend = str(level.backend_threads)
+        counted = level.counted_backend_threads
+        if counted is not None and counted != level.backend_threads:
+            backend += f" ({counted} counted)"
+        overflow = level.demand > effective
         table.add_row(
             str(level.level),
             str(level.processes),
             str(level.threads),
-            str(level.backend_threads),
+            backend,
             Text(str(level.demand), style="bold red" if overflow else ""),
         )
+    return table
+
+
+def _lenskit_lines(plan: ThreadPlan) -> list[RenderableType]:
+    if plan.lenskit_resolved is None:
+        if plan.lenskit_note:
+            return [Text(f"LensKit's own plan: not read ({plan.lenskit_note})", style="dim")]
+        return [Text("LensKit is not installed: the documented rule is shown", style="dim")]
+    own = [(lv.processes, lv.threads, lv.backend_threads) for lv in plan.lenskit_resolved]
+    doc = [(lv.processes, lv.threads, lv.backend_threads) for lv in plan.levels]
+    if own == doc:
+        return [
+            Text(f"LensKit {plan.lenskit_version}'s own code resolves the same plan", style="dim")
+        ]
+    return [
+        Text(f"LensKit {plan.lenskit_version}'s own code resolves instead:", style="bold"),
+        _plan_table(plan.lenskit_resolved, plan.effective),
+    ]
+
+
+def render_plan(report: Report, full: bool = False) -> RenderableType | None:
+    plan = report.plan
+    if plan is None:
+        return None
     summary = Text(
         f"peak {plan.peak_threads} threads on {plan.effective} CPUs "
-        f"(oversubscription {plan.oversubscription:.2f}); resolved with {plan.cpu_count} CPUs"
+        f"(oversubscription {plan.oversubscription:.2f}); LensKit resolves with "
+        f"{plan.cpu_count} CPUs"
     )
-    parts: list[RenderableType] = [
-        table,
-        summary,
-    ]
+    parts: list[RenderableType] = [_plan_table(plan.levels, plan.effective), summary]
+    parts.extend(_lenskit_lines(plan))
     if plan.suggested_env:
-        parts.append(Text("suggested:", style="bold"))
-        parts.extend(Text(f"  export {k}={v}") for k, v in plan.suggested_env.items())
+        label = (
+            "this plan fits; to pin it:"
+            if plan.suggestion_fits_as_is
+            else f"suggested (fits {plan.effective} CPUs):"
+        )
+        parts.append(Text(label, style="bold"))
+        parts.extend(Text(f"  {line}") for line in export_lines(plan.suggested_env))
     return Group(*parts)
 
 
