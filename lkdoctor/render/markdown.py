@@ -22,6 +22,7 @@ TITLES = {
     "bench": "Measured",
     "ray": "Ray",
     "environment": "Environment",
+    "cluster": "Ray cluster",
 }
 #: Top-level keys that are not sections.
 _NOT_SECTIONS = frozenset({"schema_version", "tool", "findings", "errors"})
@@ -125,12 +126,24 @@ def _environment_summary(report: Report) -> str:
     return f"{found}; {len(env.variables)} relevant variables set"
 
 
+def _cluster_summary(report: Report) -> str:
+    cluster = report.cluster
+    if cluster is None:
+        return ""
+    summary = cluster.summary
+    return (
+        f"{summary.nodes_reported} of {summary.nodes_alive} nodes answered; Ray CPUs "
+        f"{summary.ray_cpus:g}, effective budgets {summary.effective_cpus}"
+    )
+
+
 SUMMARIES: dict[str, Callable[[Report], str]] = {
     "cpu": _cpu_summary,
     "plan": _plan_summary,
     "pools": _pools_summary,
     "bench": _bench_summary,
     "environment": _environment_summary,
+    "cluster": _cluster_summary,
 }
 
 
@@ -228,10 +241,45 @@ def _environment_details(report: Report) -> list[str]:
     return lines
 
 
+def _cluster_details(report: Report) -> list[str]:
+    """``--ray``: one row per node, then each node's findings (its full report is in JSON)."""
+    cluster = report.cluster
+    if cluster is None:
+        return []
+    rows = []
+    for node in cluster.nodes:
+        cpu = node.report.cpu if node.report else None
+        plan = node.report.plan if node.report else None
+        rows.append(
+            (
+                node.node_id[:8] + (" (head)" if node.is_head else ""),
+                node.ip,
+                "-" if node.ray_cpus is None else f"{node.ray_cpus:g}",
+                "-" if cpu is None else cpu.effective,
+                "-" if cpu is None else cpu.lenskit_effective,
+                "-" if plan is None else plan.peak_threads,
+                node.status,
+            )
+        )
+    header = ("node", "ip", "Ray CPUs", "budget", "LensKit", "peak threads", "answer")
+    lines = [f"Cluster `{cluster.address}`, Ray {cluster.ray_version or '?'}.", ""]
+    lines += table(header, rows)
+    for node in cluster.nodes:
+        if node.report is not None and node.report.findings:
+            lines += ["", f"**Node {node.node_id[:8]} ({node.ip})**", ""]
+            lines += [
+                f"- {MARK[f.severity] if f.severity != 'info' else 'i'} {cell(f.title)} "
+                f"(`{f.id}`): {cell(f.evidence)}"
+                for f in node.report.findings
+            ]
+    return lines
+
+
 DETAILS: dict[str, Callable[[Report], list[str]]] = {
     "cpu": _cpu_details,
     "plan": _plan_details,
     "environment": _environment_details,
+    "cluster": _cluster_details,
 }
 
 
