@@ -151,6 +151,8 @@ def discover(root: Path = LIVE_ROOT, pid: int | None = None) -> CgroupView:
 def _relative_to_mount(path: str, mount_root: str) -> str | None:
     """``path`` below ``mount_root`` (``""`` for the root itself), or None when outside."""
     cgroup_path, mount = PurePosixPath(path), PurePosixPath(mount_root)
+    if ".." in cgroup_path.parts:  # a group outside our cgroup namespace: not visible here
+        return None
     if cgroup_path == mount:
         return ""
     try:

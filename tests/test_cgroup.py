@@ -292,3 +292,14 @@ def test_empty_cpuset_file_is_a_note_not_a_value(tmp_path: Path) -> None:
     info, cpuset_row, _ = collect_cgroup(tmp_path, None)
     assert info.cpuset is None and cpuset_row.value is None
     assert "cpuset.cpus.effective is empty" in cpuset_row.detail
+
+
+def test_path_outside_our_namespace_does_not_escape_the_mount(tmp_path: Path) -> None:
+    """The kernel prints ``/../x`` for a group outside the reader's cgroup namespace."""
+    host = FakeHost(tmp_path)
+    host.process("0::/../../escaped\n", V2_MOUNTINFO)
+    host.v2_group("/sys/fs/cgroup", cpu_max="200000 100000")
+    host.write("/sys/escaped/cpu.max", "10000 100000")  # must never be read
+    reading = quota(tmp_path)
+    assert reading.value == 2.0
+    assert reading.path == tmp_path / "sys/fs/cgroup/cpu.max"
