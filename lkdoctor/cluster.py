@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -103,17 +105,47 @@ def _check_reachable(address: str, timeout: float = CONNECT_CHECK_TIMEOUT) -> No
         ) from exc
 
 
-def connect(ray: Any, address: str) -> str:
-    """Connect this process to the running cluster at ``address``; return the address used."""
+def connect(ray: Any, address: str, *, exit_after: float | None = None) -> str:
+    """Connect this process to the running cluster at ``address``; return the address used.
+
+    ``ray.init`` retries for many minutes when something listens at the address but
+    does not answer like a Ray cluster. ``exit_after`` (for the command line only, which
+    owns its process) ends the process with status 2 and a message after that many seconds.
+    """
     target = _find_running_cluster(ray) if address == "auto" else address
     _check_reachable(target)
-    ray.init(
-        address=target,
-        log_to_driver=False,  # node output must not mix into --json on stdout
-        logging_level="ERROR",
-        configure_logging=True,
-    )
+    watchdog = None if exit_after is None else _exit_when_stuck(target, exit_after)
+    try:
+        ray.init(
+            address=target,
+            log_to_driver=False,  # node output must not mix into --json on stdout
+            logging_level="ERROR",
+            configure_logging=True,
+        )
+    except Exception as exc:  # version mismatch, refused handshake, ...
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise ClusterUnavailable(
+            f"cannot connect to the Ray cluster at {target}: {type(exc).__name__}: {first_line}"
+        ) from exc
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     return target
+
+
+def _exit_when_stuck(address: str, seconds: float) -> threading.Timer:
+    def give_up() -> None:
+        sys.stderr.write(
+            f"lkdoctor: nothing at {address} answered like a Ray cluster within {seconds:g} s "
+            "(wrong port, or the cluster is not healthy)\n"
+        )
+        sys.stderr.flush()
+        os._exit(2)  # ray.init cannot be interrupted; the process is ours (CLI only)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _remote_collector(ray: Any) -> Any:
@@ -245,27 +277,31 @@ def collect_cluster(
     *,
     timeout: float = DEFAULT_NODE_TIMEOUT,
     environ: Mapping[str, str] | None = None,
+    exit_if_connect_hangs: bool = False,
 ) -> Report:
     """Collect one report per alive node of the running Ray cluster at ``address``.
 
     ``address`` defaults to ``RAY_ADDRESS``, else ``auto`` (the cluster ``ray start``
     left on this machine). Raises `ClusterUnavailable` when Ray is missing or no cluster
     runs there; never starts one. A connection this function opened is closed again.
+    ``exit_if_connect_hangs`` (the command line) ends the process when connecting takes
+    longer than ``timeout``.
     """
     from lkdoctor.checks import analyse
-    from lkdoctor.pipeline import tool_info
+    from lkdoctor.pipeline import _guarded, tool_info
 
     target = resolve_address(address, environ)
     ray = _import_ray()
     was_connected = bool(ray.is_initialized())
-    used = _current_address(ray) if was_connected else connect(ray, target)
+    exit_after = timeout if exit_if_connect_hangs else None
+    used = _current_address(ray) if was_connected else connect(ray, target, exit_after=exit_after)
     try:
         report = Report(
             tool=tool_info(),
             bench=Bench(verdict="skipped", reason="not run in cluster mode (--ray)"),
         )
-        nodes = _alive_nodes(ray)
-        _run_on_nodes(ray, nodes, timeout, report.errors)
+        nodes = _guarded(report, "cluster", lambda: _alive_nodes(ray)) or []
+        _guarded(report, "cluster", lambda: _run_on_nodes(ray, nodes, timeout, report.errors))
         report.cluster = ClusterReport(
             address=used,
             ray_version=getattr(ray, "__version__", None),

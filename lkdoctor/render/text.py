@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lkdoctor.model import (
+    ClusterNode,
     CpuBudget,
     ErrorEntry,
     Finding,
@@ -221,6 +222,57 @@ def _path_lines(paths: SearchPaths) -> list[RenderableType]:
     return lines
 
 
+def _node_row(node: ClusterNode) -> list[RenderableType]:
+    """node | ip | Ray CPUs | budget | LensKit | peak | answer."""
+    report = node.report
+    cpu = report.cpu if report else None
+    plan = report.plan if report else None
+    over = cpu is not None and node.ray_cpus is not None and node.ray_cpus > cpu.effective
+    ray_cpus = "-" if node.ray_cpus is None else f"{node.ray_cpus:g}"
+    answer = node.status if node.seconds is None else f"{node.status} {node.seconds:.1f} s"
+    return [
+        node.node_id[:8] + (" head" if node.is_head else ""),
+        node.ip,
+        Text(ray_cpus + (" ✗" if over else ""), style="bold red" if over else ""),
+        "-" if cpu is None else str(cpu.effective),
+        "-" if cpu is None else str(cpu.lenskit_effective),
+        "-" if plan is None else str(plan.peak_threads),
+        Text(answer, style="green" if node.status == "ok" else "bold red"),
+    ]
+
+
+def render_cluster(report: Report, full: bool = False) -> RenderableType | None:
+    """``--ray``: one row per node, then each node's own findings."""
+    cluster = report.cluster
+    if cluster is None:
+        return None
+    summary = cluster.summary
+    parts: list[RenderableType] = [
+        Text(
+            f"{cluster.address}, Ray {cluster.ray_version or '?'}: {summary.nodes_reported} of "
+            f"{summary.nodes_alive} nodes answered (within {summary.timeout_seconds:g} s)"
+        )
+    ]
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("node", "ip", "Ray CPUs", "budget", "LensKit", "peak", "answer"):
+        table.add_column(column, justify="left" if column in ("node", "ip") else "right")
+    for node in cluster.nodes:
+        table.add_row(*_node_row(node))
+    parts.append(table)
+    parts.append(
+        Text(
+            f"Ray CPUs {summary.ray_cpus:g} in all, effective budgets {summary.effective_cpus}",
+            style="dim",
+        )
+    )
+    for node in cluster.nodes:
+        if node.report is None or not node.report.findings:
+            continue
+        parts.append(Text(f"node {node.node_id[:8]} ({node.ip}):", style="bold"))
+        parts.extend(_finding_block(f, full) for f in node.report.findings)
+    return Group(*parts)
+
+
 def _columns(items: list[str]) -> RenderableType:
     from rich.columns import Columns
 
@@ -276,6 +328,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("plan", "Thread plan", render_plan),
     Section("bench", "Measured", render_bench),
     Section("environment", "Environment", render_environment),
+    Section("cluster", "Ray cluster", render_cluster),
 )
 
 
