@@ -115,12 +115,21 @@ class LenskitGroup(click.Group):
 )
 @click.option("--json-schema", is_flag=True, help="Print the JSON Schema of the report and exit.")
 @click.option("--no-bench", is_flag=True, help="Skip the micro-benchmarks.")
+@click.option(
+    "--bench-time",
+    type=click.FloatRange(min=0.05, max=60),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time budget of the micro-benchmarks.",
+)
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
 def doctor(
     as_json: bool,
     output_format: Format | None,
     json_schema: bool,
     no_bench: bool,
+    bench_time: float,
     fail_on: FailOn,
     packages: bool,
     paths: bool,
@@ -141,14 +150,18 @@ def doctor(
         raise click.UsageError("--json conflicts with --format " + str(output_format))
     fmt: Format = "json" if as_json else (output_format or "text")
 
+    from lkdoctor.bench_status import bench_status
     from lkdoctor.pipeline import collect
 
-    report = collect(
-        bench=not no_bench,
-        packages=packages or full,
-        paths=paths or full,
-        redact=redact,
-    )
+    with bench_status(enabled=not no_bench) as progress:
+        report = collect(
+            bench=not no_bench,
+            bench_time=bench_time,
+            progress=progress,
+            packages=packages or full,
+            paths=paths or full,
+            redact=redact,
+        )
     from lkdoctor.output import exit_code, make_console, render
 
     render(report, fmt, full=full, console=make_console(color))

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lkdoctor.model import (
+    Bench,
     ClusterNode,
     CpuBudget,
     ErrorEntry,
@@ -169,12 +170,64 @@ def render_plan(report: Report, full: bool = False) -> RenderableType | None:
     return Group(*parts)
 
 
+BENCH_VERDICT_STYLE = {
+    "ok": "bold green",
+    "oversubscribed": "bold red",
+    "contended": "bold yellow",
+    "undersubscribed": "bold cyan",
+    "inconclusive": "bold yellow",
+    "skipped": "dim",
+}
+
+
+def _bench_table(bench: Bench) -> Table:
+    """One line per measured shape: threads, speedup, efficiency, wait share."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column, justify in (
+        ("run", "left"),
+        ("threads", "right"),
+        ("speedup", "right"),
+        ("efficiency", "right"),
+        ("wait", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for run in bench.runs:
+        threads = str(run.rayon_threads) if run.rayon_threads else ""
+        if run.torch_threads:
+            threads += f"{'+' if threads else ''}{run.torch_threads} torch"
+        wait = "-" if run.wait_share is None else f"{run.wait_share:.0%}"
+        table.add_row(
+            run.name + (" (cancelled)" if run.overran else ""),
+            threads,
+            "-" if run.speedup is None else f"{run.speedup:.2f}×",
+            "-" if run.efficiency is None else f"{run.efficiency:.0%}",
+            Text(wait, style="bold red" if (run.wait_share or 0) >= 0.5 else ""),
+        )
+    return table
+
+
 def render_bench(report: Report, full: bool = False) -> RenderableType | None:
+    """The measured runs, then the verdict in words; with ``full`` the evidence too."""
     bench = report.bench
-    line = Text.assemble(("verdict ", "bold"), bench.verdict)
+    verdict = Text.assemble(
+        ("verdict ", "bold"), (bench.verdict, BENCH_VERDICT_STYLE.get(bench.verdict, "bold"))
+    )
     if bench.reason:
-        line.append(f": {bench.reason}")
-    return line
+        verdict.append(f": {bench.reason}")
+    parts: list[RenderableType] = []
+    if bench.runs:
+        parts.append(_bench_table(bench))
+    parts.append(verdict)
+    if full:
+        parts.extend(Text(f"  {line}", style="dim") for line in bench.evidence)
+    if bench.elapsed_seconds is not None and bench.budget_seconds is not None:
+        parts.append(
+            Text(
+                f"measured in {bench.elapsed_seconds:.2f} s of a {bench.budget_seconds:g} s budget",
+                style="dim",
+            )
+        )
+    return Group(*parts)
 
 
 def render_environment(report: Report, full: bool = False) -> RenderableType | None:

@@ -1,0 +1,229 @@
+"""Findings about the live pools: this process's, or another's (``--pid``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
+from lkdoctor.procinfo import OPENMP_RUNTIMES
+
+SECTION = "pools"
+
+#: schedstat charges a wait to the window in which it ends, so a process that only
+#: just fits its CPUs can read a little above them; beyond this it is oversubscribed.
+RUNNABLE_MARGIN = 1.1
+
+#: threadpoolctl's OpenMP prefixes, by runtime.
+OPENMP_PREFIXES = {"libgomp": "GNU", "libiomp": "Intel", "libomp": "LLVM"}
+
+#: The variable that sizes each kind of pool, for the remediation lines.
+POOL_VARIABLE = {
+    "openblas": "OPENBLAS_NUM_THREADS",
+    "mkl": "MKL_NUM_THREADS",
+    "blis": "BLIS_NUM_THREADS",
+    "openmp": "OMP_NUM_THREADS",
+    "torch": "OMP_NUM_THREADS",
+    "rayon": "RAYON_NUM_THREADS",
+}
+
+APPLY_REMEDIATION = {
+    1: "no action needed unless BLAS threads are wrong; then set OPENBLAS_NUM_THREADS / MKL_NUM_THREADS",
+    2: "call lenskit.parallel.initialize() before any torch inter-op work (torch.jit.fork, "
+    "DataLoader threads); inter-op threads can be set only once",
+    3: "LensKit's Rayon pool was created before initialize(); set RAYON_NUM_THREADS so its "
+    "default size fits, or initialize LensKit before using it",
+    4: "set torch's intra-op threads with OMP_NUM_THREADS before the process starts",
+}
+
+
+def check(report: Report) -> list[Finding]:
+    pools = report.pools
+    if pools is None:
+        return []
+    if pools.process is not None:
+        return process_findings(pools.process, report)
+    effective = report.cpu.effective if report.cpu is not None else None
+    findings = openmp_findings(pools.blas) + duplicate_blas_findings(pools.blas)
+    findings += apply_findings(pools.apply_steps)
+    if pools.torch is None and not _torch_failed(report):
+        findings.append(torch_absent_finding())
+    if effective is not None:
+        findings += oversized_pool_findings(pools, effective)
+    return findings
+
+
+def _torch_failed(report: Report) -> bool:
+    """torch is installed but broken (an errors[] entry says so), rather than absent."""
+    return any(e.section == "pools" and e.message.startswith("torch") for e in report.errors)
+
+
+# --- BLAS / OpenMP -----------------------------------------------------------
+
+
+def _openmp_runtime(prefix: str) -> str:
+    for known, runtime in OPENMP_PREFIXES.items():
+        if prefix.startswith(known):
+            return runtime
+    return prefix
+
+
+def multiple_openmp_finding(runtimes: dict[str, list[str]]) -> Finding:
+    names = ", ".join(f"{runtime} ({', '.join(paths)})" for runtime, paths in runtimes.items())
+    return Finding(
+        id="multiple-openmp",
+        severity="warning",
+        section=SECTION,
+        title=f"{len(runtimes)} different OpenMP runtimes are loaded in one process",
+        evidence=f"loaded: {names}",
+        remediation="install packages built against one OpenMP runtime (e.g. all from PyPI "
+        "or all from conda-forge); mixing libiomp with libomp or libgomp can crash or deadlock",
+    )
+
+
+def openmp_findings(blas: list[dict[str, Any]]) -> list[Finding]:
+    runtimes: dict[str, list[str]] = defaultdict(list)
+    for entry in blas:
+        if entry.get("internal_api") == "openmp":
+            runtimes[_openmp_runtime(str(entry.get("prefix", "")))].append(
+                str(entry.get("filepath", "?"))
+            )
+    return [multiple_openmp_finding(dict(runtimes))] if len(runtimes) > 1 else []
+
+
+def duplicate_blas_findings(blas: list[dict[str, Any]]) -> list[Finding]:
+    """Two copies of a BLAS (or of one OpenMP runtime) each bring their own pool."""
+    copies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in blas:
+        kind = "BLAS" if entry.get("user_api") == "blas" else f"OpenMP {entry.get('prefix')}"
+        copies[kind].append(entry)
+    findings = []
+    for kind, entries in copies.items():
+        if len(entries) < 2:
+            continue
+        listing = "; ".join(
+            f"{e.get('filepath')} ({e.get('num_threads')} threads)" for e in entries
+        )
+        total = sum(int(e.get("num_threads") or 0) for e in entries)
+        findings.append(
+            Finding(
+                id="duplicate-blas",
+                severity="info",
+                section=SECTION,
+                title=f"{len(entries)} copies of {kind} are loaded, each with its own pool",
+                evidence=f"{listing}; up to {total} threads together",
+                remediation="usually harmless, but each copy must be limited on its own: "
+                "threadpoolctl.threadpool_limits() and the *_NUM_THREADS variables reach them all",
+            )
+        )
+    return findings
+
+
+# --- torch, Rayon and sizes ----------------------------------------------------
+
+
+def torch_absent_finding() -> Finding:
+    return Finding(
+        id="torch-absent",
+        severity="info",
+        section=SECTION,
+        title="torch is not installed, so its pools were not inspected",
+        evidence="import torch failed with ModuleNotFoundError",
+        remediation="LensKit needs torch; install it (pip install torch) where LensKit runs",
+    )
+
+
+def _oversized(pools: Pools, effective: int) -> list[tuple[str, str, int]]:
+    """``(pool, variable, threads)`` for every pool larger than the CPUs."""
+    found = []
+    if pools.torch is not None and pools.torch.intra_op > effective:
+        found.append(("torch intra-op", POOL_VARIABLE["torch"], pools.torch.intra_op))
+    for entry in pools.blas:
+        threads = int(entry.get("num_threads") or 0)
+        if threads > effective:
+            variable = POOL_VARIABLE.get(str(entry.get("internal_api")), "OMP_NUM_THREADS")
+            found.append((f"{entry.get('prefix')}", variable, threads))
+    rayon = pools.rayon
+    if rayon is not None:
+        size = rayon.lenskit_threads if rayon.lenskit_threads is not None else rayon.default_threads
+        if size > effective:
+            which = "LensKit Rayon" if rayon.lenskit_threads is not None else "Rayon default"
+            found.append((which, POOL_VARIABLE["rayon"], size))
+    return found
+
+
+def oversized_pool_findings(pools: Pools, effective: int) -> list[Finding]:
+    oversized = _oversized(pools, effective)
+    if not oversized:
+        return []
+    listing = ", ".join(f"{pool} {threads}" for pool, _, threads in oversized)
+    when = (
+        "after applying the plan"
+        if pools.applied
+        else "before LensKit's initialize() resizes them (other code gets these sizes)"
+    )
+    return [
+        Finding(
+            id="pool-exceeds-cpus",
+            severity="warning" if pools.applied else "info",
+            section=SECTION,
+            title=f"{len(oversized)} thread pool(s) are larger than the {effective} CPUs available",
+            evidence=f"{listing} threads {when}",
+            remediation="size the pools from the environment before the process starts",
+            env={variable: str(effective) for _, variable, _ in oversized},
+        )
+    ]
+
+
+def apply_findings(steps: list[ApplyStep]) -> list[Finding]:
+    return [
+        Finding(
+            id="apply-failed",
+            severity="warning",
+            section=SECTION,
+            title=f"--apply step {step.step} failed: {step.action}",
+            evidence=step.detail,
+            remediation=APPLY_REMEDIATION.get(step.step, ""),
+        )
+        for step in steps
+        if step.status == "failed"
+    ]
+
+
+# --- another process ---------------------------------------------------------
+
+
+def process_findings(sample: ProcessSample, report: Report) -> list[Finding]:
+    findings = []
+    runtimes = {kind: paths for kind, paths in sample.libraries.items() if kind in OPENMP_RUNTIMES}
+    if len(runtimes) > 1:
+        findings.append(multiple_openmp_finding(runtimes))
+    cpus = sample.cpus
+    if cpus is not None and sample.avg_runnable > cpus * RUNNABLE_MARGIN:
+        findings.append(process_oversubscribed_finding(sample, cpus, report))
+    return findings
+
+
+def process_oversubscribed_finding(sample: ProcessSample, cpus: int, report: Report) -> Finding:
+    ratio = sample.avg_runnable / cpus
+    switches = (
+        f", {sample.nonvoluntary_switches_per_s:g} non-voluntary context switches/s"
+        if sample.nonvoluntary_switches_per_s is not None
+        else ""
+    )
+    waiting = (
+        f" ({sample.avg_waiting:g} waiting for a CPU)" if sample.avg_waiting is not None else ""
+    )
+    env = {"OMP_NUM_THREADS": str(cpus)}
+    if report.plan is not None:
+        env.update(report.plan.suggested_env)
+    return Finding(
+        id="process-oversubscribed",
+        severity="error" if ratio >= 2.0 else "warning",
+        section=SECTION,
+        title=f"pid {sample.pid} keeps {sample.avg_runnable:g} threads runnable on {cpus} CPU(s)",
+        evidence=f"average over {sample.seconds:g} s from {sample.runnable_source}: "
+        f"{sample.avg_runnable:g} runnable{waiting} of {sample.threads} threads{switches}",
+        remediation="restart it with fewer threads per pool so they fit its CPUs",
+        env=env,
+    )

@@ -1,0 +1,205 @@
+"""Readers for ``/proc/PID``: threads, their states and CPU time, maps, environ, status.
+
+Every reader takes ``root`` (``/`` live, a fixture tree in tests) and ``pid``
+(``None`` means this process, ``/proc/self``), so each can be tested on files.
+A thread may exit between listing and reading; readers skip such threads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+LIVE_ROOT = Path("/")
+
+#: Kernel thread states as /proc shows them (the letter in ``stat``).
+STATE_NAMES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk-wait",
+    "T": "stopped",
+    "t": "traced",
+    "Z": "zombie",
+    "X": "dead",
+    "I": "idle",
+    "P": "parked",
+}
+
+#: Shared libraries that bring a thread pool, matched on the file name in ``maps``.
+THREADING_LIBRARIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("libgomp", re.compile(r"^libgomp[.-]")),
+    ("libiomp5", re.compile(r"^libiomp5[.-]")),
+    ("libomp", re.compile(r"^libomp[.-]")),
+    ("libopenblas", re.compile(r"^libopenblas")),
+    ("libscipy_openblas", re.compile(r"^libscipy_openblas")),
+    ("libmkl_rt", re.compile(r"^libmkl_rt[.-]")),
+    ("libtorch_cpu", re.compile(r"^libtorch_cpu[.-]")),
+)
+
+#: OpenMP runtimes; two different ones in one process can crash or deadlock.
+OPENMP_RUNTIMES = frozenset({"libgomp", "libiomp5", "libomp"})
+
+_LENSKIT_ACCEL = re.compile(r"/lenskit/_accel[^/]*\.so$")
+
+
+def proc_dir(root: Path, pid: int | None) -> Path:
+    """``root/proc/PID`` (or ``root/proc/self`` when ``pid`` is None)."""
+    return root / "proc" / ("self" if pid is None else str(pid))
+
+
+def clock_ticks() -> int:
+    """Kernel clock ticks per second, the unit of utime/stime in ``stat``."""
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError):  # pragma: no cover - every Linux has it
+        return 100
+
+
+@dataclass(frozen=True)
+class TaskStat:
+    """One thread's line in ``/proc/PID/task/TID/stat``."""
+
+    tid: int
+    name: str
+    state: str
+    utime_ticks: int
+    stime_ticks: int
+    processor: int | None
+
+
+def parse_stat(text: str) -> TaskStat:
+    """Parse a ``stat`` line; the name may hold spaces and parentheses, so split at the last ')'."""
+    head, sep, rest = text.rpartition(")")
+    if not sep or " (" not in head:
+        raise ValueError(f"malformed stat line: {text[:80]!r}")
+    tid_text, name = head.split(" (", 1)
+    fields = rest.split()
+    # fields[0] is field 3 (state) of proc(5); utime/stime are fields 14/15, processor 39.
+    processor = int(fields[36]) if len(fields) > 36 else None
+    return TaskStat(
+        tid=int(tid_text),
+        name=name,
+        state=fields[0],
+        utime_ticks=int(fields[11]),
+        stime_ticks=int(fields[12]),
+        processor=processor,
+    )
+
+
+def task_ids(root: Path, pid: int | None) -> list[int]:
+    """Thread ids of the process, from ``/proc/PID/task``."""
+    tids = []
+    for entry in (proc_dir(root, pid) / "task").iterdir():
+        if entry.name.isdigit():
+            tids.append(int(entry.name))
+    return sorted(tids)
+
+
+def read_task_stat(root: Path, pid: int | None, tid: int) -> TaskStat | None:
+    """One thread's ``stat``, or None when the thread has exited."""
+    try:
+        text = (proc_dir(root, pid) / "task" / str(tid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return parse_stat(text)
+
+
+def read_task_stats(root: Path, pid: int | None) -> list[TaskStat]:
+    """``stat`` of every live thread of the process."""
+    stats = []
+    for tid in task_ids(root, pid):
+        stat = read_task_stat(root, pid, tid)
+        if stat is not None:
+            stats.append(stat)
+    return stats
+
+
+def read_schedstat(root: Path, pid: int | None, tid: int) -> tuple[int, int] | None:
+    """``(ns on CPU, ns runnable but waiting)`` of a thread, or None when unavailable."""
+    try:
+        fields = (proc_dir(root, pid) / "task" / str(tid) / "schedstat").read_text().split()
+        return int(fields[0]), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def parse_status(text: str) -> dict[str, str]:
+    """``Key:<tab>value`` lines of a ``status`` file as a dict."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def read_status(root: Path, pid: int | None, tid: int | None = None) -> dict[str, str]:
+    """``/proc/PID/status`` (or one thread's ``task/TID/status``) as a dict."""
+    base = proc_dir(root, pid)
+    path = base / "status" if tid is None else base / "task" / str(tid) / "status"
+    return parse_status(path.read_text())
+
+
+def read_nonvoluntary_switches(root: Path, pid: int | None) -> dict[int, int]:
+    """Non-voluntary context switches per thread (``status`` of the process shows the leader only)."""
+    switches = {}
+    for tid in task_ids(root, pid):
+        try:
+            value = read_status(root, pid, tid).get("nonvoluntary_ctxt_switches")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if value is not None and value.isdigit():
+            switches[tid] = int(value)
+    return switches
+
+
+def parse_environ(data: bytes) -> dict[str, str]:
+    """NUL-separated ``NAME=value`` entries; entries without ``=`` are ignored."""
+    env = {}
+    for entry in data.split(b"\0"):
+        name, sep, value = entry.partition(b"=")
+        if sep and name:
+            env[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return env
+
+
+def read_environ(root: Path, pid: int | None) -> dict[str, str]:
+    """The process's environment as it was at exec; PermissionError when not ours to read."""
+    return parse_environ((proc_dir(root, pid) / "environ").read_bytes())
+
+
+def mapped_paths(maps_text: str) -> list[str]:
+    """Distinct file paths mapped into the process, in first-seen order."""
+    seen: dict[str, None] = {}
+    for line in maps_text.splitlines():
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and parts[5].startswith("/"):
+            seen.setdefault(parts[5].removesuffix(" (deleted)"), None)
+    return list(seen)
+
+
+def threading_libraries(paths: list[str]) -> dict[str, list[str]]:
+    """The threading libraries among ``paths``: ``{kind: [path, ...]}``."""
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        filename = path.rsplit("/", 1)[-1]
+        for kind, pattern in THREADING_LIBRARIES:
+            if pattern.match(filename):
+                found.setdefault(kind, []).append(path)
+                break
+        else:
+            if _LENSKIT_ACCEL.search(path):
+                found.setdefault("lenskit._accel", []).append(path)
+    return found
+
+
+def read_threading_libraries(root: Path, pid: int | None) -> dict[str, list[str]]:
+    """The threading libraries loaded in the process, from ``/proc/PID/maps``."""
+    return threading_libraries(mapped_paths((proc_dir(root, pid) / "maps").read_text()))
+
+
+def process_exists(root: Path, pid: int) -> bool:
+    """Whether ``pid`` names a live process under ``root``."""
+    return pid > 0 and (proc_dir(root, pid) / "stat").exists()

@@ -1,0 +1,74 @@
+"""Cost of the full report with its default benchmarks, beside `python -c "import torch"`.
+
+Runs `lenskit doctor --json` (benchmarks on, default --bench-time) and the floor
+alternately, so machine noise hits both alike, and prints the median wall time of each
+and the median of the per-pair ratios. Target (issue #6): <= 2.5x (LensKit's own
+doctor, without any benchmark, costs 2.8x).
+
+    python scripts/bench_cost.py [--runs 15] [--command "lenskit doctor --json"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FLOOR = [sys.executable, "-c", "import torch"]
+TARGET = 2.5
+
+
+def default_doctor() -> list[str]:
+    script = Path(sys.executable).parent / "lenskit"
+    found = str(script) if script.exists() else shutil.which("lenskit")
+    return [found or "lenskit", "doctor", "--json"]
+
+
+def wall_time(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=300
+    )
+    return time.perf_counter() - start
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--command", help="the doctor command to time (shell words)")
+    args = parser.parse_args()
+    doctor = shlex.split(args.command) if args.command else default_doctor()
+    print(f"load average before {loadavg()}", flush=True)
+    wall_time(doctor), wall_time(FLOOR)  # warm the page cache for both
+    doctor_times, floor_times, ratios = [], [], []
+    for _ in range(args.runs):
+        d, f = wall_time(doctor), wall_time(FLOOR)
+        doctor_times.append(d)
+        floor_times.append(f)
+        ratios.append(d / f)
+    print(f"load average after {loadavg()}")
+    print(
+        f"doctor  {' '.join(doctor)}: median {statistics.median(doctor_times):.3f}s over {args.runs} runs"
+    )
+    print(f"floor   python -c 'import torch': median {statistics.median(floor_times):.3f}s")
+    print(
+        f"ratio   median {statistics.median(ratios):.2f}x "
+        f"(of medians {statistics.median(doctor_times) / statistics.median(floor_times):.2f}x; "
+        f"min {min(ratios):.2f}x, max {max(ratios):.2f}x; target <= {TARGET:.1f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
