@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +30,7 @@ cpu_counts = st.integers(min_value=1, max_value=256)
 
 
 @given(st.text())
+@settings(deadline=None)
 def test_the_parsers_never_raise_and_return_values_or_a_problem(text: str) -> None:
     for parsed in (
         parse_lk_list("LK_NUM_THREADS", text),
@@ -41,6 +44,28 @@ def test_the_parsers_never_raise_and_return_values_or_a_problem(text: str) -> No
             assert parsed.values is None and parsed.problem is None
 
 
+def _oracle(text: str) -> tuple[int, ...] | None:
+    """The accepted form, stated as a regular expression."""
+    if text == "":
+        return None
+    values = []
+    for item in text.split(","):
+        match = re.fullmatch(r"\s*\+?([0-9]+)\s*", item)
+        if match is None or not 1 <= int(match.group(1)) <= MAX_COUNT:
+            return None
+        values.append(int(match.group(1)))
+    return tuple(values)
+
+
+@given(st.one_of(st.text(), list_text, st.from_regex(r"\s*\+?[0-9]{1,12}\s*(,\s*[0-9]{1,3})*")))
+@settings(deadline=None)
+def test_a_list_is_valid_exactly_when_it_has_the_accepted_form(text: str) -> None:
+    parsed = parse_lk_list("LK_NUM_BACKEND_THREADS", text)
+    assert parsed.values == _oracle(text)
+    assert (parsed.problem is None) == (text == "" or parsed.values is not None)
+
+
+@settings(deadline=None)
 @given(
     st.lists(st.integers(min_value=1, max_value=MAX_COUNT), min_size=1, max_size=8),
     st.sampled_from(["", " ", "\t", "  "]),
@@ -51,7 +76,7 @@ def test_lists_of_positive_integers_round_trip(values: list[int], space: str) ->
 
 
 @given(environments, cpu_counts, cpu_counts)
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_suggestion_applied_fits(env: dict[str, str], cpus: int, effective: int) -> None:
     plan = collect_plan(cpus, effective, env, ask_lenskit=False)
     assert plan.levels and plan.suggested_env
@@ -61,7 +86,7 @@ def test_every_suggestion_applied_fits(env: dict[str, str], cpus: int, effective
 
 
 @given(environments, cpu_counts, cpu_counts)
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_a_plan_that_fits_is_kept_as_it_is(env: dict[str, str], cpus: int, effective: int) -> None:
     plan = collect_plan(cpus, effective, env, ask_lenskit=False)
     applied = collect_plan(cpus, effective, {**env, **plan.suggested_env}, ask_lenskit=False)
