@@ -79,24 +79,29 @@ def resolve_levels(
     return levels
 
 
-def plan_levels(counts: Sequence[Counts], backend_floor: int) -> list[PlanLevel]:
-    """Levels with their demand: ``(P0 × … × P(k-1)) × Tk × max(Bk, backend_floor)``."""
+def plan_levels(counts: Sequence[Counts], backend_floor: int, cpus: int = 1) -> list[PlanLevel]:
+    """Levels with their demand: ``(P0 × … × P(k-1)) × Tk × max(Bk, backend_floor)``.
+
+    A count below 1 (LensKit's own code can produce 0) is counted as ``cpus``: torch refuses
+    it and keeps its default, and Rayon reads 0 as one thread per CPU.
+    """
     levels = []
     instances = 1
     for index, level in enumerate(counts):
-        counted = max(level.backend, backend_floor)
+        threads = level.threads if level.threads >= 1 else cpus
+        counted = max(level.backend if level.backend >= 1 else cpus, backend_floor)
         levels.append(
             PlanLevel(
                 level=index,
                 processes=level.processes,
                 threads=level.threads,
                 backend_threads=level.backend,
-                demand=instances * level.threads * counted,
+                demand=instances * threads * counted,
                 instances=instances,
                 counted_backend_threads=counted,
             )
         )
-        instances *= level.processes
+        instances *= max(level.processes, 1)
     return levels
 
 
@@ -345,7 +350,7 @@ def collect_plan(
         plan.lenskit_version = answer.version
         plan.lenskit_note = answer.note
         if answer.counts is not None:
-            plan.lenskit_resolved = plan_levels(answer.counts, floor)
+            plan.lenskit_resolved = plan_levels(answer.counts, floor, cpus)
     return plan
 
 

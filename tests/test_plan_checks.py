@@ -121,3 +121,9 @@ def test_unsupported_lenskit_is_an_info_finding() -> None:
         Report(tool=report.tool, plan=report.plan, findings=check(report)), "lenskit-unsupported"
     )
     assert finding.severity == "info" and "2026.1" in finding.evidence
+
+
+def test_an_empty_backend_value_is_shown_quoted() -> None:
+    finding = only(report_for(8, 8, {"OPENBLAS_NUM_THREADS": ""}), "env-conflict")
+    assert finding.title.startswith("OPENBLAS_NUM_THREADS='' conflicts")
+    assert "it is empty" in finding.evidence and finding.severity == "warning"

@@ -81,6 +81,16 @@ def test_divergence_evidence_names_the_level() -> None:
     assert "LensKit 2025.8.1 1 process, 4 threads" in finding.evidence
 
 
+def test_a_zero_count_from_lenskits_code_counts_as_every_cpu() -> None:
+    result = lenskit_plan(2, 2, {"LK_NUM_PROCS": "4,4"})
+    # level 1: 4 processes whose 0 threads and 0 backend threads fall back to 2 each.
+    assert [lv.demand for lv in result.lenskit_resolved or []] == [2, 4 * 2 * 2, 16 * 2 * 2]
+    report = Report(tool=ToolInfo(version="t", python="3", platform="t"), plan=result)
+    (finding,) = [f for f in check(report) if f.id == "lenskit-divergence"]
+    assert finding.severity == "warning"
+    assert "a count of 0" in finding.evidence
+
+
 def test_lenskit_reads_the_given_environment_not_ours() -> None:
     assert os.environ.get("LK_NUM_PROCS") != "3"
     assert lenskit_plan(8, 8, {"LK_NUM_PROCS": "3"}).lenskit_resolved[0].processes == 3  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 from lkdoctor.checks.common import env_problem_findings
@@ -101,7 +102,7 @@ def _conflict(
         id="env-conflict",
         severity="warning" if raises else "info",
         section=SECTION,
-        title=f"{setting.variable}={setting.value} conflicts with LensKit's {what} ({per_level})",
+        title=f"{setting.variable}={shlex.quote(setting.value)} conflicts with LensKit's {what} ({per_level})",
         evidence=setting.effect + ("; the demand counts the larger pool" if raises else ""),
         remediation=remediation,
         env={setting.variable: fix} if fix is not None else {},
@@ -130,6 +131,11 @@ def divergence(plan: ThreadPlan) -> list[Finding]:
                 f"level {index}: documented {_shape(doc)}, LensKit {plan.lenskit_version} {_shape(own)}"
             )
     own_peak = max(level.demand for level in resolved)
+    if any(level.threads < 1 or level.backend_threads < 1 for level in resolved):
+        differing.append(
+            "a count of 0 is refused by torch and read by Rayon as one thread per CPU, "
+            f"so it is counted as {plan.cpu_count}"
+        )
     worse = own_peak > plan.effective >= plan.peak_threads or own_peak > plan.peak_threads
     return [
         Finding(
