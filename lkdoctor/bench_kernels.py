@@ -136,10 +136,15 @@ def run_shape(
             helper.start()
             assert matmul is not None
             deadline = time.perf_counter() + timeout
-            torch_done, torch_seconds = matmul.run(
-                torch_threads, torch_matmuls, watchdog.stop, deadline
-            )
-            helper.join(timeout + 2 * BACKSTOP_SECONDS)
+            try:
+                torch_done, torch_seconds = matmul.run(
+                    torch_threads, torch_matmuls, watchdog.stop, deadline
+                )
+            except BaseException:
+                token.cancel()  # a failing torch must not leave the Rayon kernel running
+                raise
+            finally:
+                helper.join(timeout + 2 * BACKSTOP_SECONDS)
         elif rayon_threads > 0:
             rayon()
         elif with_torch:

@@ -199,3 +199,60 @@ def test_a_window_adds_the_kernels_threads_and_does_not_count_them_twice() -> No
     assert window.wait_share == pytest.approx(190 / 930)
     assert window.wall_seconds == pytest.approx(0.5)
     assert window.nonvoluntary_switches == 4
+
+
+class _FailingTorch:
+    """A torch whose matmul fails: the Rayon kernel beside it must be stopped, not left running."""
+
+    def __init__(self) -> None:
+        self.threads = 1
+
+    def get_num_threads(self) -> int:
+        return self.threads
+
+    def set_num_threads(self, n: int) -> None:
+        self.threads = n
+
+    def full(self, *args: object, **kwargs: object) -> object:
+        return object()
+
+    def empty(self, *args: object, **kwargs: object) -> object:
+        return object()
+
+    def matmul(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("matmul failed")
+
+    float32 = "float32"
+
+
+def test_a_failing_torch_kernel_stops_the_rayon_kernel_beside_it() -> None:
+    fake = _FailingTorch()
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="matmul failed"):
+        run_shape(
+            _probe,
+            TorchMatmul(fake, size=8),  # type: ignore[arg-type]
+            rayon_threads=2,
+            rayon_units=ENDLESS_UNITS,
+            torch_threads=2,
+            torch_matmuls=5,
+            timeout=60.0,
+        )
+    assert time.perf_counter() - started < 30  # cancelled, not run to its 60 s deadline
+    assert fake.threads == 1  # the thread count was restored despite the failure
+    assert _bench_thread_names() == []
+
+
+def _bench_thread_names() -> list[str]:
+    deadline = time.monotonic() + 5
+    while True:
+        names = []
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                names.append((task / "comm").read_text().strip())
+            except OSError:
+                continue
+        found = [n for n in names if n.startswith("lkdoctor-bench")]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
