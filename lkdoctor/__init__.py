@@ -29,11 +29,15 @@ def collect(
     pid: int | None = None,
     root: Path | str = "/",
     environ: Mapping[str, str] | None = None,
+    sample_time: float = 1.0,
     packages: bool = False,
     paths: bool = False,
     redact: bool = False,
 ) -> Report:
     """Collect and analyse a report on this process (or ``pid``), as a model.
+
+    Without ``apply`` nothing in the caller's process changes; with it, level 0
+    of the plan is applied first, as LensKit's ``initialize()`` would.
 
     Secrets in the environment are always masked; ``redact`` also hides the user name,
     host name and home folder. Imported lazily so ``import lkdoctor`` stays cheap.
@@ -46,6 +50,7 @@ def collect(
         pid=pid,
         root=root,
         environ=environ,
+        sample_time=sample_time,
         packages=packages,
         paths=paths,
         redact=redact,

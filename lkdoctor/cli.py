@@ -116,6 +116,24 @@ class LenskitGroup(click.Group):
 @click.option("--json-schema", is_flag=True, help="Print the JSON Schema of the report and exit.")
 @click.option("--no-bench", is_flag=True, help="Skip the micro-benchmarks.")
 @click.option(
+    "--apply",
+    is_flag=True,
+    help="Apply level 0 of the plan the way LensKit's initialize() does, then inspect.",
+)
+@click.option(
+    "--pid",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Inspect this running process instead of this one (read-only).",
+)
+@click.option(
+    "--sample-time",
+    type=click.FloatRange(min=0.05, max=600),
+    default=1.0,
+    show_default=True,
+    help="Seconds to sample the --pid process's threads.",
+)
+@click.option(
     "--bench-time",
     type=click.FloatRange(min=0.05, max=60),
     default=1.0,
@@ -129,6 +147,9 @@ def doctor(
     output_format: Format | None,
     json_schema: bool,
     no_bench: bool,
+    apply: bool,
+    pid: int | None,
+    sample_time: float,
     bench_time: float,
     fail_on: FailOn,
     packages: bool,
@@ -153,15 +174,24 @@ def doctor(
     from lkdoctor.bench_status import bench_status
     from lkdoctor.pipeline import collect
 
-    with bench_status(enabled=not no_bench) as progress:
-        report = collect(
-            bench=not no_bench,
-            bench_time=bench_time,
-            progress=progress,
-            packages=packages or full,
-            paths=paths or full,
-            redact=redact,
-        )
+    if apply and pid is not None:
+        raise click.UsageError("--apply changes this process; it cannot be combined with --pid")
+    try:
+        with bench_status(enabled=not no_bench) as progress:
+            report = collect(
+                bench=not no_bench,
+                apply=apply,
+                pid=pid,
+                sample_time=sample_time,
+                bench_time=bench_time,
+                progress=progress,
+                packages=packages or full,
+                paths=paths or full,
+                redact=redact,
+            )
+    except ProcessLookupError as exc:
+        click.echo(f"lkdoctor: {exc}", err=True)
+        sys.exit(2)
     from lkdoctor.output import exit_code, make_console, render
 
     render(report, fmt, full=full, console=make_console(color))

@@ -147,35 +147,93 @@ class ThreadPlan(_Model):
 
 
 class TorchPool(_Model):
+    """Torch's thread pools, as torch's own functions report them."""
+
     version: str
-    intra_op: int
-    inter_op: int
-    backend: str | None = None
+    intra_op: int = Field(description="torch.get_num_threads()")
+    inter_op: int = Field(description="torch.get_num_interop_threads()")
+    backend: str | None = Field(default=None, description="ATen parallel backend")
     openmp_max_threads: int | None = None
+    openmp_version: str | None = None
     mkl_max_threads: int | None = None
+    mkl_version: str | None = None
+    mkldnn_version: str | None = None
+    hardware_concurrency: int | None = Field(
+        default=None, description="std::thread::hardware_concurrency() as torch saw it"
+    )
     cpu_capability: str | None = None
-    env_seen: dict[str, str] = Field(default_factory=dict)
+    env_seen: dict[str, str] = Field(
+        default_factory=dict, description="OMP_NUM_THREADS / MKL_NUM_THREADS as torch saw them"
+    )
+    parallel_info: dict[str, str] = Field(
+        default_factory=dict, description="every `key : value` of torch.__config__.parallel_info()"
+    )
 
 
 class RayonPool(_Model):
-    default_threads: int
-    source: str
-    lenskit_accel: bool = False
-    lenskit_threads: int | None = None
+    default_threads: int = Field(description="the size a global Rayon pool would get here")
+    source: str = Field(description="RAYON_NUM_THREADS, available_parallelism or fallback")
+    lenskit_accel: bool = Field(default=False, description="lenskit._accel is installed")
+    lenskit_accel_loaded: bool = Field(default=False, description="lenskit._accel is imported")
+    lenskit_threads: int | None = Field(
+        default=None,
+        description="lenskit._accel.thread_count(), read only under --apply (reading creates the pool)",
+    )
     note: str = ""
 
 
 class ThreadInfo(_Model):
     tid: int
     name: str
-    state: str
-    cpu_seconds: float
+    state: str = Field(description="the state letter of /proc/.../stat (R, S, D, ...)")
+    cpu_seconds: float = Field(description="user + system CPU time of the thread")
+    processor: int | None = Field(default=None, description="the CPU it last ran on")
 
 
 class ThreadsSnapshot(_Model):
     count: int
-    states: dict[str, int] = Field(default_factory=dict)
+    states: dict[str, int] = Field(
+        default_factory=dict, description="threads per state name (running, sleeping, ...)"
+    )
+    names: dict[str, int] = Field(default_factory=dict, description="threads per thread name")
+    cpu_seconds: float = 0.0
     threads: list[ThreadInfo] = Field(default_factory=list)
+
+
+class ProcessSample(_Model):
+    """Another process (``--pid``), sampled read-only over a short window."""
+
+    pid: int
+    name: str
+    seconds: float = Field(description="the sampling window actually measured")
+    samples: int = Field(description="how many times the thread states were read")
+    threads: int = Field(description="threads at the end of the window")
+    cpus: int | None = Field(default=None, description="the CPUs this process may use")
+    avg_runnable: float = Field(description="average threads running or waiting for a CPU")
+    avg_running: float | None = Field(default=None, description="average CPUs in use (schedstat)")
+    avg_waiting: float | None = Field(
+        default=None, description="average threads runnable but waiting for a CPU (schedstat)"
+    )
+    runnable_source: Literal["schedstat", "sampled-states"]
+    avg_states: dict[str, float] = Field(
+        default_factory=dict, description="average threads per state name over the samples"
+    )
+    nonvoluntary_switches_per_s: float | None = None
+    libraries: dict[str, list[str]] = Field(
+        default_factory=dict, description="threading libraries in /proc/PID/maps, by kind"
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="its LK_*, OMP_*, MKL_*, OPENBLAS_*, RAYON_* variables"
+    )
+
+
+class ApplyStep(_Model):
+    """One step of LensKit's ``initialize()`` as ``--apply`` performed it."""
+
+    step: int
+    action: str
+    status: Literal["applied", "skipped", "failed"]
+    detail: str = ""
 
 
 class Pools(_Model):
@@ -183,7 +241,11 @@ class Pools(_Model):
     torch: TorchPool | None = None
     rayon: RayonPool | None = None
     threads: ThreadsSnapshot | None = None
-    applied: bool = False
+    applied: bool = Field(default=False, description="level 0 of the plan was applied first")
+    apply_steps: list[ApplyStep] = Field(default_factory=list)
+    process: ProcessSample | None = Field(
+        default=None, description="the --pid process; null when inspecting this process"
+    )
 
 
 class Throttling(_Model):

@@ -46,6 +46,18 @@ def tool_info() -> ToolInfo:
     )
 
 
+def _check_target(root: Path, pid: int, apply: bool) -> None:
+    """``--pid`` is read-only and must name a live process."""
+    from lkdoctor.procinfo import process_exists
+
+    if apply:
+        raise ValueError(
+            "apply cannot be combined with pid: another process is inspected read-only"
+        )
+    if not process_exists(root, pid):
+        raise ProcessLookupError(f"no process with pid {pid}")
+
+
 def collect(
     *,
     bench: bool = False,
@@ -53,6 +65,7 @@ def collect(
     pid: int | None = None,
     root: Path | str = "/",
     environ: Mapping[str, str] | None = None,
+    sample_time: float = 1.0,
     bench_time: float | None = None,
     progress: Callable[[str], None] | None = None,
     packages: bool = False,
@@ -62,6 +75,8 @@ def collect(
     """Collect and analyse a full report on this process (or ``pid``).
 
     Without ``apply`` the caller's process is left exactly as it was found.
+    ``pid`` is inspected read-only, its threads sampled over ``sample_time``
+    seconds; a ``pid`` that does not exist raises ProcessLookupError.
     ``bench`` runs the micro-benchmarks within ``bench_time`` seconds (default 1),
     reporting what it measures to ``progress``; it too leaves the process's pools as found.
     ``packages`` / ``paths`` add those lists to the environment section; secrets are
@@ -71,13 +86,18 @@ def collect(
     from lkdoctor.checks import analyse
     from lkdoctor.cpu import collect_cpu
     from lkdoctor.environment import collect_environment
+    from lkdoctor.pidreport import collect_process, target_environ
     from lkdoctor.plan import collect_plan
+    from lkdoctor.pools import collect_live
     from lkdoctor.redact import redact_report
 
-    del apply  # applying the plan arrives with the live pools
-    env = os.environ if environ is None else environ
     root_path = Path(root)
+    if pid is not None:
+        _check_target(root_path, pid, apply)
+    env = os.environ if environ is None else environ
     report = Report(tool=tool_info())
+    if pid is not None and environ is None:
+        env = _guarded(report, "pools", lambda: target_environ(root_path, pid)) or {}
     _, probe_error = load_probe()
     if probe_error:
         report.errors.append(ErrorEntry(section="probe", message=probe_error))
@@ -87,6 +107,12 @@ def collect(
     if cpu is not None:
         report.plan = _guarded(
             report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
+        )
+    if pid is None:
+        _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))
+    else:
+        _guarded(
+            report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env)
         )
     report.bench = _guarded(
         report,

@@ -10,10 +10,12 @@ from . import bench as bench_checks
 from . import cluster as cluster_checks
 from . import cpu as cpu_checks
 from . import plan as plan_checks
+from . import pools as pools_checks
 
 CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cpu_checks.check,
     plan_checks.check,
+    pools_checks.check,
     cluster_checks.check,
     bench_checks.check,
 )

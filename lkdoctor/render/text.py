@@ -18,9 +18,12 @@ from lkdoctor.model import (
     ErrorEntry,
     Finding,
     PlanLevel,
+    Pools,
+    ProcessSample,
     Report,
     SearchPaths,
     ThreadPlan,
+    ThreadsSnapshot,
 )
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
@@ -206,6 +209,136 @@ def _bench_table(bench: Bench) -> Table:
     return table
 
 
+def _fits(threads: int | None, cpus: int | None) -> Text:
+    if threads is None or cpus is None:
+        return Text("")
+    if threads > cpus:
+        return Text(f"✗ > {cpus} CPUs", style="yellow")
+    return Text("✓", style="green")
+
+
+def _pool_rows(pools: Pools) -> list[tuple[str, int | None, str]]:
+    """``(pool, threads, note)``: who has how many threads."""
+    rows: list[tuple[str, int | None, str]] = []
+    if pools.torch is not None:
+        torch = pools.torch
+        rows.append(
+            (f"torch intra-op ({torch.backend or '?'})", torch.intra_op, f"torch {torch.version}")
+        )
+        rows.append(("torch inter-op", torch.inter_op, ""))
+    for entry in pools.blas:
+        kind = "OpenMP" if entry.get("user_api") == "openmp" else "BLAS"
+        name = f"{kind} {entry.get('prefix')}"
+        rows.append(
+            (name, entry.get("num_threads"), str(entry.get("filepath", "")).rsplit("/", 1)[-1])
+        )
+    rayon = pools.rayon
+    if rayon is not None:
+        rows.append(("Rayon default", rayon.default_threads, f"from {rayon.source}"))
+        if rayon.lenskit_threads is not None:
+            rows.append(("LensKit Rayon", rayon.lenskit_threads, "lenskit._accel.thread_count()"))
+        elif rayon.lenskit_accel:
+            rows.append(
+                ("LensKit Rayon", None, "not read: that would create it (--apply reads it)")
+            )
+    return rows
+
+
+def _threads_line(threads: ThreadsSnapshot, label: str) -> Text:
+    states = ", ".join(f"{n} {state}" for state, n in threads.states.items())
+    return Text.assemble(
+        (f"{label}: ", "bold"), f"{threads.count} threads ({states}), {threads.cpu_seconds:g} s CPU"
+    )
+
+
+def _apply_lines(pools: Pools) -> list[RenderableType]:
+    marks = {"applied": ("✓", "green"), "skipped": ("-", "dim"), "failed": ("✗", "yellow")}
+    lines: list[RenderableType] = [
+        Text("applied level 0 as LensKit's initialize() does:", style="bold")
+    ]
+    for step in pools.apply_steps:
+        mark, style = marks[step.status]
+        lines.append(Text.assemble((f"  {mark} ", style), step.action))
+        if step.detail:
+            lines.append(Padding(Text(step.detail, style="dim"), (0, 0, 0, 4)))
+    return lines
+
+
+def _process_lines(
+    sample: ProcessSample, threads: ThreadsSnapshot | None, oversubscribed: bool
+) -> list[RenderableType]:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    cpus = "?" if sample.cpus is None else str(sample.cpus)
+    grid.add_row(
+        "process",
+        f"pid {sample.pid} ({sample.name}), {sample.threads} threads, may use {cpus} CPU(s)",
+    )
+    runnable = Text(f"{sample.avg_runnable:g} on average over {sample.seconds:g} s")
+    if sample.avg_running is not None and sample.avg_waiting is not None:
+        runnable.append(f" ({sample.avg_running:g} running + {sample.avg_waiting:g} waiting)")
+    if oversubscribed:
+        runnable.append(f"  ✗ more than its {cpus} CPU(s)", style="yellow")
+    elif sample.cpus is not None:
+        runnable.append("  ✓ fits", style="green")
+    grid.add_row("runnable", runnable)
+    if sample.nonvoluntary_switches_per_s is not None:
+        grid.add_row(
+            "preempted", f"{sample.nonvoluntary_switches_per_s:g} non-voluntary context switches/s"
+        )
+    grid.add_row("libraries", ", ".join(sample.libraries) or "no threading library found in maps")
+    grid.add_row(
+        "env",
+        " ".join(f"{k}={v}" for k, v in sample.env.items())
+        or "none of LK_*, OMP_*, MKL_*, OPENBLAS_*, RAYON_*",
+    )
+    parts: list[RenderableType] = [grid]
+    if threads is not None:
+        parts.append(_threads_line(threads, "threads now"))
+    return parts
+
+
+def render_pools(report: Report, full: bool = False) -> RenderableType | None:
+    """Who has how many threads, and whether that fits the CPUs."""
+    pools = report.pools
+    if pools is None:
+        return None
+    if pools.process is not None:
+        oversubscribed = any(f.id == "process-oversubscribed" for f in report.findings)
+        return Group(*_process_lines(pools.process, pools.threads, oversubscribed))
+    cpus = report.cpu.effective if report.cpu is not None else None
+    parts: list[RenderableType] = []
+    if pools.applied:
+        parts.extend(_apply_lines(pools))
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("pool", no_wrap=True)
+    table.add_column("threads", justify="right", no_wrap=True)
+    table.add_column(f"fits {cpus if cpus is not None else '?'} CPUs", no_wrap=True)
+    table.add_column("", style="dim", overflow="fold")
+    for name, threads, note in _pool_rows(pools):
+        table.add_row(name, "-" if threads is None else str(threads), _fits(threads, cpus), note)
+    parts.append(table)
+    if pools.threads is not None:
+        parts.append(_threads_line(pools.threads, "this process"))
+        if full:
+            parts.extend(
+                Text(f"  {t.tid:>7} {t.name:<16} {t.state} {t.cpu_seconds:g} s", style="dim")
+                for t in pools.threads.threads
+            )
+    return Group(*parts)
+
+
+BENCH_VERDICT_STYLE = {
+    "ok": "bold green",
+    "oversubscribed": "bold red",
+    "contended": "bold yellow",
+    "undersubscribed": "bold cyan",
+    "inconclusive": "bold yellow",
+    "skipped": "dim",
+}
+
+
 def render_bench(report: Report, full: bool = False) -> RenderableType | None:
     """The measured runs, then the verdict in words; with ``full`` the evidence too."""
     bench = report.bench
@@ -379,6 +512,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("cpu", "CPU budget", render_cpu),
     Section("plan", "Thread plan", render_plan),
+    Section("pools", "Live pools", render_pools),
     Section("bench", "Measured", render_bench),
     Section("environment", "Environment", render_environment),
     Section("cluster", "Ray cluster", render_cluster),
