@@ -272,3 +272,14 @@ def test_redact_hides_home_user_and_host(tmp_path: Path) -> None:
     assert env_section["variables"]["SLURM_JOB_USER"] == "<user>"
     assert env_section["variables"]["SLURMD_NODENAME"] == "<host>"
     assert env_section["variables"]["SLURM_JOB_NODELIST"] == "<host>"
+
+
+def test_library_collect_masks_too() -> None:
+    import lkdoctor
+
+    environ = {**os.environ, "LK_API_TOKEN": "tok-planted-0001", "LK_NUM_THREADS": "2"}
+    report = lkdoctor.collect(environ=environ)
+    assert report.environment is not None
+    assert report.environment.variables["LK_API_TOKEN"] == MASK
+    assert report.environment.variables["LK_NUM_THREADS"] == "2"
+    assert "tok-planted-0001" not in report.model_dump_json()
