@@ -275,11 +275,11 @@ def _process_lines(
         "process",
         f"pid {sample.pid} ({sample.name}), {sample.threads} threads, may use {cpus} CPU(s)",
     )
-    runnable = Text(f"{sample.avg_runnable:g} on average over {sample.seconds:g} s")
+    runnable = Text(f"{sample.avg_runnable:.1f} on average over {sample.seconds:.1f} s")
     if sample.avg_running is not None and sample.avg_waiting is not None:
-        runnable.append(f" ({sample.avg_running:g} running + {sample.avg_waiting:g} waiting)")
+        runnable.append(f" ({sample.avg_running:.1f} running, {sample.avg_waiting:.1f} waiting)")
     if oversubscribed:
-        runnable.append(f"  ✗ more than its {cpus} CPU(s)", style="yellow")
+        runnable.append(f"  ✗ > {cpus} CPUs", style="yellow")
     elif sample.cpus is not None:
         runnable.append("  ✓ fits", style="green")
     grid.add_row("runnable", runnable)
