@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -229,6 +230,36 @@ def test_duplicate_blas_copies_are_noted() -> None:
     assert finding.id == "duplicate-blas" and finding.severity == "info"
     assert "up to 4 threads" in finding.evidence
     assert duplicate_blas_findings([numpy_copy]) == []
+
+
+def system_libgomp() -> str:
+    """The distribution's libgomp: a second copy beside the one torch bundles."""
+    for folder in (
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+    ):
+        path = Path(folder, "libgomp.so.1")
+        if path.exists():
+            return str(path.resolve())
+    pytest.fail("no system libgomp.so.1 (install libgomp1) to load beside torch's copy")
+
+
+def test_a_second_real_libgomp_copy_is_noted() -> None:
+    data = run_python(
+        f"""
+        import ctypes, torch
+        ctypes.CDLL({system_libgomp()!r})  # by path: a second copy, not torch's
+        import lkdoctor
+        print(lkdoctor.collect().model_dump_json())
+        """
+    )
+    gomps = [e for e in data["pools"]["blas"] if e["prefix"] == "libgomp"]
+    assert len(gomps) == 2
+    [finding] = [f for f in data["findings"] if f["id"] == "duplicate-openmp"]
+    assert all(e["filepath"] in finding["evidence"] for e in gomps)
+    assert not [f for f in data["findings"] if f["id"] == "multiple-openmp"]  # one runtime
 
 
 def test_checks_need_no_torch_finding_when_torch_is_present() -> None:

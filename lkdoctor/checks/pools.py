@@ -92,13 +92,16 @@ def openmp_findings(blas: list[dict[str, Any]]) -> list[Finding]:
 
 
 def duplicate_blas_findings(blas: list[dict[str, Any]]) -> list[Finding]:
-    """Two copies of a BLAS (or of one OpenMP runtime) each bring their own pool."""
-    copies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    """Two copies of a BLAS (``duplicate-blas``) or of one OpenMP runtime
+    (``duplicate-openmp``) each bring their own pool."""
+    copies: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for entry in blas:
-        kind = "BLAS" if entry.get("user_api") == "blas" else f"OpenMP {entry.get('prefix')}"
-        copies[kind].append(entry)
+        if entry.get("user_api") == "blas":
+            copies[("duplicate-blas", "BLAS")].append(entry)
+        else:
+            copies[("duplicate-openmp", f"OpenMP {entry.get('prefix')}")].append(entry)
     findings = []
-    for kind, entries in copies.items():
+    for (finding_id, kind), entries in copies.items():
         if len(entries) < 2:
             continue
         listing = "; ".join(
@@ -107,7 +110,7 @@ def duplicate_blas_findings(blas: list[dict[str, Any]]) -> list[Finding]:
         total = sum(int(e.get("num_threads") or 0) for e in entries)
         findings.append(
             Finding(
-                id="duplicate-blas",
+                id=finding_id,
                 severity="info",
                 section=SECTION,
                 title=f"{len(entries)} copies of {kind} are loaded, each with its own pool",
