@@ -141,6 +141,24 @@ class LenskitGroup(click.Group):
     metavar="SECONDS",
     help="Time budget of the micro-benchmarks.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Diagnose every node of a running Ray cluster (default address: RAY_ADDRESS, "
+    "else auto); never starts one. Needs `pip install 'lkdoctor[ray]'`.",
+)
+@click.option(
+    "--ray-timeout",
+    type=click.FloatRange(min=1, max=3600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --ray: how long each node may take to answer.",
+)
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
 def doctor(
     as_json: bool,
@@ -158,6 +176,8 @@ def doctor(
     github_output: Path | None,
     redact: bool,
     color: ColorMode,
+    ray_address: str | None,
+    ray_timeout: float,
 ) -> None:
     """Diagnose LensKit's CPU budget, thread plan and live thread pools."""
     if json_schema:
@@ -176,6 +196,11 @@ def doctor(
 
     if apply and pid is not None:
         raise click.UsageError("--apply changes this process; it cannot be combined with --pid")
+    if ray_address is not None:  # every node of a Ray cluster instead of this process
+        if apply or pid is not None:
+            raise click.UsageError("--ray cannot be combined with --apply or --pid")
+        _doctor_cluster(ray_address, ray_timeout, fmt, full, color, github_output, fail_on)
+        return
     try:
         with bench_status(enabled=not no_bench) as progress:
             report = collect(
@@ -190,6 +215,33 @@ def doctor(
                 redact=redact,
             )
     except ProcessLookupError as exc:
+        click.echo(f"lkdoctor: {exc}", err=True)
+        sys.exit(2)
+    from lkdoctor.output import exit_code, make_console, render
+
+    render(report, fmt, full=full, console=make_console(color))
+    _deliver_to_github(report, github_output)
+    code = exit_code(report, fail_on)
+    if code:
+        sys.exit(code)
+
+
+def _doctor_cluster(
+    address: str,
+    timeout: float,
+    fmt: Format,
+    full: bool,
+    color: ColorMode,
+    github_output: Path | None,
+    fail_on: FailOn,
+) -> None:
+    """``--ray``: one report per node; no cluster (or no Ray) is a message and status 2."""
+    from lkdoctor.cluster import ClusterUnavailable, collect_cluster, stdout_to_stderr
+
+    try:
+        with stdout_to_stderr():  # stdout carries the report only
+            report = collect_cluster(address, timeout=timeout, exit_if_connect_hangs=True)
+    except ClusterUnavailable as exc:
         click.echo(f"lkdoctor: {exc}", err=True)
         sys.exit(2)
     from lkdoctor.output import exit_code, make_console, render

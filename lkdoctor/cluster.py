@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lkdoctor.model import (
@@ -131,6 +131,24 @@ def connect(ray: Any, address: str, *, exit_after: float | None = None) -> str:
         if watchdog is not None:
             watchdog.cancel()
     return target
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever Ray prints (Python or C++, any thread) to stderr, at the fd level.
+
+    The command line's stdout is the report (``--json``: nothing else). Ray's core
+    worker can print there while nodes fail or are cancelled.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _exit_when_stuck(address: str, seconds: float) -> threading.Timer:
