@@ -108,7 +108,7 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
             "oversubscribed",
             f"the plan's {m.plan_threads} threads exceed the CPU quota"
             + (f" of {quota:g} CPUs" if quota is not None else "")
-            + f": the kernel throttled the run {_pct(m.throttled_share)} of the time",
+            + f": Linux throttled the peak run {_pct(m.throttled_share)} of the time",
             evidence,
         )
     contention = m.contention_wait_share
