@@ -135,6 +135,17 @@ def test_overcommitted_node_is_a_finding(cluster_json: dict[str, Any]) -> None:
     assert f"--num-cpus={budget}" in finding["remediation"]
 
 
+def test_concurrent_tasks_on_the_overcommitted_node_are_a_finding(
+    cluster_json: dict[str, Any],
+) -> None:
+    head = _node(cluster_json, "head")
+    [finding] = [f for f in cluster_json["findings"] if f["id"] == "ray-tasks-oversubscribed"]
+    assert head["node_id"][:8] in finding["title"]  # the worker: 1 task × 1 thread on 1 CPU
+    peak = head["report"]["plan"]["peak_threads"]
+    assert f"{HEAD_CPUS} × {peak} = {HEAD_CPUS * peak}" in finding["evidence"]
+    assert finding["env"]["LK_NUM_THREADS"] == "1"
+
+
 def test_differing_nodes_are_a_finding(cluster_json: dict[str, Any]) -> None:
     assert cluster_json["cluster"]["summary"]["heterogeneous"] is True
     [finding] = [f for f in cluster_json["findings"] if f["id"] == "cluster-heterogeneous"]
@@ -154,7 +165,7 @@ def test_text_and_markdown_show_every_node(ray_cluster: LocalRayCluster) -> None
 
     markdown = _doctor("--ray", ray_cluster.address, "--format", "markdown")
     assert markdown.returncode == 0, markdown.stderr
-    assert "<summary>! Ray cluster</summary>" in markdown.stdout
+    assert "<summary>✗ Ray cluster</summary>" in markdown.stdout  # ray-tasks-oversubscribed
     assert "| node | ip | Ray CPUs | budget | LensKit | peak threads | answer |" in markdown.stdout
     assert markdown.stdout.count("| ok |") == 2
 

@@ -25,13 +25,20 @@ from lkdoctor.render.text import render_text
 
 
 @cache
-def _local_json(lk_threads: str | None = None) -> str:
-    environ = {"LK_NUM_THREADS": lk_threads} if lk_threads else {}
-    return lkdoctor.collect(bench=False, environ=environ).model_dump_json()
+def _local_json(environ: tuple[tuple[str, str], ...] = ()) -> str:
+    return lkdoctor.collect(bench=False, environ=dict(environ)).model_dump_json()
 
 
-def _node(node_id: str, ray_cpus: float | None, lk_threads: str | None = None) -> ClusterNode:
-    report = Report.model_validate_json(_local_json(lk_threads))
+def _node(
+    node_id: str,
+    ray_cpus: float | None,
+    lk_threads: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> ClusterNode:
+    env = dict(environ or {})
+    if lk_threads:
+        env["LK_NUM_THREADS"] = lk_threads
+    report = Report.model_validate_json(_local_json(tuple(sorted(env.items()))))
     return ClusterNode(
         node_id=node_id,
         ip="10.0.0.1",
@@ -86,6 +93,22 @@ def test_a_node_without_a_report_or_cpu_resource_is_not_judged() -> None:
     assert report.cluster is not None
     assert report.cluster.summary.nodes_reported == 1
     assert report.cluster.summary.nodes_alive == 2
+
+
+def test_concurrent_one_cpu_tasks_multiply_the_plan() -> None:
+    budget = _budget()
+    busy = _node("m" * 56, budget, lk_threads="2")  # each task peaks at 2 threads or more
+    report = _cluster_report(busy)
+    [finding] = [f for f in report.findings if f.id == "ray-tasks-oversubscribed"]
+    assert busy.report is not None and busy.report.plan is not None
+    peak = busy.report.plan.peak_threads
+    assert f"{budget} × {peak} = {budget * peak}" in finding.evidence
+    assert finding.severity == "error"  # budget × peak ≥ 2 × budget
+    # The suggested settings, applied on the node, leave one thread per task.
+    fixed = _node("n" * 56, budget, environ=finding.env)
+    assert fixed.report is not None and fixed.report.plan is not None
+    assert fixed.report.plan.peak_threads == 1
+    assert "ray-tasks-oversubscribed" not in _ids(_cluster_report(fixed))
 
 
 def test_different_plans_across_nodes_are_heterogeneous() -> None:

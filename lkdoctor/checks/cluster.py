@@ -9,7 +9,12 @@ def check(report: Report) -> list[Finding]:
     cluster = report.cluster
     if cluster is None:
         return []
-    findings = [f for node in cluster.nodes if (f := _overcommit(node)) is not None]
+    findings = [
+        finding
+        for node in cluster.nodes
+        for finding in (_overcommit(node), _tasks_oversubscribe(node))
+        if finding is not None
+    ]
     heterogeneous = _heterogeneous(cluster)
     if heterogeneous is not None:
         findings.append(heterogeneous)
@@ -40,6 +45,41 @@ def _overcommit(node: ClusterNode) -> Finding | None:
         f"{f' ({binding})' if binding else ''}{per_task}",
         remediation=f"start this node with `ray start --num-cpus={cpu.effective}` "
         "(or request more num_cpus per task) so Ray's CPU count matches the budget",
+    )
+
+
+#: Each one-CPU task single-threaded at every level: Ray's CPU count then bounds the threads.
+ONE_THREAD_PER_TASK = {"LK_NUM_PROCS": "1", "LK_NUM_THREADS": "1", "LK_NUM_BACKEND_THREADS": "1"}
+
+
+def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
+    """Ray runs one task per advertised CPU at once, and LensKit in each plans for the node.
+
+    LensKit inside a Ray task sizes its threads from the node's CPU count, not from the
+    task's ``num_cpus``; so concurrent one-CPU tasks multiply the plan's peak.
+    """
+    report = node.report
+    if report is None or report.cpu is None or report.plan is None or node.ray_cpus is None:
+        return None
+    slots = int(node.ray_cpus)
+    peak = report.plan.peak_threads
+    effective = report.cpu.effective
+    demand = slots * peak
+    if peak <= 1 or demand <= effective:
+        return None
+    return Finding(
+        id="ray-tasks-oversubscribed",
+        severity="error" if demand >= 2 * effective else "warning",
+        section="cluster",
+        title=f"{slots} one-CPU Ray tasks at once on node {_label(node)} would run "
+        f"{demand} threads on {effective} CPUs",
+        evidence=f"Ray runs up to {slots} tasks of num_cpus=1 at once (CPU={node.ray_cpus:g}); "
+        f"LensKit in each plans for the node and peaks at {peak} threads "
+        f"({_plan_text(report)}): {slots} × {peak} = {demand}",
+        remediation="give each task num_cpus equal to its plan's peak, or make each task "
+        "single-threaded: set these in the node's environment before `ray start` (or in "
+        "runtime_env env_vars)",
+        env=dict(ONE_THREAD_PER_TASK),
     )
 
 
