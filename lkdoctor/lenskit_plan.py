@@ -1,31 +1,49 @@
 """LensKit's own answer: what the installed LensKit's code resolves, level by level.
 
-LensKit 2025.3 – 2025.8 resolve the plan in ``lenskit.parallel.config``:
+LensKit 2025.3 – 2025.8 resolve the plan in ``lenskit/parallel/config.py``:
 ``_resolve_parallel_config()`` reads ``os.environ`` and ``effective_cpu_count()``, and
-``ParallelConfig.subprocess()`` derives each worker level. Both are pure apart from those
-two reads, so they are run here as they are, on copies whose globals give them the
-environment and CPU count being diagnosed. Nothing is initialized: no pool is built, no
-thread count is set, and LensKit's module state is untouched.
+``ParallelConfig.subprocess()`` derives each worker level. Those functions are run here
+from the installed file's own source, in a private namespace whose ``os.environ`` and
+``effective_cpu_count`` are the environment and CPU count being diagnosed.
 
-Importing LensKit imports torch, so this module is only imported when the answer is needed.
+LensKit is never imported: importing it would import torch and load its Rust extension
+(``lenskit._accel``), and change what the other sections see. Only the file's function
+and class definitions (and its standard-library imports and literal constants) are
+executed, so nothing is initialized: no pool is built, no thread count is set.
 """
 
 from __future__ import annotations
+import __future__
 
-import types
-from collections.abc import Callable, Mapping
+import ast
+import builtins
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lkdoctor.plan import MAX_LEVELS, Counts
-from lkdoctor.plan_env import LK_LISTS, LkSettings
+from lkdoctor.plan_env import LkSettings
 
-_CONFIG_MODULE = "lenskit.parallel.config"
+CONFIG_FILE = ("parallel", "config.py")
+_API = "the 2025.3 – 2025.8 parallel configuration API (_resolve_parallel_config, ParallelConfig.subprocess)"
 
 
 @dataclass(frozen=True)
 class LensKitAnswer:
     counts: list[Counts] | None
+    version: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LensKitSource:
+    """The installed LensKit's ``parallel/config.py``, or a note saying why there is none."""
+
+    path: Path | None
     version: str | None
     note: str | None = None
 
@@ -52,15 +70,102 @@ class _QuietWarnings:
         self.messages.append(str(message))
 
 
-def _rebound(function: Any, overrides: dict[str, Any]) -> Callable[..., Any]:
-    """A copy of ``function`` whose module globals include ``overrides``."""
-    code = function.__code__
-    globals_ = {**function.__globals__, **overrides}
-    copy = types.FunctionType(
-        code, globals_, function.__name__, function.__defaults__, function.__closure__
+def _version_at(site: Path) -> str | None:
+    """The version of the ``lenskit`` distribution installed in ``site``, if any."""
+    try:
+        found = importlib.metadata.distributions(name="lenskit", path=[str(site)])
+        return next((str(dist.version) for dist in found), None)
+    except Exception:  # broken metadata: the version is only informative
+        return None
+
+
+def find_lenskit_config() -> LensKitSource | None:
+    """Where the importable LensKit's config source is, found without importing LensKit."""
+    try:
+        spec = importlib.util.find_spec("lenskit")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    version = None
+    for location in spec.submodule_search_locations:
+        package = Path(location)
+        version = version or _version_at(package.parent)
+        config = package.joinpath(*CONFIG_FILE)
+        if config.is_file():
+            return LensKitSource(path=config, version=version)
+    return LensKitSource(
+        path=None, version=version, note=f"LensKit {version} has no lenskit/parallel/config.py"
     )
-    copy.__kwdefaults__ = function.__kwdefaults__
-    return copy
+
+
+def _is_stdlib_import(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Import):
+        return all(alias.name.split(".")[0] in sys.stdlib_module_names for alias in node.names)
+    if isinstance(node, ast.ImportFrom):
+        module = node.module or ""
+        return (
+            node.level == 0
+            and module != "__future__"
+            and module.split(".")[0] in sys.stdlib_module_names
+        )
+    return False
+
+
+def _is_literal_assignment(node: ast.stmt) -> bool:
+    value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+    if value is None:
+        return isinstance(node, ast.AnnAssign)
+    try:
+        ast.literal_eval(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _kept(node: ast.stmt) -> bool:
+    """Definitions, standard-library imports and literal constants: nothing that initializes."""
+    return (
+        isinstance(node, ast.FunctionDef | ast.ClassDef)
+        or _is_stdlib_import(node)
+        or _is_literal_assignment(node)
+    )
+
+
+def config_namespace(
+    source: str, filename: str, environ: Mapping[str, str], cpus: int
+) -> dict[str, Any]:
+    """LensKit's config definitions, executed privately against ``environ`` and ``cpus``."""
+    tree = ast.parse(source, filename)
+    module = ast.Module(body=[node for node in tree.body if _kept(node)], type_ignores=[])
+    # Annotations stay strings, so names only imported for typing are not needed.
+    code = compile(
+        module, filename, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True
+    )
+    namespace: dict[str, Any] = {"__name__": "lkdoctor._lenskit_config", "__builtins__": builtins}
+    exec(code, namespace)
+    namespace.update(
+        os=_OsView(environ), warnings=_QuietWarnings(), effective_cpu_count=lambda: cpus
+    )
+    return namespace
+
+
+def _supported(namespace: Mapping[str, Any]) -> bool:
+    config_class = namespace.get("ParallelConfig")
+    return callable(namespace.get("_resolve_parallel_config")) and callable(
+        getattr(config_class, "subprocess", None)
+    )
+
+
+def _walk(namespace: Mapping[str, Any]) -> list[Counts]:
+    config = namespace["_resolve_parallel_config"]()
+    levels = [Counts(int(config.processes), int(config.threads), int(config.backend_threads))]
+    while levels[-1].processes > 1 and len(levels) < MAX_LEVELS:
+        config = config.subprocess()
+        levels.append(
+            Counts(int(config.processes), int(config.threads), int(config.backend_threads))
+        )
+    return levels
 
 
 def _lenskit_environ(environ: Mapping[str, str], lk: LkSettings) -> dict[str, str]:
@@ -69,52 +174,35 @@ def _lenskit_environ(environ: Mapping[str, str], lk: LkSettings) -> dict[str, st
     return {name: value for name, value in environ.items() if name not in invalid}
 
 
-def _import_config() -> tuple[Any, str | None] | str:
-    """LensKit's config module and version, or a note saying why it is unavailable."""
+def answer_from_source(
+    source: str,
+    filename: str,
+    version: str | None,
+    environ: Mapping[str, str],
+    lk: LkSettings,
+    cpus: int,
+) -> LensKitAnswer:
+    """What the config code in ``source`` resolves; never raises."""
+    label = f"LensKit {version or '(unknown version)'}"
     try:
-        import lenskit
-    except ImportError as exc:
-        if exc.name == "lenskit":
-            return "absent"
-        return f"importing lenskit failed: {type(exc).__name__}: {exc}"
-    except Exception as exc:  # a broken install must not take the report down
-        return f"importing lenskit failed: {type(exc).__name__}: {exc}"
-    version = getattr(lenskit, "__version__", None)
-    try:
-        import importlib
-
-        module = importlib.import_module(_CONFIG_MODULE)
+        namespace = config_namespace(source, filename, _lenskit_environ(environ, lk), cpus)
     except Exception as exc:
-        return f"LensKit {version}: importing {_CONFIG_MODULE} failed: {type(exc).__name__}: {exc}"
-    return module, str(version) if version is not None else None
-
-
-def _supported(module: Any) -> bool:
-    resolve = getattr(module, "_resolve_parallel_config", None)
-    config_class = getattr(module, "ParallelConfig", None)
-    return (
-        isinstance(resolve, types.FunctionType)
-        and isinstance(getattr(config_class, "subprocess", None), types.FunctionType)
-        and hasattr(module, "effective_cpu_count")
-    )
-
-
-def _walk(module: Any, environ: Mapping[str, str], cpus: int) -> list[Counts]:
-    overrides = {
-        "os": _OsView(environ),
-        "effective_cpu_count": lambda: cpus,
-        "warnings": _QuietWarnings(),
-    }
-    resolve = _rebound(module._resolve_parallel_config, overrides)
-    subprocess = _rebound(module.ParallelConfig.subprocess, overrides)
-    config = resolve()
-    levels = [Counts(int(config.processes), int(config.threads), int(config.backend_threads))]
-    while levels[-1].processes > 1 and len(levels) < MAX_LEVELS:
-        config = subprocess(config)
-        levels.append(
-            Counts(int(config.processes), int(config.threads), int(config.backend_threads))
+        return LensKitAnswer(
+            counts=None,
+            version=version,
+            note=f"{label}: reading {filename} failed: {type(exc).__name__}: {exc}",
         )
-    return levels
+    if not _supported(namespace):
+        return LensKitAnswer(counts=None, version=version, note=f"{label} does not have {_API}")
+    try:
+        counts = _walk(namespace)
+    except Exception as exc:  # LensKit's own code raising on these inputs is a result too
+        return LensKitAnswer(
+            counts=None,
+            version=version,
+            note=f"{label}'s own resolution raised {type(exc).__name__}: {exc}",
+        )
+    return LensKitAnswer(counts=counts, version=version)
 
 
 def lenskit_answer(environ: Mapping[str, str], lk: LkSettings, cpus: int) -> LensKitAnswer:
@@ -123,28 +211,18 @@ def lenskit_answer(environ: Mapping[str, str], lk: LkSettings, cpus: int) -> Len
     ``counts`` is ``None`` when LensKit is absent (``note`` None) or its code cannot be
     asked (``note`` says why); this never raises.
     """
-    imported = _import_config()
-    if imported == "absent":
+    found = find_lenskit_config()
+    if found is None:
         return LensKitAnswer(counts=None, version=None)
-    if isinstance(imported, str):
-        return LensKitAnswer(counts=None, version=None, note=imported)
-    module, version = imported
-    if not _supported(module):
-        return LensKitAnswer(
-            counts=None,
-            version=version,
-            note=f"LensKit {version} does not have the 2025.3 – 2025.8 parallel configuration "
-            f"API ({_CONFIG_MODULE}._resolve_parallel_config, ParallelConfig.subprocess)",
-        )
+    if found.path is None:
+        return LensKitAnswer(counts=None, version=found.version, note=found.note)
     try:
-        counts = _walk(module, _lenskit_environ(environ, lk), cpus)
-    except Exception as exc:  # LensKit's own code raising on these inputs is a result too
+        source = found.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         return LensKitAnswer(
-            counts=None,
-            version=version,
-            note=f"LensKit {version}'s own resolution raised {type(exc).__name__}: {exc}",
+            counts=None, version=found.version, note=f"reading {found.path} failed: {exc}"
         )
-    return LensKitAnswer(counts=counts, version=version)
+    return answer_from_source(source, str(found.path), found.version, environ, lk, cpus)
 
 
-__all__ = ["LK_LISTS", "LensKitAnswer", "lenskit_answer"]
+__all__ = ["LensKitAnswer", "answer_from_source", "find_lenskit_config", "lenskit_answer"]

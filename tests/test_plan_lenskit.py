@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import types
 import warnings
 from pathlib import Path
 
@@ -13,8 +12,10 @@ import pytest
 from helpers import run_cli, script
 
 from lkdoctor.checks.plan import check
+from lkdoctor.lenskit_plan import LensKitAnswer, answer_from_source
 from lkdoctor.model import Report, ThreadPlan, ToolInfo
 from lkdoctor.plan import collect_plan
+from lkdoctor.plan_env import parse_lk_settings
 
 
 def shape(levels) -> list[tuple[int, int, int]]:  # type: ignore[no-untyped-def]
@@ -154,54 +155,106 @@ def test_asking_lenskit_initializes_nothing() -> None:
 # --- other LensKit versions and no LensKit -----------------------------------------------
 
 
-def _fake_lenskit(
-    monkeypatch: pytest.MonkeyPatch, version: str, config: types.ModuleType | None
-) -> None:
-    package = types.ModuleType("lenskit")
-    package.__version__ = version  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lenskit", package)
-    monkeypatch.setitem(sys.modules, "lenskit.parallel", types.ModuleType("lenskit.parallel"))
-    monkeypatch.setitem(sys.modules, "lenskit.parallel.config", config)  # type: ignore[arg-type]
+NEWER_API = """
+from lenskit.config import lenskit_config
+
+def effective_cpu_count():
+    return 1
+
+def get_parallel_config():
+    return lenskit_config().parallel
+"""
+
+RAISING = """
+class ParallelConfig:
+    def subprocess(self):
+        return self
+
+def _resolve_parallel_config():
+    raise RuntimeError("boom")
+"""
+
+NEEDS_A_DROPPED_IMPORT = """
+from typing_extensions import deprecated
+
+@deprecated("use settings")
+def _resolve_parallel_config():
+    return None
+"""
 
 
-def test_a_lenskit_without_the_2025_api_gives_null_and_a_note(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # LensKit 2026.x replaced the worker-process configuration with settings.
-    _fake_lenskit(monkeypatch, "2026.1.0", types.ModuleType("lenskit.parallel.config"))
-    result = collect_plan(4, 4, {})
-    assert result.lenskit_resolved is None
-    assert result.lenskit_version == "2026.1.0"
-    assert result.lenskit_note is not None and "2026.1.0" in result.lenskit_note
-    assert findings(result) == {"lenskit-unsupported": "info"}
+def _answer(source: str, version: str | None = "2025.9.0") -> LensKitAnswer:
+    return answer_from_source(source, "config.py", version, {}, parse_lk_settings({}), 4)
 
 
-def test_a_lenskit_whose_resolution_raises_gives_null_and_a_note(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    config = types.ModuleType("lenskit.parallel.config")
-    exec(
-        "def effective_cpu_count():\n    return 1\n"
-        "def _resolve_parallel_config():\n    raise RuntimeError('boom')\n"
-        "class ParallelConfig:\n    def subprocess(self):\n        return self\n",
-        config.__dict__,
+def test_a_lenskit_without_the_2025_api_gives_null_and_a_note() -> None:
+    answer = _answer(NEWER_API, "2026.1.0")
+    assert answer.counts is None and answer.version == "2026.1.0"
+    assert answer.note is not None and answer.note.startswith("LensKit 2026.1.0 does not have")
+
+
+def test_a_lenskit_whose_resolution_raises_gives_null_and_a_note() -> None:
+    answer = _answer(RAISING)
+    assert answer.counts is None
+    assert answer.note is not None and "RuntimeError: boom" in answer.note
+
+
+@pytest.mark.parametrize("source", [NEEDS_A_DROPPED_IMPORT, "def broken(:\n"])
+def test_a_config_that_cannot_be_read_gives_a_note(source: str) -> None:
+    answer = _answer(source, None)
+    assert answer.counts is None
+    assert answer.note is not None and answer.note.startswith(
+        "LensKit (unknown version): reading config.py failed"
     )
-    _fake_lenskit(monkeypatch, "2025.9.0", config)
-    result = collect_plan(4, 4, {})
-    assert result.lenskit_resolved is None
-    assert result.lenskit_note is not None and "RuntimeError: boom" in result.lenskit_note
 
 
-def test_a_lenskit_whose_config_cannot_be_imported_gives_a_note(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _fake_lenskit(monkeypatch, "2025.1.0", None)
-    result = collect_plan(4, 4, {})
-    assert result.lenskit_resolved is None
-    assert (
-        result.lenskit_note is not None
-        and "importing lenskit.parallel.config failed" in result.lenskit_note
+def _install_fake_lenskit(site: Path, version: str, config: str) -> None:
+    package = site / "lenskit"
+    (package / "parallel").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('the doctor must not import me')\n")
+    (package / "parallel" / "__init__.py").write_text("")
+    (package / "parallel" / "config.py").write_text(config)
+    dist = site / f"lenskit-{version}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: lenskit\nVersion: {version}\n")
+
+
+def test_another_installed_lenskit_version_is_found_and_reported(tmp_path: Path) -> None:
+    _install_fake_lenskit(tmp_path, "2026.1.0", NEWER_API)
+    code = (
+        "import json\n"
+        "from lkdoctor.pipeline import collect\n"
+        "report = collect()\n"
+        "print(json.dumps({'plan': report.plan.model_dump(), "
+        "'findings': [f.id for f in report.findings]}))\n"
     )
+    result = run_cli(sys.executable, "-c", code, env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["plan"]["lenskit_resolved"] is None
+    assert out["plan"]["lenskit_version"] == "2026.1.0"
+    assert "does not have the 2025.3" in out["plan"]["lenskit_note"]
+    assert "lenskit-unsupported" in out["findings"]
+
+
+def test_the_answer_imports_neither_lenskit_nor_torch() -> None:
+    code = (
+        "import sys\n"
+        "from lkdoctor.plan import collect_plan\n"
+        "plan = collect_plan(8, 8, {'LK_NUM_CHILD_THREADS': '2'})\n"
+        "assert plan.lenskit_resolved, plan.lenskit_note\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lenskit', 'torch')))\n"
+    )
+    result = run_cli(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_hidden_lenskit_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lenskit", None)  # type: ignore[arg-type]
+    result = collect_plan(4, 4, {})
+    assert result.lenskit_resolved is None
+    assert result.lenskit_version is None and result.lenskit_note is None
 
 
 def test_without_lenskit_the_report_has_null_and_no_lenskit_finding() -> None:
