@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Mapping
 from importlib import metadata
+from pathlib import Path
 
 from lkdoctor.model import EnvironmentInfo, PackageVersion, SearchPaths
 
@@ -121,13 +122,31 @@ def _cwd() -> str:
         return f"<unavailable: {exc.strerror}>"
 
 
+def processor_name(root: Path) -> str | None:
+    """The CPU model from ``/proc/cpuinfo`` (x86 ``model name``, some ARM ``Hardware``)."""
+    try:
+        text = (root / "proc" / "cpuinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Hardware", "cpu model") and value.strip():
+            return value.strip()
+    return None
+
+
 def collect_environment(
-    environ: Mapping[str, str], *, packages: bool = False, paths: bool = False
+    environ: Mapping[str, str],
+    *,
+    packages: bool = False,
+    paths: bool = False,
+    root: Path = Path("/"),
 ) -> EnvironmentInfo:
     """The environment section; ``packages`` and ``paths`` add the long lists."""
     return EnvironmentInfo(
         variables=relevant_variables(environ),
         versions=key_versions(),
+        processor=processor_name(root),
         packages=installed_packages() if packages else None,
         paths=search_paths(environ) if paths else None,
     )

@@ -352,6 +352,9 @@ class EnvironmentInfo(_Model):
         default_factory=dict,
         description="versions of the installed libraries that take part in threading",
     )
+    processor: str | None = Field(
+        default=None, description="the CPU model (/proc/cpuinfo), as LensKit's doctor shows it"
+    )
     packages: list[PackageVersion] | None = Field(
         default=None, description="every installed distribution (--packages / --full)"
     )

@@ -228,6 +228,8 @@ def _environment_details(report: Report) -> list[str]:
         lines.append("No threading-relevant variables are set.")
     if env.versions:
         lines += ["", *table(("library", "version"), env.versions.items())]
+    if env.processor:
+        lines += ["", f"Processor: {env.processor}"]
     if env.paths is not None:
         paths = env.paths
         lines += ["", f"Executable: `{paths.executable}`", f"Prefix: `{paths.prefix}`", ""]

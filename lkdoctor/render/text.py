@@ -371,6 +371,8 @@ def render_environment(report: Report, full: bool = False) -> RenderableType | N
     if env is None:
         return None
     parts: list[RenderableType] = []
+    if env.processor:
+        parts.append(Text.assemble(("processor ", "bold"), env.processor))
     if env.versions:
         parts.append(Text(", ".join(f"{name} {v}" for name, v in env.versions.items())))
     shown = {k: v for k, v in env.variables.items() if full or is_threading_variable(k)}

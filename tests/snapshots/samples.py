@@ -113,6 +113,7 @@ def fitting() -> Report:
                 "LK_NUM_THREADS": "2,1",
             },
             versions=VERSIONS,
+            processor="Intel(R) Core(TM) i7-8565U CPU @ 1.80GHz",
         ),
         findings=[
             Finding(
