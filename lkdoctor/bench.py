@@ -148,7 +148,7 @@ def plan_shapes(effective: int, threads: int, backend: int, *, torch: bool) -> P
     candidates = [
         Shape("rayon-1", 1, 0, ("baseline",)),
         Shape("torch-1", 0, 1, ("baseline",)) if torch_peak else None,
-        Shape("right-sized", effective, 0, ("right-sized",)),
+        Shape("right-sized", min(effective, MAX_PEAK_THREADS), 0, ("right-sized",)),
         Shape("peak", rayon_peak, torch_peak, ("peak",)),
     ]
     shapes: list[Shape] = []

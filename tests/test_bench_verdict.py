@@ -196,3 +196,10 @@ def test_work_is_sized_to_the_cpus_each_kernel_gets() -> None:
     # 2 CPUs shared by 8 Rayon and 24 torch threads: a quarter and three quarters
     assert units == pytest.approx(1000 * 0.1 * 2 * 8 / 32, abs=1)
     assert matmuls == pytest.approx(100 * 0.1 * 2 * 24 / 32, abs=1)
+
+
+def test_a_huge_machine_is_measured_right_sized_at_the_cap() -> None:
+    plan = plan_shapes(4096, 8, 1, torch=False)
+    right = next(s for s in plan.shapes if "right-sized" in s.roles)
+    assert right.rayon_threads == 256
+    assert plan.effective == 4096  # judged against the real CPUs
