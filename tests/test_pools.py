@@ -192,12 +192,41 @@ def test_pool_larger_than_the_cpus_is_a_finding() -> None:
     )
     assert data["cpu"]["effective"] == cpus
     [finding] = [f for f in data["findings"] if f["id"] == "pool-exceeds-cpus"]
-    assert finding["severity"] == "info"  # not applied: LensKit's initialize() would resize
+    assert finding["severity"] == "warning"
     assert f"torch intra-op {cpus + 2}" in finding["evidence"]
     assert f"libgomp {cpus + 2}" in finding["evidence"]
     assert f"Rayon default {cpus + 1}" in finding["evidence"]
     assert finding["env"]["OMP_NUM_THREADS"] == str(cpus)
     assert finding["env"]["RAYON_NUM_THREADS"] == str(cpus)
+
+
+@pytest.mark.cgroup
+def test_torch_and_blas_under_a_cpu_quota_are_larger_than_the_budget() -> None:
+    """The `docker --cpus` case: a real 0.5-CPU quota; torch and OpenBLAS still size by cores."""
+    from test_cpu_real import _make_group  # the CPU budget tests' real quota group
+
+    group = _make_group(on_parent=False)
+    try:
+        result = subprocess.run(
+            group.command(sys.executable, "-m", "lkdoctor", "--json", "--no-bench"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        group.remove()
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["cpu"]["effective"] == 1
+    torch_threads = data["pools"]["torch"]["intra_op"]
+    finding = [f for f in data["findings"] if f["id"] == "pool-exceeds-cpus"]
+    assert torch_threads > 1  # torch sizes by cores, which the quota does not change
+    assert finding and f"torch intra-op {torch_threads}" in finding[0]["evidence"]
+    assert finding[0]["severity"] == "warning"
+    assert finding[0]["env"]["OMP_NUM_THREADS"] == "1"
+    # Rust's available_parallelism honours the quota, so Rayon's default fits.
+    assert data["pools"]["rayon"]["default_threads"] == 1
 
 
 def _entry(prefix: str, internal: str, path: str, threads: int = 4) -> dict[str, Any]:

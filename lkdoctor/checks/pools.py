@@ -163,15 +163,16 @@ def oversized_pool_findings(pools: Pools, effective: int) -> list[Finding]:
     when = (
         "after applying the plan"
         if pools.applied
-        else "before LensKit's initialize() resizes them (other code gets these sizes)"
+        else "as found; LensKit's initialize() resizes torch, BLAS and its own Rayon pool, "
+        "but code that runs before it (or without LensKit) gets these sizes"
     )
     return [
         Finding(
             id="pool-exceeds-cpus",
-            severity="warning" if pools.applied else "info",
+            severity="warning",
             section=SECTION,
             title=f"{len(oversized)} thread pool(s) are larger than the {effective} CPUs available",
-            evidence=f"{listing} threads {when}",
+            evidence=f"{listing} threads, {when}",
             remediation="size the pools from the environment before the process starts",
             env={variable: str(effective) for _, variable, _ in oversized},
         )
