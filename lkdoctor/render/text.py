@@ -238,9 +238,7 @@ def _pool_rows(pools: Pools) -> list[tuple[str, int | None, str]]:
         if rayon.lenskit_threads is not None:
             rows.append(("LensKit Rayon", rayon.lenskit_threads, "lenskit._accel.thread_count()"))
         elif rayon.lenskit_accel:
-            rows.append(
-                ("LensKit Rayon", None, "not read: that would create it (--apply reads it)")
-            )
+            rows.append(("LensKit Rayon", None, "not read (--apply reads it)"))
     return rows
 
 
