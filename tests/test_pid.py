@@ -8,6 +8,7 @@ import selectors
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,20 @@ def test_unreadable_environ_and_maps_are_errors_not_crashes(idler: subprocess.Po
     assert any("threading libraries not read" in m for m in messages), messages
     process = data["pools"]["process"]
     assert process["threads"] == 1 and process["env"] == {} and process["libraries"] == {}
+
+
+def test_a_process_that_exits_while_sampled_is_an_error_entry() -> None:
+    proc = start('import time; print("ready", flush=True); time.sleep(0.3)', {})
+    reaper = threading.Thread(target=proc.wait, daemon=True)  # reaped at once: no zombie left
+    reaper.start()
+    try:
+        result = run_cli(script("lkdoctor"), "--pid", str(proc.pid), "--json", "--no-bench")
+    finally:
+        stop(proc)
+        reaper.join(10)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    messages = [e["message"] for e in data["errors"] if e["section"] == "pools"]
+    assert any(str(proc.pid) in m or "No such file" in m for m in messages), messages
+    assert data["cpu"]["effective"] >= 1  # the rest of the report is still there
