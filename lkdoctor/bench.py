@@ -9,8 +9,10 @@ rounds so that load which comes and goes hits every shape alike:
   threads (itself and B0-1 more), so T0 Rayon threads beside torch matmuls on
   T0×(B0-1) intra-op threads: T0×B0 busy threads, the plan's demand.
 
-Each run's work is sized from a quick calibration to take a slice of the budget if it
-scales ideally; a watchdog cancels any run that overruns.
+Each run's work is sized from a quick calibration to fill a slice of the budget if it
+scales ideally, and resized after each run by how much slower it really went, so a
+loaded machine shortens the work rather than the budget; a watchdog cancels any run
+that still overruns.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib
 import importlib.util
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -191,8 +194,6 @@ def calibrate(probe: ModuleType, matmul: TorchMatmul | None) -> Rates:
     stretch = min(max(result["wall_ns"] / max(cpu_ns, 1), 1.0), 50.0)
     torch_rate = None
     if matmul is not None:
-        import threading
-
         never = threading.Event()
         matmul.run(1, 1, never, time.perf_counter() + 1.0)
         cpu_before = time.thread_time()
