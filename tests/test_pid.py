@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from helpers import run_cli, script
 
 import lkdoctor
+from lkdoctor.model import report_json_schema
 
 #: torch with 6 intra-op threads, all pinned to one CPU, multiplying matrices for ever.
 BURN = textwrap.dedent(
@@ -90,6 +92,7 @@ def pid_json(pid: int, *extra: str) -> dict[str, Any]:
 @pytest.mark.torch
 def test_six_torch_threads_on_one_cpu_are_oversubscribed(burner: subprocess.Popen[str]) -> None:
     data = pid_json(burner.pid, "--sample-time", "1")
+    jsonschema.validate(data, report_json_schema())
     process = data["pools"]["process"]
     assert process["pid"] == burner.pid
     assert data["cpu"]["effective"] == 1 and process["cpus"] == 1  # its affinity, not ours
