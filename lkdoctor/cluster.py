@@ -79,15 +79,18 @@ def _find_running_cluster(ray: Any) -> str:
         from ray._private.services import canonicalize_bootstrap_address
     except ImportError:  # a Ray without that helper: let ray.init resolve it
         return "auto"
+    not_found = (
+        "no running Ray cluster found on this machine (RAY_ADDRESS is unset and "
+        "`ray start` has not been run here): give the cluster's address with "
+        "`--ray HOST:PORT` or set RAY_ADDRESS"
+    )
     try:
         found = canonicalize_bootstrap_address("auto")
-    except ConnectionError as exc:
-        raise ClusterUnavailable(
-            "no running Ray cluster found on this machine (RAY_ADDRESS is unset and "
-            "`ray start` has not been run here): give the cluster's address with "
-            f"`--ray HOST:PORT` or set RAY_ADDRESS ({exc})"
-        ) from exc
-    return str(found) if found else "auto"
+    except Exception as exc:  # ConnectionError when nothing runs; anything else alike
+        raise ClusterUnavailable(f"{not_found} ({type(exc).__name__}: {exc})") from exc
+    if not found:
+        raise ClusterUnavailable(not_found)
+    return str(found)
 
 
 def _check_reachable(address: str, timeout: float = CONNECT_CHECK_TIMEOUT) -> None:
