@@ -116,6 +116,14 @@ class LenskitGroup(click.Group):
 @click.option("--json-schema", is_flag=True, help="Print the JSON Schema of the report and exit.")
 @click.option("--no-bench", is_flag=True, help="Skip the micro-benchmarks.")
 @click.option(
+    "--bench-time",
+    type=click.FloatRange(min=0.05, max=60),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time budget of the micro-benchmarks.",
+)
+@click.option(
     "--apply",
     is_flag=True,
     help="Apply level 0 of the plan the way LensKit's initialize() does, then inspect.",
@@ -132,14 +140,6 @@ class LenskitGroup(click.Group):
     default=1.0,
     show_default=True,
     help="Seconds to sample the --pid process's threads.",
-)
-@click.option(
-    "--bench-time",
-    type=click.FloatRange(min=0.05, max=60),
-    default=1.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Time budget of the micro-benchmarks.",
 )
 @click.option(
     "--ray",
@@ -165,10 +165,10 @@ def doctor(
     output_format: Format | None,
     json_schema: bool,
     no_bench: bool,
+    bench_time: float,
     apply: bool,
     pid: int | None,
     sample_time: float,
-    bench_time: float,
     fail_on: FailOn,
     packages: bool,
     paths: bool,
@@ -191,7 +191,6 @@ def doctor(
         raise click.UsageError("--json conflicts with --format " + str(output_format))
     fmt: Format = "json" if as_json else (output_format or "text")
 
-    from lkdoctor.bench_status import bench_status
     from lkdoctor.pipeline import collect
 
     if apply and pid is not None:
@@ -201,15 +200,17 @@ def doctor(
             raise click.UsageError("--ray cannot be combined with --apply or --pid")
         _doctor_cluster(ray_address, ray_timeout, fmt, full, color, github_output, fail_on)
         return
+    from lkdoctor.bench_status import bench_status
+
     try:
-        with bench_status(enabled=not no_bench) as progress:
+        with bench_status(enabled=not no_bench and pid is None) as progress:
             report = collect(
                 bench=not no_bench,
+                bench_time=bench_time,
+                progress=progress,
                 apply=apply,
                 pid=pid,
                 sample_time=sample_time,
-                bench_time=bench_time,
-                progress=progress,
                 packages=packages or full,
                 paths=paths or full,
                 redact=redact,

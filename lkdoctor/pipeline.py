@@ -111,9 +111,7 @@ def collect(
     if pid is None:
         _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))
     else:
-        _guarded(
-            report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env)
-        )
+        _guarded(report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env))
     report.bench = _guarded(
         report,
         "bench",

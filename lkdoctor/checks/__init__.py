@@ -15,8 +15,8 @@ from . import pools as pools_checks
 CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cpu_checks.check,
     plan_checks.check,
-    pools_checks.check,
     cluster_checks.check,
+    pools_checks.check,
     bench_checks.check,
 )
 

@@ -173,42 +173,6 @@ def render_plan(report: Report, full: bool = False) -> RenderableType | None:
     return Group(*parts)
 
 
-BENCH_VERDICT_STYLE = {
-    "ok": "bold green",
-    "oversubscribed": "bold red",
-    "contended": "bold yellow",
-    "undersubscribed": "bold cyan",
-    "inconclusive": "bold yellow",
-    "skipped": "dim",
-}
-
-
-def _bench_table(bench: Bench) -> Table:
-    """One line per measured shape: threads, speedup, efficiency, wait share."""
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for column, justify in (
-        ("run", "left"),
-        ("threads", "right"),
-        ("speedup", "right"),
-        ("efficiency", "right"),
-        ("wait", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for run in bench.runs:
-        threads = str(run.rayon_threads) if run.rayon_threads else ""
-        if run.torch_threads:
-            threads += f"{'+' if threads else ''}{run.torch_threads} torch"
-        wait = "-" if run.wait_share is None else f"{run.wait_share:.0%}"
-        table.add_row(
-            run.name + (" (cancelled)" if run.overran else ""),
-            threads,
-            "-" if run.speedup is None else f"{run.speedup:.2f}×",
-            "-" if run.efficiency is None else f"{run.efficiency:.0%}",
-            Text(wait, style="bold red" if (run.wait_share or 0) >= 0.5 else ""),
-        )
-    return table
-
-
 def _fits(threads: int | None, cpus: int | None) -> Text:
     if threads is None or cpus is None:
         return Text("")
@@ -335,6 +299,32 @@ BENCH_VERDICT_STYLE = {
     "inconclusive": "bold yellow",
     "skipped": "dim",
 }
+
+
+def _bench_table(bench: Bench) -> Table:
+    """One line per measured shape: threads, speedup, efficiency, wait share."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column, justify in (
+        ("run", "left"),
+        ("threads", "right"),
+        ("speedup", "right"),
+        ("efficiency", "right"),
+        ("wait", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for run in bench.runs:
+        threads = str(run.rayon_threads) if run.rayon_threads else ""
+        if run.torch_threads:
+            threads += f"{'+' if threads else ''}{run.torch_threads} torch"
+        wait = "-" if run.wait_share is None else f"{run.wait_share:.0%}"
+        table.add_row(
+            run.name + (" (cancelled)" if run.overran else ""),
+            threads,
+            "-" if run.speedup is None else f"{run.speedup:.2f}×",
+            "-" if run.efficiency is None else f"{run.efficiency:.0%}",
+            Text(wait, style="bold red" if (run.wait_share or 0) >= 0.5 else ""),
+        )
+    return table
 
 
 def render_bench(report: Report, full: bool = False) -> RenderableType | None:
