@@ -25,8 +25,8 @@ def _usage_exit(exc: click.ClickException) -> NoReturn:
     sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
 
 
-class DoctorCommand(click.Command):
-    """Reports its own usage errors in one line, also when LensKit's CLI is its parent."""
+class _OneLineUsageErrors(click.Command):
+    """Report usage errors in one line, also when LensKit's CLI is the parent."""
 
     def make_context(
         self,
@@ -47,26 +47,12 @@ class DoctorCommand(click.Command):
             _usage_exit(exc)
 
 
-class LenskitGroup(click.Group):
-    """``lenskit``: same one-line usage errors for unknown commands and options."""
+class DoctorCommand(_OneLineUsageErrors):
+    """``doctor``: one-line usage errors."""
 
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.ClickException as exc:
-            _usage_exit(exc)
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.ClickException as exc:
-            _usage_exit(exc)
+class LenskitGroup(_OneLineUsageErrors, click.Group):
+    """``lenskit``: the same one-line usage errors for unknown commands and options."""
 
 
 @click.command(
@@ -218,13 +204,7 @@ def doctor(
     except ProcessLookupError as exc:
         click.echo(f"lkdoctor: {exc}", err=True)
         sys.exit(2)
-    from lkdoctor.output import exit_code, make_console, render
-
-    render(report, fmt, full=full, console=make_console(color))
-    _deliver_to_github(report, github_output)
-    code = exit_code(report, fail_on)
-    if code:
-        sys.exit(code)
+    _deliver(report, fmt, full, color, github_output, fail_on)
 
 
 def _doctor_cluster(
@@ -245,6 +225,18 @@ def _doctor_cluster(
     except ClusterUnavailable as exc:
         click.echo(f"lkdoctor: {exc}", err=True)
         sys.exit(2)
+    _deliver(report, fmt, full, color, github_output, fail_on)
+
+
+def _deliver(
+    report: Report,
+    fmt: Format,
+    full: bool,
+    color: ColorMode,
+    github_output: Path | None,
+    fail_on: FailOn,
+) -> None:
+    """Print the report, feed GitHub Actions, and exit 1 if ``--fail-on`` is met."""
     from lkdoctor.output import exit_code, make_console, render
 
     render(report, fmt, full=full, console=make_console(color))
