@@ -15,6 +15,7 @@ malformed files: what cannot be read becomes ``None`` plus a note.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -264,21 +265,29 @@ def _hierarchies(view: CgroupView, root: Path, controller: str) -> list[tuple[in
     return found
 
 
-def read_quota(view: CgroupView, root: Path) -> Reading:
-    """The tightest CPU quota over the own cgroup and all its ancestors (v1 and v2)."""
+def _tightest(
+    view: CgroupView, root: Path, controller: str, read_at: Callable[[Path, int], Reading]
+) -> Reading:
+    """The smallest value ``read_at`` finds over the own ``controller`` cgroup and its
+    ancestors, in v1 and v2; unreadable files are gathered in the note."""
     tightest = Reading(None, None)
     notes = []
-    for version, own, mount_dir in _hierarchies(view, root, "cpu"):
+    for version, own, mount_dir in _hierarchies(view, root, controller):
         for directory in ancestors(own, mount_dir):
-            reading = _quota_at(directory, version)
+            reading = read_at(directory, version)
             if reading.note:
                 notes.append(reading.note)
-            elif isinstance(reading.value, float) and (
-                not isinstance(tightest.value, float) or reading.value < tightest.value
+            elif isinstance(reading.value, (int, float)) and (
+                not isinstance(tightest.value, (int, float)) or reading.value < tightest.value
             ):
                 tightest = reading
     tightest.note = "; ".join(notes)
     return tightest
+
+
+def read_quota(view: CgroupView, root: Path) -> Reading:
+    """The tightest CPU quota over the own cgroup and all its ancestors (v1 and v2)."""
+    return _tightest(view, root, "cpu", _quota_at)
 
 
 def quota_cpus(quota: float) -> int:
@@ -331,19 +340,7 @@ def _memory_at(directory: Path, version: int) -> Reading:
 
 def read_memory_limit(view: CgroupView, root: Path) -> Reading:
     """The tightest memory limit over the own memory cgroup and its ancestors."""
-    tightest = Reading(None, None)
-    notes = []
-    for version, own, mount_dir in _hierarchies(view, root, "memory"):
-        for directory in ancestors(own, mount_dir):
-            reading = _memory_at(directory, version)
-            if reading.note:
-                notes.append(reading.note)
-            elif isinstance(reading.value, int) and (
-                not isinstance(tightest.value, int) or reading.value < tightest.value
-            ):
-                tightest = reading
-    tightest.note = "; ".join(notes)
-    return tightest
+    return _tightest(view, root, "memory", _memory_at)
 
 
 def read_host_memory(root: Path = LIVE_ROOT) -> int | None:

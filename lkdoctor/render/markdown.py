@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lkdoctor.model import SEVERITY_RANK, Finding, Report
+from lkdoctor.render import summary_text
 
 MARK = {"ok": "✓", "info": "✓", "warning": "!", "error": "✗"}
 TITLES = {
@@ -61,15 +62,6 @@ def section_status(report: Report, section: str) -> str:
         default="info",
     )
     return "ok" if worst == "info" else worst
-
-
-def summary_text(report: Report) -> str:
-    counts = {s: sum(f.severity == s for f in report.findings) for s in ("warning", "error")}
-    parts = [f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n]
-    if report.errors:
-        n = len(report.errors)
-        parts.append(f"{n} section{'s' if n != 1 else ''} could not be collected")
-    return ", ".join(parts) if parts else "No issues found"
 
 
 # One-line summaries for the summary table; a section without one shows its status only.

@@ -25,6 +25,7 @@ from lkdoctor.model import (
     ThreadPlan,
     ThreadsSnapshot,
 )
+from lkdoctor.render import summary_text
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 SEVERITY_MARK = {"info": "i", "warning": "!", "error": "✗"}
@@ -89,7 +90,10 @@ def render_cpu(report: Report, full: bool = False) -> RenderableType | None:
     table.add_column("source", no_wrap=True)
     table.add_column("CPUs", justify="right", no_wrap=True)
     table.add_column("from", overflow="fold")
+    unset = [limit.source for limit in cpu.limits if limit.value is None]
     for limit in cpu.limits:
+        if limit.value is None and not full:
+            continue  # listed by name below; --full shows each with where it was looked for
         style = "bold green" if limit.binding else ""
         if not limit.binding and (limit.value is None or not limit.limits):
             style = "dim"
@@ -106,11 +110,10 @@ def render_cpu(report: Report, full: bool = False) -> RenderableType | None:
     )
     if cpu.lenskit_effective > cpu.effective:
         summary.append("  (more than available)", style="yellow")
-    return Group(
-        table,
-        summary,
-        *_cgroup_lines(cpu),
-    )
+    parts: list[RenderableType] = [table, summary]
+    if unset and not full:
+        parts.append(Text(f"no limit from: {', '.join(unset)}", style="dim"))
+    return Group(*parts, *_cgroup_lines(cpu))
 
 
 def _plan_table(levels: list[PlanLevel], effective: int) -> Table:
@@ -209,7 +212,8 @@ def _pool_rows(pools: Pools) -> list[tuple[str, int | None, str]]:
 def _threads_line(threads: ThreadsSnapshot, label: str) -> Text:
     states = ", ".join(f"{n} {state}" for state, n in threads.states.items())
     return Text.assemble(
-        (f"{label}: ", "bold"), f"{threads.count} threads ({states}), {threads.cpu_seconds:g} s CPU"
+        (f"{label}: ", "bold"),
+        f"{threads.count} thread{'s' if threads.count != 1 else ''} ({states}), {threads.cpu_seconds:g} s CPU",
     )
 
 
@@ -544,16 +548,14 @@ def render_other(report: Report, full: bool = False) -> RenderableType | None:
 
 
 def summary_line(report: Report) -> Text:
-    """The last line: "2 warnings, 1 error" or "No issues found"."""
-    counts = {sev: sum(f.severity == sev for f in report.findings) for sev in ("warning", "error")}
-    parts = [f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items() if n]
-    if report.errors:
-        n = len(report.errors)
-        parts.append(f"{n} section{'s' if n != 1 else ''} could not be collected")
-    if not parts:
-        return Text("No issues found", style="green")
-    worst = "error" if counts["error"] or report.errors else "warning"
-    return Text(", ".join(parts), style=SEVERITY_STYLE[worst])
+    """The last line: "2 warnings, 1 error" or "No issues found", coloured by the worst."""
+    if report.errors or any(f.severity == "error" for f in report.findings):
+        style = SEVERITY_STYLE["error"]
+    elif any(f.severity == "warning" for f in report.findings):
+        style = SEVERITY_STYLE["warning"]
+    else:
+        style = "green"
+    return Text(summary_text(report), style=style)
 
 
 def render_text(report: Report, console: Console, *, full: bool = False) -> None:
