@@ -10,7 +10,8 @@ import os
 import platform
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -44,6 +45,18 @@ def tool_info() -> ToolInfo:
         probe_version=getattr(probe, "__version__", None),
         probe_build=dict(probe.build_info) if probe is not None else None,
     )
+
+
+@contextmanager
+def _environ_kept(enabled: bool) -> Iterator[None]:
+    """Restore ``os.environ`` on exit to what it was on entry."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if enabled and dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def _check_target(root: Path, pid: int, apply: bool) -> None:
@@ -82,51 +95,56 @@ def collect(
     ``packages`` / ``paths`` add those lists to the environment section; secrets are
     always masked, and ``redact`` also hides the user name, host name and home folder.
     """
-    from lkdoctor.bench import bench_section
-    from lkdoctor.checks import analyse
-    from lkdoctor.cpu import collect_cpu
-    from lkdoctor.environment import collect_environment
-    from lkdoctor.pidreport import collect_process, target_environ
-    from lkdoctor.plan import collect_plan
-    from lkdoctor.pools import collect_live
-    from lkdoctor.redact import redact_report
-
     root_path = Path(root)
     if pid is not None:
         _check_target(root_path, pid, apply)
-    env = os.environ if environ is None else environ
-    report = Report(tool=tool_info())
-    if pid is not None and environ is None:
-        env = _guarded(report, "pools", lambda: target_environ(root_path, pid)) or {}
-    _, probe_error = load_probe()
-    if probe_error:
-        report.errors.append(ErrorEntry(section="probe", message=probe_error))
+    # Imports can write to os.environ (threadpoolctl sets KMP_DUPLICATE_LIB_OK): inspection
+    # undoes that, so the caller's environment is left as found; --apply keeps its changes.
+    env = dict(os.environ) if environ is None else environ  # as found, before any import
+    with _environ_kept(enabled=not apply):
+        from lkdoctor.bench import bench_section
+        from lkdoctor.checks import analyse
+        from lkdoctor.cpu import collect_cpu
+        from lkdoctor.environment import collect_environment
+        from lkdoctor.pidreport import collect_process, target_environ
+        from lkdoctor.plan import collect_plan
+        from lkdoctor.pools import collect_live
+        from lkdoctor.redact import redact_report
 
-    report.cpu = _guarded(report, "cpu", lambda: collect_cpu(root_path, env, pid))
-    cpu = report.cpu
-    if cpu is not None:
-        report.plan = _guarded(
-            report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
+        report = Report(tool=tool_info())
+        if pid is not None and environ is None:
+            env = _guarded(report, "pools", lambda: target_environ(root_path, pid)) or {}
+        _, probe_error = load_probe()
+        if probe_error:
+            report.errors.append(ErrorEntry(section="probe", message=probe_error))
+
+        report.cpu = _guarded(report, "cpu", lambda: collect_cpu(root_path, env, pid))
+        cpu = report.cpu
+        if cpu is not None:
+            report.plan = _guarded(
+                report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
+            )
+        if pid is None:
+            _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))
+        else:
+            _guarded(
+                report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env)
+            )
+        report.bench = _guarded(
+            report,
+            "bench",
+            lambda: bench_section(
+                report, requested=bench, pid=pid, budget=bench_time, progress=progress
+            ),
+        ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
+        report.environment = _guarded(
+            report,
+            "environment",
+            lambda: collect_environment(env, packages=packages, paths=paths),
         )
-    if pid is None:
-        _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))
-    else:
-        _guarded(report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env))
-    report.bench = _guarded(
-        report,
-        "bench",
-        lambda: bench_section(
-            report, requested=bench, pid=pid, budget=bench_time, progress=progress
-        ),
-    ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
-    report.environment = _guarded(
-        report,
-        "environment",
-        lambda: collect_environment(env, packages=packages, paths=paths),
-    )
-    _guarded(report, "checks", lambda: analyse(report))
-    # Secrets are masked here, once, so every format and every caller gets the masked model.
-    return redact_report(report, environs=[env, os.environ], hide_identity=redact)
+        _guarded(report, "checks", lambda: analyse(report))
+        # Secrets are masked here, once, so every format and every caller gets the masked model.
+        return redact_report(report, environs=[env, os.environ], hide_identity=redact)
 
 
 if __name__ == "__main__":  # pragma: no cover - debugging aid

@@ -1,12 +1,15 @@
-"""Helpers for running the installed commands as a user would."""
+"""Helpers for running the installed commands, and fresh interpreters, as a user would."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 
@@ -27,3 +30,18 @@ def run_cli(
     return subprocess.run(
         list(args), capture_output=True, text=True, env=full_env, timeout=timeout, check=False
     )
+
+
+def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 180) -> Any:
+    """Run ``code`` in a fresh interpreter; it prints one JSON document as its last line."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import run_python
 
 from lkdoctor._native import load_probe
 from lkdoctor.checks.pools import check, duplicate_blas_findings, openmp_findings
@@ -20,21 +20,6 @@ from lkdoctor.model import Pools, Report, ToolInfo, TorchPool
 from lkdoctor.pools import collect_pools, parse_parallel_info
 
 pytestmark = pytest.mark.torch
-
-
-def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 180) -> Any:
-    """Run ``code`` in a fresh interpreter; it prints one JSON document as its last line."""
-    full_env = {**os.environ, **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_blas_entries_are_threadpoolctls_own_after_importing_numpy_and_torch() -> None:
