@@ -1,6 +1,16 @@
 """Type stubs for the Rust probe (rust_probe/lib.rs)."""
 
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "KERNEL_MAX_THREADS",
+    "CancelToken",
+    "__version__",
+    "available_parallelism",
+    "build_info",
+    "rayon_default_threads",
+    "spin_kernel",
+]
 
 __version__: str
 build_info: dict[str, str]
@@ -13,6 +23,7 @@ def rayon_default_threads() -> tuple[int, str]:
 
 KERNEL_MAX_THREADS: int
 
+@final
 class CancelToken:
     """A flag a watchdog thread sets to stop a running kernel within one unit of work."""
 
