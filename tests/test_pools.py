@@ -276,6 +276,34 @@ def test_a_second_real_libgomp_copy_is_noted() -> None:
     assert not [f for f in data["findings"] if f["id"] == "multiple-openmp"]  # one runtime
 
 
+def intel_openmp_library() -> str:
+    """Intel's OpenMP runtime from the ``intel-openmp`` wheel (a test dependency)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        files = distribution("intel-openmp").files or []
+    except PackageNotFoundError:
+        pytest.fail("intel-openmp is not installed (pip install -e '.[test]')")
+    [library] = [f for f in files if f.name == "libiomp5.so"]
+    return str(Path(str(library.locate())).resolve())
+
+
+def test_real_intel_openmp_beside_torchs_libgomp_is_multiple_openmp() -> None:
+    data = run_python(
+        f"""
+        import ctypes, torch
+        ctypes.CDLL({intel_openmp_library()!r})  # what an MKL build or conda package brings
+        import lkdoctor
+        print(lkdoctor.collect().model_dump_json())
+        """
+    )
+    runtimes = {e["prefix"] for e in data["pools"]["blas"] if e["user_api"] == "openmp"}
+    assert runtimes == {"libgomp", "libiomp"}
+    [finding] = [f for f in data["findings"] if f["id"] == "multiple-openmp"]
+    assert finding["severity"] == "warning"
+    assert "libiomp5.so" in finding["evidence"] and "libgomp" in finding["evidence"]
+
+
 def test_checks_need_no_torch_finding_when_torch_is_present() -> None:
     report = Report(
         tool=ToolInfo(version="0", python="3", platform="x"),
