@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,20 @@ def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 18
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def surviving_bench_threads(wait: float = 5.0) -> list[str]:
+    """Names of this process's ``lkdoctor-bench*`` threads, after up to ``wait`` seconds
+    for finished benchmark pools to wind down."""
+    deadline = time.monotonic() + wait
+    while True:
+        names = []
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                names.append((task / "comm").read_text().strip())
+            except OSError:
+                continue  # the thread ended while we looked
+        found = [n for n in names if n.startswith("lkdoctor-bench")]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

@@ -8,12 +8,11 @@ import os
 import pty
 import sys
 import time
-from pathlib import Path
 
 import jsonschema
 import torch
 from click.testing import CliRunner
-from helpers import run_cli, script
+from helpers import run_cli, script, surviving_bench_threads
 from rich.console import Console
 from threadpoolctl import threadpool_info
 
@@ -37,16 +36,6 @@ def _pool_state() -> dict[str, object]:
     }
 
 
-def _bench_threads() -> list[str]:
-    names = []
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            names.append((task / "comm").read_text().strip())
-        except OSError:
-            continue
-    return [n for n in names if n.startswith("lkdoctor-bench")]
-
-
 def test_collect_with_bench_runs_both_kernels_and_leaves_the_pools_as_found() -> None:
     torch.set_num_threads(1)  # a caller's own choice, which must survive
     try:
@@ -66,10 +55,7 @@ def test_collect_with_bench_runs_both_kernels_and_leaves_the_pools_as_found() ->
     assert all(run.wait_share is not None and run.repeats >= 1 for run in bench.runs)
     assert bench.metrics is not None and bench.metrics.plan_threads == 4
     # the local pools are gone: no benchmark thread outlives the report for long
-    deadline = time.monotonic() + 5
-    while _bench_threads() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _bench_threads() == []
+    assert surviving_bench_threads() == []
 
 
 def test_a_budget_too_short_for_the_shapes_is_inconclusive() -> None:

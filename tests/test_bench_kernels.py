@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import surviving_bench_threads
 
 from lkdoctor import _probe
 from lkdoctor.bench_kernels import TorchMatmul, Watchdog, run_shape, torch_intra_op_threads
@@ -240,19 +241,4 @@ def test_a_failing_torch_kernel_stops_the_rayon_kernel_beside_it() -> None:
         )
     assert time.perf_counter() - started < 30  # cancelled, not run to its 60 s deadline
     assert fake.threads == 1  # the thread count was restored despite the failure
-    assert _bench_thread_names() == []
-
-
-def _bench_thread_names() -> list[str]:
-    deadline = time.monotonic() + 5
-    while True:
-        names = []
-        for task in Path("/proc/self/task").iterdir():
-            try:
-                names.append((task / "comm").read_text().strip())
-            except OSError:
-                continue
-        found = [n for n in names if n.startswith("lkdoctor-bench")]
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    assert surviving_bench_threads() == []

@@ -124,29 +124,23 @@ def test_asking_lenskit_initializes_nothing() -> None:
     import lenskit.parallel.config as config
     import torch
 
-    before = (
-        _thread_count(),
-        torch.get_num_threads(),
-        torch.get_num_interop_threads(),
-        config._config,
-        config.effective_cpu_count,
-        config.os,
-        dict(os.environ),
-        list(warnings.filters),
-    )
+    def state() -> tuple[object, ...]:
+        return (
+            _thread_count(),
+            torch.get_num_threads(),
+            torch.get_num_interop_threads(),
+            config._config,
+            config.effective_cpu_count,
+            config.os,
+            dict(os.environ),
+            list(warnings.filters),
+        )
+
+    before = state()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         collect_plan(64, 64, {"LK_NUM_CHILD_THREADS": "2", "LK_NUM_PROCS": "4,2,2"})
-    after = (
-        _thread_count(),
-        torch.get_num_threads(),
-        torch.get_num_interop_threads(),
-        config._config,
-        config.effective_cpu_count,
-        config.os,
-        dict(os.environ),
-        list(warnings.filters),
-    )
+    after = state()
     assert after == before
     assert config._config is None  # LensKit's parallelism was never initialized
     assert [str(w.message) for w in caught] == []  # its DeprecationWarning was captured
