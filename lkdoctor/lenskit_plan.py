@@ -79,17 +79,24 @@ def _version_at(site: Path) -> str | None:
         return None
 
 
-def find_lenskit_config() -> LensKitSource | None:
-    """Where the importable LensKit's config source is, found without importing LensKit."""
+def lenskit_package_dirs() -> list[Path]:
+    """The folders of the importable ``lenskit`` package, found without importing it."""
     try:
         spec = importlib.util.find_spec("lenskit")
     except (ImportError, ValueError):
-        return None
+        return []
     if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(location) for location in spec.submodule_search_locations]
+
+
+def find_lenskit_config() -> LensKitSource | None:
+    """Where the importable LensKit's config source is, found without importing LensKit."""
+    packages = lenskit_package_dirs()
+    if not packages:
         return None
     version = None
-    for location in spec.submodule_search_locations:
-        package = Path(location)
+    for package in packages:
         version = version or _version_at(package.parent)
         config = package.joinpath(*CONFIG_FILE)
         if config.is_file():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lkdoctor._native import load_probe
+from lkdoctor.lenskit_plan import lenskit_package_dirs
 from lkdoctor.model import (
     ErrorEntry,
     Pools,
@@ -150,15 +151,10 @@ def lenskit_accel_origin() -> str | None:
     loaded = sys.modules.get("lenskit._accel")
     if loaded is not None:
         return str(getattr(loaded, "__file__", None) or "lenskit._accel")
-    try:
-        parent = importlib.util.find_spec("lenskit")
-    except (ImportError, ValueError):
+    packages = lenskit_package_dirs()
+    if not packages:
         return None
-    if parent is None or not parent.submodule_search_locations:
-        return None
-    spec = importlib.machinery.PathFinder.find_spec(
-        "lenskit._accel", list(parent.submodule_search_locations)
-    )
+    spec = importlib.machinery.PathFinder.find_spec("lenskit._accel", [str(p) for p in packages])
     return spec.origin if spec is not None and spec.has_location else None
 
 
