@@ -9,13 +9,9 @@ whether the result oversubscribes the machine.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("lkdoctor")  # one version, kept in Cargo.toml
-except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
-    __version__ = "0+unknown"
+from lkdoctor.version import __version__
 
 if TYPE_CHECKING:
     from lkdoctor.pipeline import collect

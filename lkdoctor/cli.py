@@ -186,7 +186,7 @@ def doctor(
             raise click.UsageError("--ray cannot be combined with --apply or --pid")
         _doctor_cluster(ray_address, ray_timeout, fmt, full, color, github_output, fail_on)
         return
-    from lkdoctor.bench_status import bench_status
+    from lkdoctor.render.progress import bench_status
 
     try:
         with bench_status(enabled=not no_bench and pid is None) as progress:
@@ -217,7 +217,7 @@ def _doctor_cluster(
     fail_on: FailOn,
 ) -> None:
     """``--ray``: one report per node; no cluster (or no Ray) is a message and status 2."""
-    from lkdoctor.cluster import ClusterUnavailable, collect_cluster, stdout_to_stderr
+    from lkdoctor.cluster.ray import ClusterUnavailable, collect_cluster, stdout_to_stderr
 
     try:
         with stdout_to_stderr():  # stdout carries the report only

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from lkdoctor import __version__
 from lkdoctor._native import load_probe
 from lkdoctor.model import Bench, ErrorEntry, Report, ToolInfo
+from lkdoctor.version import __version__
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def _environ_kept(enabled: bool) -> Iterator[None]:
 
 def _check_target(root: Path, pid: int, apply: bool) -> None:
     """``--pid`` is read-only and must name a live process."""
-    from lkdoctor.procinfo import process_exists
+    from lkdoctor.host.proc import process_exists
 
     if apply:
         raise ValueError(
@@ -102,13 +102,13 @@ def collect(
     # undoes that, so the caller's environment is left as found; --apply keeps its changes.
     env = dict(os.environ) if environ is None else environ  # as found, before any import
     with _environ_kept(enabled=not apply):
-        from lkdoctor.bench import bench_section
+        from lkdoctor.bench.run import bench_section
         from lkdoctor.checks import analyse
-        from lkdoctor.cpu import collect_cpu
-        from lkdoctor.environment import collect_environment
-        from lkdoctor.pidreport import collect_process, target_environ
-        from lkdoctor.plan import collect_plan
-        from lkdoctor.pools import collect_live
+        from lkdoctor.cpu.budget import collect_cpu
+        from lkdoctor.environment.info import collect_environment
+        from lkdoctor.plan.resolve import collect_plan
+        from lkdoctor.pools.live import collect_live
+        from lkdoctor.pools.process import collect_process, target_environ
         from lkdoctor.redact import redact_report
 
         report = Report(tool=tool_info())

@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from lkdoctor.plan import collect_plan
+from lkdoctor.plan.resolve import collect_plan
 
 ENVIRONMENTS = {
     "defaults": {},

@@ -51,7 +51,7 @@ def fresh(body: str) -> float:
 
 
 def warm(repeat: int) -> float:
-    from lkdoctor.pools import collect_pools
+    from lkdoctor.pools.live import collect_pools
 
     collect_pools()
     times = []
@@ -63,7 +63,7 @@ def warm(repeat: int) -> float:
 
 
 def sampler_cpu_per_second(seconds: float) -> tuple[float, int]:
-    from lkdoctor.pidreport import sample_process
+    from lkdoctor.pools.process import sample_process
 
     target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE, text=True)
     try:
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     bare = statistics.median(fresh("import numpy, torch") for _ in range(args.repeat))
     cold = statistics.median(
-        fresh("from lkdoctor.pools import collect_pools; collect_pools()")
+        fresh("from lkdoctor.pools.live import collect_pools; collect_pools()")
         for _ in range(args.repeat)
     )
     print(f"cold collect_pools()      {cold * 1000:8.1f} ms (median of {args.repeat})")

@@ -14,7 +14,7 @@ from helpers import run_cli, script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from snapshots.samples import bad_env, oversubscribed
+from samples import bad_env, oversubscribed
 
 from lkdoctor.model import EnvironmentInfo, ErrorEntry, Finding, Report
 from lkdoctor.redact import (

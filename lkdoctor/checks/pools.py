@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from lkdoctor.host.proc import OPENMP_RUNTIMES
 from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
-from lkdoctor.procinfo import OPENMP_RUNTIMES
 
 SECTION = "pools"
 

@@ -357,7 +357,7 @@ def render_bench(report: Report, full: bool = False) -> RenderableType | None:
 
 def render_environment(report: Report, full: bool = False) -> RenderableType | None:
     """Versions, the threading variables (Python's own too with ``full``), paths, packages."""
-    from lkdoctor.environment import is_threading_variable
+    from lkdoctor.environment.info import is_threading_variable
 
     env = report.environment
     if env is None:

@@ -1,0 +1,1 @@
+"""``--ray``: the report of every node of a running Ray cluster."""

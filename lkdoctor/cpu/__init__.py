@@ -1,0 +1,1 @@
+"""Section 1, the CPU budget: the effective CPU count and every source that limits it."""

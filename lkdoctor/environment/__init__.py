@@ -1,0 +1,1 @@
+"""The environment section: versions, threading variables, packages and paths."""

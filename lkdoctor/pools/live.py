@@ -1,0 +1,235 @@
+"""Live pools collector: BLAS/OpenMP, torch, Rayon and this process's threads, as they are.
+
+Nothing here changes a pool. Torch and threadpoolctl are imported lazily, only
+when pools are collected, and LensKit's Rayon pool size is read only when the
+caller asks (``--apply``), because reading it creates that pool.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lkdoctor._native import load_probe
+from lkdoctor.host.lenskit import lenskit_accel_origin
+from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
+from lkdoctor.host.proc import LIVE_ROOT, STATE_NAMES, TaskStat, clock_ticks, read_task_stats
+from lkdoctor.model import (
+    ErrorEntry,
+    Pools,
+    RayonPool,
+    Report,
+    ThreadInfo,
+    ThreadsSnapshot,
+    TorchPool,
+)
+from lkdoctor.pools.apply import apply_level_zero
+
+LENSKIT_POOL_NOT_READ = (
+    "LensKit's own pool size is not read without --apply: lenskit._accel.thread_count() "
+    "would create that pool; until LensKit initializes it, it gets the default above"
+)
+
+
+@dataclass
+class PoolsResult:
+    pools: Pools
+    errors: list[ErrorEntry] = field(default_factory=list)
+
+
+# --- BLAS / OpenMP -----------------------------------------------------------
+
+
+def collect_blas() -> list[dict[str, Any]]:
+    """threadpoolctl's entry for every BLAS and OpenMP library loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return [dict(entry) for entry in threadpool_info()]
+
+
+# --- torch -------------------------------------------------------------------
+
+
+def _version_line(line: str) -> tuple[str, str] | None:
+    """Classify an unindented version line of parallel_info()."""
+    if "not found" in line:
+        return None
+    if "MKL-DNN" in line or "oneDNN" in line or "DNNL" in line:
+        return "mkldnn_version", line
+    if "Math Kernel Library" in line or line.startswith("MKL"):
+        return "mkl_version", line
+    if line.startswith("OpenMP"):
+        return "openmp_version", line
+    return None
+
+
+def parse_parallel_info(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Split ``torch.__config__.parallel_info()`` into ``key : value`` pairs and version lines."""
+    values: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.endswith(":"):
+            continue
+        for separator in (" : ", ": "):
+            key, sep, value = line.partition(separator)
+            if sep:
+                values[key.strip()] = value.strip()
+                break
+        else:
+            classified = _version_line(line)
+            if classified:
+                versions[classified[0]] = classified[1]
+    return values, versions
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def torch_pool_from(torch: Any) -> TorchPool:
+    """Read torch's pools through its own functions; starts no pool and changes no count."""
+    info_text = str(torch.__config__.parallel_info())
+    values, versions = parse_parallel_info(info_text)
+    get_capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    env_seen = {
+        name: values[name]
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        if name in values and values[name] != "[not set]"
+    }
+    return TorchPool(
+        version=str(torch.__version__),
+        intra_op=int(torch.get_num_threads()),
+        inter_op=int(torch.get_num_interop_threads()),
+        backend=values.get("ATen parallel backend"),
+        openmp_max_threads=_int_or_none(values.get("omp_get_max_threads()")),
+        openmp_version=versions.get("openmp_version"),
+        mkl_max_threads=_int_or_none(values.get("mkl_get_max_threads()")),
+        mkl_version=versions.get("mkl_version"),
+        mkldnn_version=versions.get("mkldnn_version"),
+        hardware_concurrency=_int_or_none(values.get("std::thread::hardware_concurrency()")),
+        cpu_capability=str(get_capability()) if get_capability else None,
+        env_seen=env_seen,
+        parallel_info=values,
+    )
+
+
+# --- Rayon -------------------------------------------------------------------
+
+
+def lenskit_thread_count() -> int:
+    """LensKit's Rayon pool size. Creates that pool if it does not exist yet."""
+    from lenskit._accel import thread_count
+
+    return int(thread_count())
+
+
+def collect_rayon(*, read_lenskit_pool: bool) -> RayonPool | None:
+    """Rayon's default pool size from the probe (no pool is created); None without the probe."""
+    probe, _ = load_probe()
+    if probe is None:
+        return None
+    default_threads, source = probe.rayon_default_threads()
+    origin = lenskit_accel_origin()
+    pool = RayonPool(
+        default_threads=int(default_threads),
+        source=str(source),
+        lenskit_accel=origin is not None,
+        lenskit_accel_loaded="lenskit._accel" in sys.modules,
+    )
+    if origin is None:
+        pool.note = "lenskit._accel is not installed, so LensKit has no Rayon pool here"
+    elif read_lenskit_pool:
+        pool.lenskit_threads = lenskit_thread_count()
+        pool.note = "LensKit's pool size read with lenskit._accel.thread_count() after --apply"
+    else:
+        pool.note = LENSKIT_POOL_NOT_READ
+    return pool
+
+
+# --- the process's threads ---------------------------------------------------
+
+
+def threads_snapshot(stats: list[TaskStat], ticks_per_second: int) -> ThreadsSnapshot:
+    """Count threads by state and name, with CPU time per thread."""
+    threads = [
+        ThreadInfo(
+            tid=stat.tid,
+            name=stat.name,
+            state=stat.state,
+            cpu_seconds=round((stat.utime_ticks + stat.stime_ticks) / ticks_per_second, 3),
+            processor=stat.processor,
+        )
+        for stat in stats
+    ]
+    states = Counter(STATE_NAMES.get(stat.state, stat.state) for stat in stats)
+    names = Counter(stat.name for stat in stats)
+    return ThreadsSnapshot(
+        count=len(threads),
+        states=dict(states.most_common()),
+        names=dict(names.most_common()),
+        cpu_seconds=round(sum(t.cpu_seconds for t in threads), 3),
+        threads=threads,
+    )
+
+
+def collect_threads(root: Path = LIVE_ROOT, pid: int | None = None) -> ThreadsSnapshot:
+    """The real threads of the process (``/proc/PID/task``)."""
+    return threads_snapshot(read_task_stats(root, pid), clock_ticks())
+
+
+# --- all together ------------------------------------------------------------
+
+
+def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) -> PoolsResult:
+    """Every live pool of this process; a part that fails becomes an error entry."""
+    result = PoolsResult(pools=Pools())
+    modules: dict[str, Any] = {}
+    for name in NUMERIC_MODULES:
+        module, problem = import_if_installed(name)
+        modules[name] = module
+        if problem:
+            result.errors.append(ErrorEntry(section="pools", message=problem))
+
+    def guarded(section: str, collector: Any) -> Any:
+        try:
+            return collector()
+        except Exception as exc:  # one pool failing must leave the others in the report
+            message = f"{section}: {type(exc).__name__}: {exc}"
+            result.errors.append(ErrorEntry(section="pools", message=message))
+            return None
+
+    pools = result.pools
+    pools.blas = guarded("blas", collect_blas) or []
+    if modules["torch"] is not None:
+        pools.torch = guarded("torch", lambda: torch_pool_from(modules["torch"]))
+    pools.rayon = guarded("rayon", lambda: collect_rayon(read_lenskit_pool=read_lenskit_pool))
+    pools.threads = guarded("threads", lambda: collect_threads(root, None))
+    return result
+
+
+def collect_live(report: Report, root: Path, environ: Mapping[str, str], *, apply: bool) -> None:
+    """Fill ``report.pools`` for this process, applying level 0 of the plan first if asked."""
+    steps = []
+    if apply:
+        if report.plan is None or not report.plan.levels:
+            report.errors.append(
+                ErrorEntry(
+                    section="pools",
+                    message="--apply: no thread plan was resolved, so none was applied",
+                )
+            )
+        else:
+            steps = apply_level_zero(report.plan.levels[0], environ)
+    result = collect_pools(root, read_lenskit_pool=apply)
+    result.pools.applied = bool(steps)
+    result.pools.apply_steps = steps
+    report.pools = result.pools
+    report.errors.extend(result.errors)

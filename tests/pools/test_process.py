@@ -1,0 +1,200 @@
+"""--pid against real processes this test starts (and kills), read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from helpers import run_cli, script
+
+import lkdoctor
+from lkdoctor.model import report_json_schema
+
+#: torch with 6 intra-op threads, all pinned to one CPU, multiplying matrices for ever.
+BURN = textwrap.dedent(
+    """
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    import torch
+    torch.set_num_threads(6)
+    a = torch.randn(384, 384)
+    a @ a
+    print("ready", flush=True)
+    while True:
+        a @ a
+    """
+)
+
+THREADING_VARIABLE = re.compile(r"^(LK_|OMP_|MKL_|OPENBLAS_|RAYON_)")
+
+IDLE = 'import time; print("ready", flush=True); time.sleep(600)'
+
+
+def target_environ(env: dict[str, str]) -> dict[str, str]:
+    """The surrounding environment without its threading variables, plus ``env``.
+
+    Machines may carry OPENBLAS_CORETYPE and the like; the target's threading variables
+    are then exactly the ones a test sets.
+    """
+    kept = {k: v for k, v in os.environ.items() if not THREADING_VARIABLE.match(k)}
+    return {**kept, **env}
+
+
+def start(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``code`` and wait (at most 120 s) until it prints its ready line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=target_environ(env),
+    )
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout=120)
+    if not ready or proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        proc.wait(10)
+        pytest.fail("the target process did not start within 120 s")
+    return proc
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+    proc.wait(10)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def burner() -> Iterator[subprocess.Popen[str]]:
+    proc = start(BURN, {"OMP_NUM_THREADS": "6", "LK_NUM_THREADS": "4", "APP_TOKEN": "s3cret"})
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def idler() -> Iterator[subprocess.Popen[str]]:
+    proc = start(IDLE, {"RAYON_NUM_THREADS": "1"})
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def pid_json(pid: int, *extra: str) -> dict[str, Any]:
+    result = run_cli(script("lkdoctor"), "--pid", str(pid), "--json", "--no-bench", *extra)
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@pytest.mark.torch
+def test_six_torch_threads_on_one_cpu_are_oversubscribed(burner: subprocess.Popen[str]) -> None:
+    data = pid_json(burner.pid, "--sample-time", "1")
+    jsonschema.validate(data, report_json_schema())
+    process = data["pools"]["process"]
+    assert process["pid"] == burner.pid
+    assert data["cpu"]["effective"] == 1 and process["cpus"] == 1  # its affinity, not ours
+    assert process["seconds"] >= 1  # the window asked for, at least
+    assert process["runnable_source"] == "schedstat"
+    assert process["avg_runnable"] > 1.5  # several of its 6 workers queue for the one CPU
+    assert process["avg_waiting"] > 0.5
+    assert process["nonvoluntary_switches_per_s"] > 0
+    assert data["pools"]["threads"]["count"] >= 6
+    assert {"libgomp", "libtorch_cpu"} <= set(process["libraries"])
+    assert process["env"] == {"LK_NUM_THREADS": "4", "OMP_NUM_THREADS": "6"}  # no APP_TOKEN
+    assert data["plan"]["levels"][0]["threads"] == 4  # the plan of *its* environment
+    [finding] = [f for f in data["findings"] if f["id"] == "process-oversubscribed"]
+    assert finding["severity"] in ("warning", "error")
+    assert finding["env"]["OMP_NUM_THREADS"] == "1"
+    assert data["pools"]["torch"] is None and data["pools"]["blas"] == []  # not ours to show
+
+
+@pytest.mark.torch
+def test_pid_text_shows_runnable_threads_against_its_cpus(burner: subprocess.Popen[str]) -> None:
+    result = run_cli(
+        script("lkdoctor"), "--pid", str(burner.pid), "--no-bench", "--sample-time", "0.5"
+    )
+    assert result.returncode == 0, result.stderr
+    section = result.stdout.split("Live pools", 1)[1]
+    assert f"pid {burner.pid}" in section
+    assert "runnable" in section and "✗ > 1 CPUs" in section
+    assert "libgomp" in section and "OMP_NUM_THREADS=6" in section
+
+
+def test_an_idle_process_fits(idler: subprocess.Popen[str]) -> None:
+    report = lkdoctor.collect(pid=idler.pid, sample_time=0.3)
+    process = report.pools.process if report.pools else None
+    assert process is not None
+    assert process.avg_runnable < 0.5
+    assert process.threads == 1
+    assert process.env == {"RAYON_NUM_THREADS": "1"}
+    assert "libtorch_cpu" not in process.libraries
+    assert not [f for f in report.findings if f.id == "process-oversubscribed"]
+    assert report.pools is not None and report.pools.threads is not None
+    assert report.pools.threads.states == {"sleeping": 1}
+
+
+def test_missing_process_is_a_one_line_exit_2() -> None:
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    result = run_cli(script("lkdoctor"), "--pid", str(pid_max + 1), "--no-bench")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"lkdoctor: no process with pid {pid_max + 1}"
+    assert result.stdout == ""
+    with pytest.raises(ProcessLookupError):
+        lkdoctor.collect(pid=pid_max + 1)
+
+
+def test_unreadable_environ_and_maps_are_errors_not_crashes(idler: subprocess.Popen[str]) -> None:
+    """As another user, /proc/PID/environ and maps are closed; the rest is still reported."""
+    assert os.geteuid() == 0, "the suite runs as root, which can become another user"
+    code = textwrap.dedent(
+        f"""
+        import os, lkdoctor
+        lkdoctor.collect(pid=os.getpid(), sample_time=0.05)  # load every module while root
+        os.setgid(65534)
+        os.setuid(65534)  # nobody: may not read a root process's environ or maps
+        print(lkdoctor.collect(pid={idler.pid}, sample_time=0.2).model_dump_json())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    messages = [e["message"] for e in data["errors"] if e["section"] == "pools"]
+    assert any("PermissionError" in m and "environ" in m for m in messages), messages
+    assert any("threading libraries not read" in m for m in messages), messages
+    process = data["pools"]["process"]
+    assert process["threads"] == 1 and process["env"] == {} and process["libraries"] == {}
+
+
+def test_a_process_that_exits_while_sampled_is_an_error_entry() -> None:
+    proc = start('import time; print("ready", flush=True); time.sleep(0.3)', {})
+    reaper = threading.Thread(target=proc.wait, daemon=True)  # reaped at once: no zombie left
+    reaper.start()
+    try:
+        result = run_cli(script("lkdoctor"), "--pid", str(proc.pid), "--json", "--no-bench")
+    finally:
+        stop(proc)
+        reaper.join(10)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    messages = [e["message"] for e in data["errors"] if e["section"] == "pools"]
+    assert any(str(proc.pid) in m or "No such file" in m for m in messages), messages
+    assert data["cpu"]["effective"] >= 1  # the rest of the report is still there

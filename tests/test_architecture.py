@@ -1,0 +1,113 @@
+"""The package's imports form a one-way graph: no cycle, also none through a lazy import.
+
+Every ``import`` and ``from … import`` of an ``lkdoctor`` module counts, wherever it stands
+(module level, inside a function, under ``TYPE_CHECKING``), so a cycle cannot hide behind a
+function-level import.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import lkdoctor
+
+PACKAGE = Path(lkdoctor.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The lkdoctor modules ``path`` imports (a name imported from a package counts as its
+    submodule when one exists, else as the package)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module not in known:
+                continue
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    known = set(files)
+    return {name: imported_modules(path, known) - {name} for name, path in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    graph = import_graph()
+    assert len(graph) > 20  # the walk really saw the package
+    assert find_cycle(graph) is None, " → ".join(find_cycle(graph) or [])
+
+
+def test_the_cycle_finder_finds_a_cycle_through_a_lazy_import(tmp_path: Path) -> None:
+    a = tmp_path / "a.py"
+    a.write_text("import b\n")
+    b = tmp_path / "b.py"
+    b.write_text("def f():\n    import a\n")
+    graph = {"a": imported_modules(a, {"a", "b"}), "b": imported_modules(b, {"a", "b"})}
+    assert find_cycle(graph) == ["a", "b", "a"]
+
+
+STAGES = ["model", "host", "sections", "checks", "render", "output", "cli"]
+
+
+def stage(module: str) -> int:
+    """The stage a module belongs to; an import may only point at the same or an earlier one."""
+    top = module.split(".")[1] if "." in module else ""
+    if top in {"", "_native", "_probe", "version", "model"}:
+        return 0
+    if top == "host":
+        return 1
+    if top in {"cpu", "plan", "pools", "bench", "environment"}:
+        return 2
+    if top in {"checks", "redact"}:
+        return 3
+    if top == "render":
+        return 4
+    if top in {"pipeline", "cluster", "output"}:
+        return 5
+    return 6  # cli, lenskit_plugin, __main__
+
+
+def test_imports_only_point_back_along_the_stages() -> None:
+    backwards = [
+        f"{source} ({STAGES[stage(source)]}) imports {target} ({STAGES[stage(target)]})"
+        for source, targets in import_graph().items()
+        if source != "lkdoctor"
+        for target in targets
+        if stage(target) > stage(source)
+    ]
+    assert backwards == []
