@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from lkdoctor._native import load_probe
+from lkdoctor.collected import guard
 from lkdoctor.model import Bench, ErrorEntry, Report, ToolInfo
 from lkdoctor.version import __version__
 
@@ -23,17 +23,9 @@ T = TypeVar("T")
 
 
 def _guarded(report: Report, section: str, collector: Callable[[], T]) -> T | None:
-    try:
-        return collector()
-    except Exception as exc:  # a failing collector must never take the report down
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        report.errors.append(
-            ErrorEntry(
-                section=section,
-                message=f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
-            )
-        )
-        return None
+    collected = guard(section, collector)
+    report.errors.extend(collected.errors)
+    return collected.value
 
 
 def tool_info() -> ToolInfo:

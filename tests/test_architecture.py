@@ -87,7 +87,7 @@ STAGES = ["model", "host", "sections", "checks", "render", "output", "cli"]
 def stage(module: str) -> int:
     """The stage a module belongs to; an import may only point at the same or an earlier one."""
     top = module.split(".")[1] if "." in module else ""
-    if top in {"", "_native", "_probe", "version", "model"}:
+    if top in {"", "_native", "_probe", "version", "model", "collected"}:
         return 0
     if top == "host":
         return 1

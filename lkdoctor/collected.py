@@ -1,0 +1,40 @@
+"""The one contract of a section collector: it returns its section and what went wrong.
+
+Collectors never touch the ``Report``: the pipeline is the only writer, and :func:`guard`
+is the only place an exception turns into an ``errors[]`` entry.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from lkdoctor.model import ErrorEntry
+
+T = TypeVar("T")
+
+
+@dataclass
+class Collected(Generic[T]):
+    """A section (or None when it could not be collected) and the errors met on the way."""
+
+    value: T
+    errors: list[ErrorEntry] = field(default_factory=list)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``Type: message (at file.py:line)``, the frame where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def guard(section: str, collector: Callable[[], T]) -> Collected[T | None]:
+    """Run ``collector``; an exception becomes an error entry of ``section``, never a crash."""
+    try:
+        return Collected(collector())
+    except Exception as exc:  # a failing collector must never take the report down
+        return Collected(None, [ErrorEntry(section=section, message=describe_failure(exc))])
