@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -58,7 +59,7 @@ class LenskitGroup(_OneLineUsageErrors, click.Group):
 @click.command(
     name="doctor",
     cls=DoctorCommand,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the report as JSON (same as --format json)."
@@ -128,6 +129,19 @@ class LenskitGroup(_OneLineUsageErrors, click.Group):
     help="Seconds to sample the --pid process's threads.",
 )
 @click.option(
+    "--single-process",
+    is_flag=True,
+    help="With --pid: sample that process alone, not its children and their children.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Write the report to PATH instead of stdout (stderr with -- COMMAND).",
+)
+@click.option(
     "--ray",
     "ray_address",
     is_flag=False,
@@ -146,6 +160,7 @@ class LenskitGroup(_OneLineUsageErrors, click.Group):
     help="With --ray: how long each node may take to answer.",
 )
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def doctor(
     as_json: bool,
     output_format: Format | None,
@@ -164,8 +179,16 @@ def doctor(
     color: ColorMode,
     ray_address: str | None,
     ray_timeout: float,
+    single_process: bool,
+    report_path: Path | None,
+    command: tuple[str, ...],
 ) -> None:
-    """Diagnose LensKit's CPU budget, thread plan and live thread pools."""
+    """Diagnose LensKit's CPU budget, thread plan and live thread pools.
+
+    With `-- COMMAND [ARGS]...`, run COMMAND and observe its whole process tree until it
+    exits; the report then goes to stderr (or --report PATH) and the exit status is the
+    command's own when non-zero.
+    """
     if json_schema:
         import json
 
@@ -181,6 +204,22 @@ def doctor(
 
     if apply and pid is not None:
         raise click.UsageError("--apply changes this process; it cannot be combined with --pid")
+    if command:
+        if apply or pid is not None or ray_address is not None:
+            raise click.UsageError("-- COMMAND cannot be combined with --apply, --pid or --ray")
+        options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
+        _doctor_command(
+            list(command),
+            options,
+            bench=not no_bench,
+            bench_time=bench_time,
+            packages=packages or full,
+            paths=paths or full,
+            redact=redact,
+        )
+        return
+    if single_process and pid is None:
+        raise click.UsageError("--single-process needs --pid")
     if ray_address is not None:  # every node of a Ray cluster instead of this process
         if apply or pid is not None:
             raise click.UsageError("--ray cannot be combined with --apply or --pid")
@@ -200,11 +239,12 @@ def doctor(
                 packages=packages or full,
                 paths=paths or full,
                 redact=redact,
+                tree=not single_process,
             )
     except ProcessLookupError as exc:
         click.echo(f"lkdoctor: {exc}", err=True)
         sys.exit(2)
-    _deliver(report, fmt, full, color, github_output, fail_on)
+    _deliver(report, fmt, full, color, github_output, fail_on, report_path)
 
 
 def _doctor_cluster(
@@ -235,15 +275,80 @@ def _deliver(
     color: ColorMode,
     github_output: Path | None,
     fail_on: FailOn,
+    report_path: Path | None = None,
 ) -> None:
     """Print the report, feed GitHub Actions, and exit 1 if ``--fail-on`` is met."""
-    from lkdoctor.output import exit_code, make_console, render
+    from lkdoctor.output import exit_code
 
-    render(report, fmt, full=full, console=make_console(color))
+    options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
+    _write_report(report, options, default=sys.stdout)
     _deliver_to_github(report, github_output)
     code = exit_code(report, fail_on)
     if code:
         sys.exit(code)
+
+
+@dataclass(frozen=True)
+class _ReportOptions:
+    """How a finished report is delivered."""
+
+    fmt: Format
+    full: bool
+    color: ColorMode
+    github_output: Path | None
+    fail_on: FailOn
+    report_path: Path | None
+
+
+def _write_report(report: Report, options: _ReportOptions, default: IO[str]) -> None:
+    """The report in its format, to ``--report PATH`` or else ``default``."""
+    from lkdoctor.output import make_console, render
+
+    if options.report_path is None:
+        console = make_console(options.color, file=default)
+        render(report, options.fmt, full=options.full, console=console)
+        return
+    try:
+        with options.report_path.open("w", encoding="utf-8") as out:
+            console = make_console(options.color, file=out)
+            render(report, options.fmt, full=options.full, console=console)
+    except OSError as exc:
+        click.echo(f"lkdoctor: cannot write {options.report_path}: {exc.strerror}", err=True)
+
+
+def _doctor_command(
+    command: list[str],
+    options: _ReportOptions,
+    *,
+    bench: bool,
+    bench_time: float,
+    packages: bool,
+    paths: bool,
+    redact: bool,
+) -> NoReturn:
+    """``-- COMMAND``: run it, observe its tree, report on stderr; exit with its status."""
+    from lkdoctor.observe.command import run_command
+    from lkdoctor.output import exit_code
+    from lkdoctor.pipeline import collect, effective_cpus
+    from lkdoctor.render.progress import observe_status
+
+    try:
+        with observe_status(command) as progress:
+            run = run_command(command, cpus=effective_cpus(), progress=progress)
+    except OSError as exc:  # as a shell does: 127 not found, 126 not runnable
+        click.echo(f"lkdoctor: cannot run {command[0]}: {exc.strerror}", err=True)
+        sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
+    report = collect(
+        bench=bench,
+        bench_time=bench_time,
+        packages=packages,
+        paths=paths,
+        redact=redact,
+        observation=run.observed,
+    )
+    _write_report(report, options, default=sys.stderr)
+    _deliver_to_github(report, options.github_output)
+    sys.exit(run.exit_status or exit_code(report, options.fail_on))
 
 
 def _deliver_to_github(report: Report, github_output: Path | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -227,6 +227,86 @@ class ProcessSample(_Model):
     )
 
 
+class ObservedProcess(_Model):
+    """One process of an observed tree, over the part of the window it was alive."""
+
+    pid: int
+    ppid: int
+    name: str
+    command: str = Field(default="", description="the start of its command line")
+    level: int = Field(description="its nesting level in the plan: the root 0, its workers 1, …")
+    helper: bool = Field(
+        default=False,
+        description="a multiprocessing helper (resource tracker, forkserver): no plan level",
+    )
+    threads: int = Field(description="the most threads it had at once")
+    thread_names: dict[str, int] = Field(
+        default_factory=dict, description="threads seen over the window, by name"
+    )
+    avg_running: float = Field(description="average CPUs it used over the whole window")
+    avg_waiting: float = Field(
+        description="average threads of it runnable but waiting for a CPU, over the window"
+    )
+    avg_runnable: float = Field(description="avg_running + avg_waiting")
+    peak_runnable: float = Field(
+        default=0.0, description="its highest runnable threads in one sample"
+    )
+    cpu_seconds: float = Field(description="thread-seconds on a CPU inside the window")
+    wait_seconds: float = Field(description="thread-seconds runnable but waiting for a CPU")
+    first_seen: float = Field(description="seconds after the start it was first seen")
+    last_seen: float = Field(description="seconds after the start it was last seen")
+    exited: bool = Field(default=False, description="it ended before the window did")
+    libraries: list[str] = Field(
+        default_factory=list, description="threading libraries in its /proc/PID/maps"
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="its LK_*, OMP_*, MKL_*, OPENBLAS_*, RAYON_* variables"
+    )
+    planned_threads: int | None = Field(
+        default=None, description="threads the plan lets a process at its level keep busy (T × B)"
+    )
+
+
+class TimelinePoint(_Model):
+    at: float = Field(description="seconds after the start, at the end of the interval")
+    seconds: float = Field(description="length of the interval")
+    runnable: float = Field(description="average runnable threads of the tree in the interval")
+    waiting: float = Field(description="of which waiting for a CPU")
+    processes: int
+    threads: int
+
+
+class Observed(_Model):
+    """A process tree watched over a window: ``--pid`` (sampled) or ``-- COMMAND`` (whole run)."""
+
+    root_pid: int
+    tree: bool = Field(default=True, description="false with --single-process: the root only")
+    command: list[str] | None = Field(default=None, description="-- COMMAND as run, else null")
+    exit_status: int | None = Field(
+        default=None, description="the command's exit status (128 + N when killed by signal N)"
+    )
+    seconds: float = Field(description="wall time observed")
+    cpus: int | None = Field(description="the CPUs the tree may use (effective)")
+    samples: int = Field(description="how many times the tree was read")
+    interval: float = Field(description="average seconds between samples")
+    avg_runnable: float
+    avg_running: float = Field(description="average CPUs in use over the window")
+    avg_waiting: float = Field(description="average threads waiting for a CPU")
+    cpu_seconds: float = Field(description="CPU time of the tree inside the window")
+    wait_seconds: float = Field(description="thread-seconds spent waiting for a CPU")
+    wait_share: float = Field(description="share of runnable thread-time spent waiting")
+    oversubscribed_share: float = Field(
+        description="share of the window in which runnable threads exceeded the CPUs"
+    )
+    peak_runnable: float = Field(description="highest runnable threads in one sample interval")
+    peak_processes: int = 0
+    processes: list[ObservedProcess] = Field(default_factory=list)
+    timeline: list[TimelinePoint] = Field(default_factory=list)
+    observer_cpu_seconds: float = Field(
+        default=0.0, description="CPU time the observer itself spent reading /proc"
+    )
+
+
 class ApplyStep(_Model):
     """One step of LensKit's ``initialize()`` as ``--apply`` performed it."""
 
@@ -434,6 +514,9 @@ class Report(_Model):
     environment: EnvironmentInfo | None = None
     cluster: ClusterReport | None = Field(
         default=None, description="--ray: every node of a Ray cluster; null otherwise"
+    )
+    observed: Observed | None = Field(
+        default=None, description="--pid's process tree or -- COMMAND's run, as observed"
     )
     findings: list[Finding] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from lkdoctor._native import load_probe
-from lkdoctor.collected import guard
-from lkdoctor.model import Bench, ErrorEntry, Report, ToolInfo
+from lkdoctor.collected import Collected, guard
+from lkdoctor.model import Bench, ErrorEntry, Observed, Report, ToolInfo
 from lkdoctor.version import __version__
 
 T = TypeVar("T")
@@ -51,6 +51,27 @@ def _environ_kept(enabled: bool) -> Iterator[None]:
             os.environ.update(saved)
 
 
+def _keep_observation(
+    report: Report,
+    observation: Collected[Collected[Observed | None] | None] | Collected[Observed | None],
+) -> None:
+    """Put an observation (and its errors) into the report; a guarded one is unwrapped."""
+    report.errors.extend(observation.errors)
+    value = observation.value
+    if isinstance(value, Collected):
+        report.errors.extend(value.errors)
+        value = value.value
+    report.observed = value
+
+
+def effective_cpus(root: Path | str = "/") -> int | None:
+    """This process's effective CPUs (a command it starts inherits them), None if unknown."""
+    from lkdoctor.cpu.budget import collect_cpu
+
+    budget = guard("cpu", lambda: collect_cpu(Path(root), os.environ, None))
+    return budget.value.effective if budget.value is not None else None
+
+
 def _check_target(root: Path, pid: int, apply: bool) -> None:
     """``--pid`` is read-only and must name a live process."""
     from lkdoctor.host.proc import process_exists
@@ -76,6 +97,8 @@ def collect(
     packages: bool = False,
     paths: bool = False,
     redact: bool = False,
+    tree: bool = True,
+    observation: Collected[Observed | None] | None = None,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``).
 
@@ -86,6 +109,8 @@ def collect(
     reporting what it measures to ``progress``; it too leaves the process's pools as found.
     ``packages`` / ``paths`` add those lists to the environment section; secrets are
     always masked, and ``redact`` also hides the user name, host name and home folder.
+    ``pid`` covers its whole process tree unless ``tree`` is false. ``observation`` is a
+    run already observed (``-- COMMAND``); the report then describes that run.
     """
     root_path = Path(root)
     if pid is not None:
@@ -98,6 +123,8 @@ def collect(
         from lkdoctor.checks import analyse
         from lkdoctor.cpu.budget import collect_cpu
         from lkdoctor.environment.info import collect_environment
+        from lkdoctor.observe.plan import with_plan
+        from lkdoctor.observe.sampler import observe_pid
         from lkdoctor.plan.resolve import collect_plan
         from lkdoctor.pools.live import collect_live
         from lkdoctor.pools.process import collect_process, target_environ
@@ -116,17 +143,31 @@ def collect(
             report.plan = _guarded(
                 report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
             )
-        if pid is None:
+        if observation is not None:
+            _keep_observation(report, observation)
+        elif pid is None:
             _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))
+        elif tree:
+            cpus = cpu.effective if cpu is not None else None
+            _keep_observation(
+                report,
+                guard("observed", lambda: observe_pid(pid, sample_time, cpus=cpus, root=root_path)),
+            )
         else:
             _guarded(
                 report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env)
             )
+        if report.observed is not None and report.plan is not None:
+            report.observed = with_plan(report.observed, report.plan)
         report.bench = _guarded(
             report,
             "bench",
             lambda: bench_section(
-                report, requested=bench, pid=pid, budget=bench_time, progress=progress
+                report,
+                requested=bench,
+                pid=pid,
+                budget=bench_time,
+                progress=progress,
             ),
         ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
         report.environment = _guarded(

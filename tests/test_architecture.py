@@ -91,7 +91,7 @@ def stage(module: str) -> int:
         return 0
     if top == "host":
         return 1
-    if top in {"cpu", "plan", "pools", "bench", "environment"}:
+    if top in {"cpu", "plan", "pools", "bench", "environment", "observe"}:
         return 2
     if top in {"checks", "redact"}:
         return 3

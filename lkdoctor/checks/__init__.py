@@ -9,6 +9,7 @@ from lkdoctor.model import Finding, Report
 from . import bench as bench_checks
 from . import cluster as cluster_checks
 from . import cpu as cpu_checks
+from . import observed as observed_checks
 from . import plan as plan_checks
 from . import pools as pools_checks
 
@@ -17,6 +18,7 @@ CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     plan_checks.check,
     cluster_checks.check,
     pools_checks.check,
+    observed_checks.check,
     bench_checks.check,
 )
 

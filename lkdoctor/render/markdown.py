@@ -20,6 +20,7 @@ TITLES = {
     "cpu": "CPU budget",
     "plan": "Thread plan",
     "pools": "Live pools",
+    "observed": "Observed",
     "bench": "Measured",
     "ray": "Ray",
     "environment": "Environment",

@@ -5,11 +5,15 @@ Stdout is never touched, so ``--json`` output stays pure JSON.
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
 from rich.console import Console
+
+from lkdoctor.observe.sampler import TreeSampler
 
 
 @contextmanager
@@ -27,3 +31,41 @@ def bench_status(
             status.update(f"lenskit doctor: {message}")
 
         yield update
+
+
+#: Seconds between updates of the observing line.
+OBSERVE_UPDATE = 1.0
+
+
+@contextmanager
+def observe_status(
+    command: list[str], enabled: bool = True, file: IO[str] | None = None
+) -> Iterator[Callable[[TreeSampler], None] | None]:
+    """Yield a callback that keeps one line on stderr up to date while ``command`` runs,
+    or None when stderr is not a terminal. The line is erased when the command ends."""
+    out = sys.stderr if file is None else file
+    if not enabled or not out.isatty():
+        yield None
+        return
+    last = [0.0]
+
+    def update(sampler: TreeSampler) -> None:
+        now = time.monotonic()
+        if now - last[0] < OBSERVE_UPDATE:
+            return
+        last[0] = now
+        point = sampler.timeline[-1] if sampler.timeline else None
+        runnable = f", {point.runnable:.1f} runnable" if point else ""
+        cpus = f" on {sampler.cpus} CPUs" if sampler.cpus else ""
+        out.write(
+            f"\r\033[Klenskit doctor: watching {command[0]}: {now - sampler.started:.0f} s, "
+            f"{point.processes if point else 1} process(es){runnable}{cpus}"
+        )
+        out.flush()
+
+    try:
+        yield update
+    finally:
+        if last[0]:
+            out.write("\r\033[K")
+            out.flush()

@@ -26,6 +26,7 @@ from lkdoctor.model import (
     ThreadsSnapshot,
 )
 from lkdoctor.render import summary_text
+from lkdoctor.render.observed import render_observed
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 SEVERITY_MARK = {"info": "i", "warning": "!", "error": "✗"}
@@ -507,6 +508,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("cpu", "CPU budget", render_cpu),
     Section("plan", "Thread plan", render_plan),
     Section("pools", "Live pools", render_pools),
+    Section("observed", "Observed", render_observed),
     Section("bench", "Measured", render_bench),
     Section("environment", "Environment", render_environment),
     Section("cluster", "Ray cluster", render_cluster),

@@ -1,0 +1,123 @@
+"""``lenskit doctor -- COMMAND``: run a command untouched and watch its tree until it exits.
+
+The command inherits stdin, stdout and stderr. Signals sent to the doctor are passed on:
+while the command runs they are blocked here and taken with ``sigtimedwait`` (which is
+also the sampler's sleep), so the sender is known. A Ctrl-C from the terminal reaches the
+whole foreground process group, the command included, so it is passed on only when the
+command has left our group; a signal sent to the doctor alone (``kill``) is always passed on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lkdoctor.collected import Collected
+from lkdoctor.model import Observed
+from lkdoctor.observe.sampler import TreeSampler
+
+#: Signals a user sends to stop or poke a run; all are passed on to the command.
+FORWARDED = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+
+#: si_code of a signal the kernel sent (the terminal's Ctrl-C), as opposed to kill().
+SI_KERNEL = 0x80
+
+
+@dataclass
+class CommandRun:
+    observed: Collected[Observed | None]
+    exit_status: int
+    forwarded: list[str]
+
+
+def shell_status(returncode: int) -> int:
+    """A returncode as the shell shows it: 128 + N when killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _same_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def run_command(
+    command: Sequence[str],
+    *,
+    cpus: int | None,
+    progress: Callable[[TreeSampler], None] | None = None,
+) -> CommandRun:
+    """Run ``command``, observe its tree from start to exit; FileNotFoundError /
+    PermissionError when it cannot be started."""
+    # Signals that arrive before the mask is in place are remembered, then passed on.
+    early: list[int] = []
+    previous = {sig: signal.signal(sig, lambda n, _f: early.append(n)) for sig in FORWARDED}
+    try:
+        started = time.monotonic()
+        child = subprocess.Popen(list(command))
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    forwarded: list[str] = []
+
+    def forward(signum: int, from_kernel: bool) -> None:
+        if from_kernel and _same_group(child.pid):
+            return  # the terminal already sent it to the command's group
+        try:
+            os.kill(child.pid, signum)
+            forwarded.append(signal.Signals(signum).name)
+        except ProcessLookupError:
+            pass
+
+    for signum in early:
+        forward(signum, from_kernel=False)
+
+    def exited() -> bool:
+        # WNOWAIT: the command stays a zombie, so its last counters can still be read.
+        try:
+            info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return info is not None
+
+    def wait(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            info = signal.sigtimedwait(FORWARDED, left)
+            if info is None:
+                return
+            forward(info.si_signo, from_kernel=info.si_code == SI_KERNEL)
+            if exited():
+                return
+
+    sampler = TreeSampler(child.pid, cpus=cpus, from_birth=True, started=started)
+    try:
+        sampler.run(exited, wait, progress)
+    finally:
+        returncode = child.wait()
+        # Pending signals (sent as the command ended) are dropped, not delivered to us.
+        while signal.sigtimedwait(FORWARDED, 0) is not None:
+            pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    result = sampler.result()
+    status = shell_status(returncode)
+    if result.value is not None:
+        result.value.command = list(command)
+        result.value.exit_status = status
+    return CommandRun(result, status, forwarded)

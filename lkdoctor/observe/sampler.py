@@ -1,0 +1,390 @@
+"""Watch a process tree read-only: every thread's ``schedstat``, sampled adaptively.
+
+Each sample lists the tree (one ``/proc`` listing; ``stat`` is read only for pids not
+seen before) and reads ``task/TID/schedstat`` of each of its threads: nanoseconds on a
+CPU and nanoseconds runnable but waiting for one. Their growth between two samples,
+divided by the interval, is how many threads were running and waiting on average in it,
+so every moment counts, not only the instants the sampler looks. Per-process facts that
+change rarely (name, command line, environment, libraries in ``maps``) are read when the
+process is first seen and again at growing intervals, never at every sample.
+
+Limits, stated in the report rather than hidden: a process born and gone between two
+samples is not seen; a thread's last interval before it exits is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lkdoctor.collected import Collected
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir, read_environ, read_threading_libraries
+from lkdoctor.host.proctree import (
+    ParentTable,
+    list_tids,
+    parse_ppid,
+    read_command,
+    read_small,
+    read_thread_schedstat,
+)
+from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, TimelinePoint
+from lkdoctor.pools.process import threading_env
+
+SECTION = "observed"
+
+#: The observer aims to spend at most this share of one CPU reading /proc.
+TARGET_OWN_SHARE = 0.01
+#: Bounds of the adaptive interval between samples, in seconds.
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 1.0
+#: Static facts of a process are re-read at these ages (seconds), then every last one.
+STATIC_REFRESH_AGES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+#: multiprocessing's own helper processes: not workers of the plan.
+HELPER_COMMAND = re.compile(r"multiprocessing\.(resource_tracker|forkserver|semaphore_tracker)")
+
+
+@dataclass
+class _Process:
+    pid: int
+    ppid: int
+    first_seen: float
+    last_seen: float
+    name: str = "?"
+    command: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    libraries: list[str] = field(default_factory=list)
+    static_reads: int = 0
+    counters: dict[int, tuple[int, int]] = field(default_factory=dict)
+    thread_names: dict[int, str] = field(default_factory=dict)
+    threads: int = 0
+    run_ns: int = 0
+    wait_ns: int = 0
+    peak_runnable: float = 0.0
+    alive: bool = True
+    errors_reported: set[str] = field(default_factory=set)
+
+
+class TreeSampler:
+    """Samples ``root_pid`` (and, with ``tree``, its descendants) until told to stop.
+
+    With ``from_birth`` the counters at the first sample count in full (the command was
+    started just before); otherwise the first sample is the baseline.
+    """
+
+    def __init__(
+        self,
+        root_pid: int,
+        *,
+        cpus: int | None,
+        tree: bool = True,
+        root: Path = LIVE_ROOT,
+        from_birth: bool = False,
+        started: float | None = None,
+    ) -> None:
+        self.root_pid = root_pid
+        self.cpus = cpus
+        self.tree = tree
+        self.root = root
+        self.from_birth = from_birth
+        self.parents = ParentTable(root)
+        self.processes: dict[int, _Process] = {}
+        self.timeline: list[TimelinePoint] = []
+        self.errors: list[ErrorEntry] = []
+        self.started = time.monotonic() if started is None else started
+        self.last_at: float | None = None
+        self.samples = 0
+        self.interval = MIN_INTERVAL
+        self.own_cpu = 0.0
+        self.oversubscribed_seconds = 0.0
+        self.peak_processes = 0
+        self.schedstat_missing = False
+
+    # --- one sample -----------------------------------------------------------
+
+    def _members(self) -> list[int]:
+        alive = [pid for pid, proc in self.processes.items() if proc.alive]
+        if not self.tree:
+            return [self.root_pid] if os.path.exists(proc_dir(self.root, self.root_pid)) else []
+        self.parents.refresh()
+        return self.parents.descendants(self.root_pid, alive)
+
+    def _parent(self, pid: int) -> int:
+        known = self.parents.parents.get(pid)
+        if known is not None:
+            return known
+        stat = read_small(str(proc_dir(self.root, pid) / "stat"))
+        return (parse_ppid(stat) if stat is not None else None) or 0
+
+    def _error(self, proc: _Process, what: str, exc: OSError) -> None:
+        if what in proc.errors_reported:
+            return
+        proc.errors_reported.add(what)
+        reason = exc.strerror or type(exc).__name__
+        self.errors.append(
+            ErrorEntry(
+                section=SECTION,
+                message=f"pid {proc.pid} ({proc.name}): {what} not read: "
+                f"{type(exc).__name__}: {reason}",
+            )
+        )
+
+    def _read_static(self, proc: _Process) -> None:
+        """Name, command line, environment and libraries: read again as the process ages."""
+        proc.static_reads += 1
+        name = read_small(str(proc_dir(self.root, proc.pid) / "comm"))
+        if name is not None:
+            proc.name = name.decode("utf-8", "replace").strip()
+        proc.command = read_command(self.root, proc.pid) or proc.command
+        try:
+            env = read_environ(self.root, proc.pid)
+            if env:  # a zombie's environment reads empty: keep what was read while it lived
+                proc.env = threading_env(env)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # it has just exited
+        except OSError as exc:  # another user's process, without root
+            self._error(proc, "environment", exc)
+        try:
+            # Libraries once loaded stay counted: a zombie's maps are empty.
+            loaded = read_threading_libraries(self.root, proc.pid)
+            proc.libraries = sorted(set(proc.libraries) | set(loaded))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        except OSError as exc:
+            self._error(proc, "threading libraries (maps)", exc)
+
+    def _static_due(self, proc: _Process, now: float) -> bool:
+        reads = proc.static_reads
+        if reads == 0:
+            return True
+        ages = STATIC_REFRESH_AGES
+        due_age = ages[reads - 1] if reads - 1 < len(ages) else ages[-1] * (reads - len(ages) + 1)
+        return now - proc.first_seen >= due_age
+
+    def sample(self, final: bool = False) -> None:
+        """Read the tree once; the growth since the last sample becomes a timeline point."""
+        own_start = time.thread_time()
+        now = time.monotonic()
+        first = self.last_at is None
+        members = self._members()
+        seen = set(members)
+        run_sum = wait_sum = 0
+        thread_count = 0
+        for pid in members:
+            proc = self.processes.get(pid)
+            born = proc is None
+            if proc is None:
+                proc = _Process(pid, self._parent(pid), now, now)
+                self.processes[pid] = proc
+            if born or final or self._static_due(proc, now):
+                self._read_static(proc)
+            base = str(proc_dir(self.root, pid))
+            tids = list_tids(self.root, pid)
+            if not tids:
+                seen.discard(pid)
+                continue
+            proc.last_seen = now
+            proc.threads = max(proc.threads, len(tids))
+            # Counters found at the first sample are a baseline (they grew before the window)
+            # unless the run is watched from its birth; later newcomers were born inside it.
+            count_in_full = not first or self.from_birth
+            proc_run = proc_wait = 0
+            for tid in tids:
+                counters = read_thread_schedstat(base, tid)
+                if counters is None:
+                    if os.path.exists(f"{base}/task/{tid}"):
+                        self.schedstat_missing = True
+                    continue
+                previous = proc.counters.get(tid)
+                if previous is None:
+                    if tid not in proc.thread_names:
+                        name = read_small(f"{base}/task/{tid}/comm")
+                        proc.thread_names[tid] = (
+                            name.decode("utf-8", "replace").strip() if name else "?"
+                        )
+                    previous = (0, 0) if count_in_full else counters
+                proc_run += counters[0] - previous[0]
+                proc_wait += counters[1] - previous[1]
+                proc.counters[tid] = counters
+            proc.counters = {tid: proc.counters[tid] for tid in tids if tid in proc.counters}
+            proc.run_ns += proc_run
+            proc.wait_ns += proc_wait
+            run_sum += proc_run
+            wait_sum += proc_wait
+            thread_count += len(tids)
+            if self.last_at is not None:
+                span = max(now - self.last_at, 1e-6)
+                proc.peak_runnable = max(proc.peak_runnable, (proc_run + proc_wait) / 1e9 / span)
+        for pid, proc in self.processes.items():
+            if proc.alive and pid not in seen:
+                proc.alive = False
+        self.peak_processes = max(self.peak_processes, len(seen))
+        if self.last_at is not None:
+            span = max(now - self.last_at, 1e-6)
+            runnable = (run_sum + wait_sum) / 1e9 / span
+            if self.cpus is not None and runnable > self.cpus:
+                self.oversubscribed_seconds += span
+            self.timeline.append(
+                TimelinePoint(
+                    at=round(now - self.started, 3),
+                    seconds=round(span, 3),
+                    runnable=round(runnable, 2),
+                    waiting=round(wait_sum / 1e9 / span, 2),
+                    processes=len(seen),
+                    threads=thread_count,
+                )
+            )
+        self.last_at = now
+        self.samples += 1
+        cost = time.thread_time() - own_start
+        self.own_cpu += cost
+        # Sample as often as the observer's own budget allows, within the bounds.
+        wanted = cost / TARGET_OWN_SHARE
+        self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, 0.5 * self.interval + 0.5 * wanted))
+
+    # --- the window ---------------------------------------------------------------
+
+    def run(
+        self,
+        done: Callable[[], bool],
+        wait: Callable[[float], None] = time.sleep,
+        on_sample: Callable[[TreeSampler], None] | None = None,
+    ) -> None:
+        """Sample until ``done()``; ``wait(seconds)`` sleeps between samples."""
+        if not self.from_birth:  # the window starts at the first look
+            self.started = time.monotonic()
+        while True:
+            self.sample()
+            if on_sample is not None:
+                on_sample(self)
+            if done():
+                break
+            wait(self.interval)
+        self.sample(final=True)
+
+    def run_for(
+        self, seconds: float, on_sample: Callable[[TreeSampler], None] | None = None
+    ) -> None:
+        """Sample for ``seconds`` (``--pid``), or until the root exits."""
+        deadline = time.monotonic() + seconds
+
+        def done() -> bool:
+            root = self.processes.get(self.root_pid)
+            return time.monotonic() >= deadline or (root is not None and not root.alive)
+
+        def wait(interval: float) -> None:
+            time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+
+        self.run(done, wait, on_sample)
+
+    # --- the result -------------------------------------------------------------
+
+    def _levels(self) -> dict[int, tuple[int, bool]]:
+        """``pid → (level, helper)``: the root is level 0; a helper adds no level."""
+        result: dict[int, tuple[int, bool]] = {}
+
+        def level_of(pid: int, depth: int = 0) -> tuple[int, bool]:
+            if pid in result:
+                return result[pid]
+            proc = self.processes[pid]
+            helper = bool(HELPER_COMMAND.search(proc.command))
+            if pid == self.root_pid or proc.ppid not in self.processes or depth > 64:
+                value = (0 if pid == self.root_pid else 1, helper)
+            else:
+                parent_level, parent_helper = level_of(proc.ppid, depth + 1)
+                value = (parent_level + (0 if parent_helper else 1), helper)
+            result[pid] = value
+            return value
+
+        for pid in self.processes:
+            level_of(pid)
+        return result
+
+    def result(self) -> Collected[Observed | None]:
+        """The observation, or None when the root was never seen."""
+        errors = list(self.errors)
+        if self.schedstat_missing:
+            errors.append(
+                ErrorEntry(
+                    section=SECTION,
+                    message="some threads have no readable schedstat "
+                    "(kernel without CONFIG_SCHED_INFO?); their time is not counted",
+                )
+            )
+        if self.root_pid not in self.processes or self.last_at is None:
+            errors.append(ErrorEntry(section=SECTION, message=f"pid {self.root_pid} was not seen"))
+            return Collected(None, errors)
+        window = max(self.last_at - self.started, 1e-6)
+        levels = self._levels()
+        rows = []
+        for pid, proc in sorted(self.processes.items(), key=lambda item: item[1].first_seen):
+            level, helper = levels[pid]
+            running = proc.run_ns / 1e9 / window
+            waiting = proc.wait_ns / 1e9 / window
+            rows.append(
+                ObservedProcess(
+                    pid=pid,
+                    ppid=proc.ppid,
+                    name=proc.name,
+                    command=proc.command,
+                    level=level,
+                    helper=helper,
+                    threads=proc.threads,
+                    thread_names=dict(Counter(proc.thread_names.values()).most_common()),
+                    avg_running=round(running, 2),
+                    avg_waiting=round(waiting, 2),
+                    avg_runnable=round(running + waiting, 2),
+                    peak_runnable=round(proc.peak_runnable, 2),
+                    cpu_seconds=round(proc.run_ns / 1e9, 3),
+                    wait_seconds=round(proc.wait_ns / 1e9, 3),
+                    first_seen=round(proc.first_seen - self.started, 3),
+                    last_seen=round(proc.last_seen - self.started, 3),
+                    exited=not proc.alive,
+                    libraries=proc.libraries,
+                    env=proc.env,
+                )
+            )
+        run_ns = sum(p.run_ns for p in self.processes.values())
+        wait_ns = sum(p.wait_ns for p in self.processes.values())
+        running, waiting = run_ns / 1e9 / window, wait_ns / 1e9 / window
+        observed = Observed(
+            root_pid=self.root_pid,
+            tree=self.tree,
+            seconds=round(window, 3),
+            cpus=self.cpus,
+            samples=self.samples,
+            interval=round(window / max(self.samples - 1, 1), 3),
+            avg_runnable=round(running + waiting, 2),
+            avg_running=round(running, 2),
+            avg_waiting=round(waiting, 2),
+            cpu_seconds=round(run_ns / 1e9, 3),
+            wait_seconds=round(wait_ns / 1e9, 3),
+            wait_share=round(wait_ns / (run_ns + wait_ns), 3) if run_ns + wait_ns else 0.0,
+            oversubscribed_share=round(self.oversubscribed_seconds / window, 3),
+            peak_runnable=max((point.runnable for point in self.timeline), default=0.0),
+            peak_processes=self.peak_processes,
+            processes=rows,
+            timeline=self.timeline,
+            observer_cpu_seconds=round(self.own_cpu, 3),
+        )
+        return Collected(observed, errors)
+
+
+def observe_pid(
+    pid: int,
+    seconds: float,
+    *,
+    cpus: int | None,
+    tree: bool = True,
+    root: Path = LIVE_ROOT,
+    on_sample: Callable[[TreeSampler], None] | None = None,
+) -> Collected[Observed | None]:
+    """``--pid``: watch ``pid`` (and its tree) for ``seconds``, read-only."""
+    sampler = TreeSampler(pid, cpus=cpus, tree=tree, root=root)
+    sampler.run_for(seconds, on_sample)
+    return sampler.result()
