@@ -31,6 +31,7 @@ from lkdoctor.host.proctree import (
     read_command,
     read_small,
     read_thread_schedstat,
+    read_thread_state,
 )
 from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, TimelinePoint
 from lkdoctor.pools.process import threading_env
@@ -217,6 +218,8 @@ class TreeSampler:
             run_sum += proc_run
             wait_sum += proc_wait
             thread_count += len(tids)
+            if final and read_thread_state(base, pid) in ("Z", "X"):
+                seen.discard(pid)  # ended; a zombie until its parent reaps it
             if self.last_at is not None:
                 span = max(now - self.last_at, 1e-6)
                 proc.peak_runnable = max(proc.peak_runnable, (proc_run + proc_wait) / 1e9 / span)

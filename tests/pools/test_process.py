@@ -96,7 +96,9 @@ def idler() -> Iterator[subprocess.Popen[str]]:
 
 
 def pid_json(pid: int, *extra: str) -> dict[str, Any]:
-    result = run_cli(script("lkdoctor"), "--pid", str(pid), "--json", "--no-bench", *extra)
+    result = run_cli(
+        script("lkdoctor"), "--pid", str(pid), "--single-process", "--json", "--no-bench", *extra
+    )
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -127,7 +129,13 @@ def test_six_torch_threads_on_one_cpu_are_oversubscribed(burner: subprocess.Pope
 @pytest.mark.torch
 def test_pid_text_shows_runnable_threads_against_its_cpus(burner: subprocess.Popen[str]) -> None:
     result = run_cli(
-        script("lkdoctor"), "--pid", str(burner.pid), "--no-bench", "--sample-time", "0.5"
+        script("lkdoctor"),
+        "--pid",
+        str(burner.pid),
+        "--single-process",
+        "--no-bench",
+        "--sample-time",
+        "0.5",
     )
     assert result.returncode == 0, result.stderr
     section = result.stdout.split("Live pools", 1)[1]
@@ -137,7 +145,7 @@ def test_pid_text_shows_runnable_threads_against_its_cpus(burner: subprocess.Pop
 
 
 def test_an_idle_process_fits(idler: subprocess.Popen[str]) -> None:
-    report = lkdoctor.collect(pid=idler.pid, sample_time=0.3)
+    report = lkdoctor.collect(pid=idler.pid, sample_time=0.3, tree=False)
     process = report.pools.process if report.pools else None
     assert process is not None
     assert process.avg_runnable < 0.5
@@ -168,7 +176,7 @@ def test_unreadable_environ_and_maps_are_errors_not_crashes(idler: subprocess.Po
         lkdoctor.collect(pid=os.getpid(), sample_time=0.05)  # load every module while root
         os.setgid(65534)
         os.setuid(65534)  # nobody: may not read a root process's environ or maps
-        print(lkdoctor.collect(pid={idler.pid}, sample_time=0.2).model_dump_json())
+        print(lkdoctor.collect(pid={idler.pid}, sample_time=0.2, tree=False).model_dump_json())
         """
     )
     result = subprocess.run(
@@ -188,7 +196,9 @@ def test_a_process_that_exits_while_sampled_is_an_error_entry() -> None:
     reaper = threading.Thread(target=proc.wait, daemon=True)  # reaped at once: no zombie left
     reaper.start()
     try:
-        result = run_cli(script("lkdoctor"), "--pid", str(proc.pid), "--json", "--no-bench")
+        result = run_cli(
+            script("lkdoctor"), "--pid", str(proc.pid), "--single-process", "--json", "--no-bench"
+        )
     finally:
         stop(proc)
         reaper.join(10)

@@ -1,0 +1,129 @@
+"""`lenskit doctor -- COMMAND`: the command runs untouched, the report goes elsewhere,
+its exit status comes back, and signals reach it."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from helpers import run_cli, script
+
+from lkdoctor.model import report_json_schema
+
+PY = sys.executable
+
+
+def doctor(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_cli(script("lkdoctor"), "--no-bench", *args, **kwargs)
+
+
+def test_output_untouched_report_on_stderr_and_failing_status_comes_back() -> None:
+    code = "import sys; print('the command speaks'); sys.exit(7)"
+    result = doctor("--json", "--", PY, "-c", code)
+    assert result.returncode == 7
+    assert result.stdout == "the command speaks\n"  # nothing of the report on stdout
+    data = json.loads(result.stderr)
+    jsonschema.validate(data, report_json_schema())
+    observed = data["observed"]
+    assert observed["exit_status"] == 7 and observed["command"] == [PY, "-c", code]
+    assert observed["root_pid"] == observed["processes"][0]["pid"]
+    assert observed["processes"][0]["exited"] is True
+    assert observed["cpu_seconds"] > 0  # counted from its birth, not from the first look
+
+
+def test_report_to_a_file_and_its_children_are_observed(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import subprocess, sys
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.6)"], check=True)
+        """
+    )
+    report = tmp_path / "report.json"
+    result = doctor("--json", "--report", str(report), "--", PY, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    observed = json.loads(report.read_text())["observed"]
+    [root, child] = observed["processes"]
+    assert child["ppid"] == root["pid"] and child["level"] == 1 and child["exited"]
+    assert observed["exit_status"] == 0
+
+
+def test_fail_on_applies_when_the_command_succeeds_oversubscribed(tmp_path: Path) -> None:
+    """Pinned to one CPU, 3 busy threads run for a moment: the run is flagged, exit 1."""
+    burn = textwrap.dedent(
+        """
+        import hashlib, threading
+        data = b"x" * (4 << 20)
+        def burn():
+            for _ in range(40):
+                hashlib.sha256(data).digest()
+        threads = [threading.Thread(target=burn) for _ in range(3)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        """
+    )
+    pin = "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); " + (
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    report = tmp_path / "r.json"
+    args = ["--json", "--report", str(report), "--fail-on", "warning", "--", PY, "-c", burn]
+    result = run_cli(PY, "-c", pin, script("lkdoctor"), "--no-bench", *args)
+    assert result.returncode == 1, result.stderr
+    data = json.loads(report.read_text())
+    assert data["observed"]["cpus"] == 1 and data["observed"]["exit_status"] == 0
+    assert data["observed"]["peak_runnable"] > 1
+    assert "process-oversubscribed" in {f["id"] for f in data["findings"]}
+
+
+def test_sigint_to_the_doctor_reaches_the_command(tmp_path: Path) -> None:
+    """Ctrl-C sent to the doctor alone (kill -INT) is passed on; the command's death by
+    SIGINT comes back as 130, and the report is still written."""
+    code = 'import time; print("ready", flush=True); time.sleep(600)'
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [script("lkdoctor"), "--no-bench", "--json", "--report", str(report), "--", PY, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=120), "the command did not start"
+        assert proc.stdout.readline().strip() == "ready"  # the command itself is running
+        os.kill(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 128 + signal.SIGINT
+    assert "KeyboardInterrupt" in stderr  # raised in the command, not in the doctor
+    data = json.loads(report.read_text())
+    assert data["observed"]["exit_status"] == 130
+
+
+def test_lenskit_doctor_passes_the_command_through() -> None:
+    result = run_cli(
+        script("lenskit"), "doctor", "--no-bench", "--json", "--", PY, "-c", "print(1)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1\n"
+    assert json.loads(result.stderr)["observed"]["exit_status"] == 0
+
+
+def test_a_missing_command_is_127_and_conflicts_are_usage_errors() -> None:
+    result = doctor("--", "/nonexistent/command")
+    assert result.returncode == 127
+    assert result.stderr.startswith("lkdoctor: cannot run /nonexistent/command")
+    conflict = doctor("--pid", "1", "--", PY, "-c", "pass")
+    assert conflict.returncode == 2 and "cannot be combined" in conflict.stderr
+    assert doctor("--single-process").returncode == 2
