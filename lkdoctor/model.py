@@ -296,7 +296,7 @@ class Observed(_Model):
     wait_seconds: float = Field(description="thread-seconds spent waiting for a CPU")
     wait_share: float = Field(description="share of runnable thread-time spent waiting")
     oversubscribed_share: float = Field(
-        description="share of the window in which runnable threads exceeded the CPUs"
+        description="share of the window in which runnable threads exceeded the CPUs (by 10%)"
     )
     peak_runnable: float = Field(description="highest runnable threads in one sample interval")
     peak_processes: int = 0

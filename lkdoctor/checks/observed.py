@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from lkdoctor.checks.pools import RUNNABLE_MARGIN, multiple_openmp_finding
+from lkdoctor.checks.pools import multiple_openmp_finding
 from lkdoctor.host.proc import OPENMP_RUNTIMES
 from lkdoctor.model import Finding, Observed, ObservedProcess, Report
+from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
 
 SECTION = "observed"
 

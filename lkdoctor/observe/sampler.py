@@ -46,6 +46,10 @@ MAX_INTERVAL = 1.0
 #: Static facts of a process are re-read at these ages (seconds), then every last one.
 STATIC_REFRESH_AGES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
+#: schedstat charges a wait to the interval in which it ends, so a tree that just fits its
+#: CPUs can read a little above them; an interval is oversubscribed beyond this factor.
+OVERSUBSCRIBED_MARGIN = 1.1
+
 #: multiprocessing's own helper processes: not workers of the plan.
 HELPER_COMMAND = re.compile(r"multiprocessing\.(resource_tracker|forkserver|semaphore_tracker)")
 
@@ -230,7 +234,7 @@ class TreeSampler:
         if self.last_at is not None:
             span = max(now - self.last_at, 1e-6)
             runnable = (run_sum + wait_sum) / 1e9 / span
-            if self.cpus is not None and runnable > self.cpus:
+            if self.cpus is not None and runnable > self.cpus * OVERSUBSCRIBED_MARGIN:
                 self.oversubscribed_seconds += span
             self.timeline.append(
                 TimelinePoint(

@@ -1,0 +1,55 @@
+"""A real LensKit 2025.8 batch recommendation on tiny synthetic data, driven by the test.
+
+Its scorer multiplies torch matrices for every user, so each worker process keeps as many
+threads busy as torch's intra-op pool has (OMP_NUM_THREADS in its environment). Each
+worker appends its pid to $WORKING_FILE when it scores its first user, so the test knows
+when the workers are busy; the run recommends until it is killed.
+"""
+
+from __future__ import annotations
+
+import os
+
+if "TARGET_CPUS" in os.environ:  # before torch reads the affinity
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: int(os.environ["TARGET_CPUS"])])
+
+import numpy as np
+import pandas as pd
+import torch
+from lenskit.batch import recommend
+from lenskit.data import ItemList, QueryInput, from_interactions_df
+from lenskit.pipeline import Component, topn_pipeline
+
+
+class MatmulScorer(Component[ItemList]):
+    """Scores items at random after a burst of torch matrix products (torch's own pool)."""
+
+    config: None
+    announced = False
+
+    def __call__(self, query: QueryInput, items: ItemList) -> ItemList:
+        if not MatmulScorer.announced:
+            MatmulScorer.announced = True
+            with open(os.environ["WORKING_FILE"], "a") as out:
+                out.write(f"{os.getpid()}\n")
+        a = torch.full((256, 256), 0.001)
+        for _ in range(30):
+            a = a @ a
+        return ItemList(items, scores=np.random.default_rng().random(len(items)))
+
+
+def main() -> None:
+    rng = np.random.default_rng(42)
+    ratings = pd.DataFrame(
+        {"user_id": rng.integers(1, 60, 2000), "item_id": rng.integers(1, 200, 2000)}
+    ).drop_duplicates()
+    data = from_interactions_df(ratings)
+    pipe = topn_pipeline(MatmulScorer(), n=5)
+    pipe.train(data)
+    users = list(ratings["user_id"].unique())
+    while True:
+        recommend(pipe, users * 50, n=5)
+
+
+if __name__ == "__main__":
+    main()
