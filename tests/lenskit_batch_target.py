@@ -2,8 +2,8 @@
 
 Its scorer multiplies torch matrices for every user, so each worker process keeps as many
 threads busy as torch's intra-op pool has (OMP_NUM_THREADS in its environment). Each
-worker appends its pid to $WORKING_FILE when it scores its first user, so the test knows
-when the workers are busy; the run recommends until it is killed.
+worker appends its pid to $WORKING_FILE (if set) when it scores its first user, so the test
+knows when the workers are busy; the run recommends until it is killed, or $BATCH_ROUNDS times.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class MatmulScorer(Component[ItemList]):
     announced = False
 
     def __call__(self, query: QueryInput, items: ItemList) -> ItemList:
-        if not MatmulScorer.announced:
+        if not MatmulScorer.announced and "WORKING_FILE" in os.environ:
             MatmulScorer.announced = True
             with open(os.environ["WORKING_FILE"], "a") as out:
                 out.write(f"{os.getpid()}\n")
@@ -47,8 +47,11 @@ def main() -> None:
     pipe = topn_pipeline(MatmulScorer(), n=5)
     pipe.train(data)
     users = list(ratings["user_id"].unique())
-    while True:
+    rounds = int(os.environ.get("BATCH_ROUNDS", "0"))
+    done = 0
+    while not rounds or done < rounds:
         recommend(pipe, users * 50, n=5)
+        done += 1
 
 
 if __name__ == "__main__":

@@ -127,3 +127,32 @@ def test_a_missing_command_is_127_and_conflicts_are_usage_errors() -> None:
     conflict = doctor("--pid", "1", "--", PY, "-c", "pass")
     assert conflict.returncode == 2 and "cannot be combined" in conflict.stderr
     assert doctor("--single-process").returncode == 2
+
+
+def test_a_progress_line_on_a_terminal_and_none_otherwise(tmp_path: Path) -> None:
+    """With stderr a terminal the doctor shows what it watches, then erases the line."""
+    import pty
+
+    main, secondary = pty.openpty()
+    report = tmp_path / "r.txt"
+    code = "import time; time.sleep(0.3)"
+    args = [script("lkdoctor"), "--no-bench", "--report", str(report), "--", PY, "-c", code]
+    with subprocess.Popen(args, stderr=secondary, stdout=subprocess.DEVNULL) as proc:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal closed with the doctor
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(120)
+    os.close(main)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert f"lenskit doctor: watching {PY}" in shown and shown.endswith("\r\x1b[K")
+    assert "Observed" in report.read_text()
+    plain = doctor("--report", str(report), "--", PY, "-c", "pass")
+    assert "watching" not in plain.stderr
