@@ -3,7 +3,8 @@
 Its scorer multiplies torch matrices for every user, so each worker process keeps as many
 threads busy as torch's intra-op pool has (OMP_NUM_THREADS in its environment). Each
 worker appends its pid to $WORKING_FILE (if set) when it scores its first user, so the test
-knows when the workers are busy; the run recommends until it is killed, or $BATCH_ROUNDS times.
+knows when the workers are busy; the run recommends for every user $BATCH_REPEAT times (50)
+until it is killed, or $BATCH_ROUNDS times.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def main() -> None:
     rounds = int(os.environ.get("BATCH_ROUNDS", "0"))
     done = 0
     while not rounds or done < rounds:
-        recommend(pipe, users * 50, n=5)
+        recommend(pipe, users * int(os.environ.get("BATCH_REPEAT", "50")), n=5)
         done += 1
 
 

@@ -64,9 +64,9 @@ def openmp_findings(observed: Observed) -> list[Finding]:
     return findings
 
 
-def process_line(row: ObservedProcess) -> str:
+def process_line(row: ObservedProcess, libraries_shown: bool = True) -> str:
     """One process of the breakdown: pid, name, level, runnable (running + waiting), threads."""
-    libraries = f", {'/'.join(row.libraries)}" if row.libraries else ""
+    libraries = f", {'/'.join(row.libraries)}" if row.libraries and libraries_shown else ""
     gone = ", exited" if row.exited else ""
     return (
         f"pid {row.pid} {row.name} (level {row.level}): {row.avg_runnable:g} runnable "
@@ -79,7 +79,7 @@ def breakdown(observed: Observed, limit: int = 12) -> str:
     """The busiest processes first; idle ones are left out."""
     rows = sorted(observed.processes, key=lambda r: -r.avg_runnable)
     busy = [row for row in rows if row.avg_runnable >= 0.05][:limit]
-    lines = [process_line(row) for row in busy]
+    lines = [process_line(row, libraries_shown=False) for row in busy]
     rest = len(observed.processes) - len(busy)
     if rest:
         lines.append(f"{rest} more process(es) nearly idle")

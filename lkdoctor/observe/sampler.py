@@ -43,6 +43,9 @@ TARGET_OWN_SHARE = 0.01
 #: Bounds of the adaptive interval between samples, in seconds.
 MIN_INTERVAL = 0.1
 MAX_INTERVAL = 1.0
+#: An interval shorter than this is merged into the one before: schedstat charges a
+#: thread's wait when it ends, so tiny intervals would show spikes that never happened.
+SHORTEST_SPAN = MIN_INTERVAL / 2
 #: Static facts of a process are re-read at these ages (seconds), then every last one.
 STATIC_REFRESH_AGES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
@@ -224,28 +227,15 @@ class TreeSampler:
             thread_count += len(tids)
             if final and read_thread_state(base, pid) in ("Z", "X"):
                 seen.discard(pid)  # ended; a zombie until its parent reaps it
-            if self.last_at is not None:
-                span = max(now - self.last_at, 1e-6)
+            if self.last_at is not None and now - self.last_at >= SHORTEST_SPAN:
+                span = now - self.last_at
                 proc.peak_runnable = max(proc.peak_runnable, (proc_run + proc_wait) / 1e9 / span)
         for pid, proc in self.processes.items():
             if proc.alive and pid not in seen:
                 proc.alive = False
         self.peak_processes = max(self.peak_processes, len(seen))
         if self.last_at is not None:
-            span = max(now - self.last_at, 1e-6)
-            runnable = (run_sum + wait_sum) / 1e9 / span
-            if self.cpus is not None and runnable > self.cpus * OVERSUBSCRIBED_MARGIN:
-                self.oversubscribed_seconds += span
-            self.timeline.append(
-                TimelinePoint(
-                    at=round(now - self.started, 3),
-                    seconds=round(span, 3),
-                    runnable=round(runnable, 2),
-                    waiting=round(wait_sum / 1e9 / span, 2),
-                    processes=len(seen),
-                    threads=thread_count,
-                )
-            )
+            self._add_point(now, run_sum, wait_sum, len(seen), thread_count)
         self.last_at = now
         self.samples += 1
         cost = time.thread_time() - own_start
@@ -253,6 +243,35 @@ class TreeSampler:
         # Sample as often as the observer's own budget allows, within the bounds.
         wanted = cost / TARGET_OWN_SHARE
         self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, 0.5 * self.interval + 0.5 * wanted))
+
+    def _add_point(
+        self, now: float, run_ns: int, wait_ns: int, processes: int, threads: int
+    ) -> None:
+        """A timeline point for the interval that ends ``now``; an interval too short to
+        average over (the final look, just after the last) is merged into the one before."""
+        span = max(now - (self.last_at or now), 1e-6)
+        if span < SHORTEST_SPAN and self.timeline:
+            last = self.timeline.pop()
+            self._count_oversubscribed(last.runnable, -last.seconds)
+            run_ns += int((last.runnable - last.waiting) * last.seconds * 1e9)
+            wait_ns += int(last.waiting * last.seconds * 1e9)
+            span += last.seconds
+        runnable = (run_ns + wait_ns) / 1e9 / span
+        self._count_oversubscribed(runnable, span)
+        self.timeline.append(
+            TimelinePoint(
+                at=round(now - self.started, 3),
+                seconds=round(span, 3),
+                runnable=round(runnable, 2),
+                waiting=round(wait_ns / 1e9 / span, 2),
+                processes=processes,
+                threads=threads,
+            )
+        )
+
+    def _count_oversubscribed(self, runnable: float, seconds: float) -> None:
+        if self.cpus is not None and runnable > self.cpus * OVERSUBSCRIBED_MARGIN:
+            self.oversubscribed_seconds += seconds
 
     # --- the window ---------------------------------------------------------------
 
