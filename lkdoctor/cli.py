@@ -126,7 +126,7 @@ class LenskitGroup(_OneLineUsageErrors, click.Group):
     type=click.FloatRange(min=0.05, max=600),
     default=1.0,
     show_default=True,
-    help="Seconds to sample the --pid process's threads.",
+    help="Seconds to sample the --pid process (and its tree).",
 )
 @click.option(
     "--single-process",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from lkdoctor.checks.pools import multiple_openmp_finding
+from lkdoctor.checks.pools import (
+    multiple_openmp_finding,
+    oversubscription_env,
+    runnable_severity,
+)
 from lkdoctor.host.proc import OPENMP_RUNTIMES
 from lkdoctor.model import Finding, Observed, ObservedProcess, Report
 from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
@@ -91,12 +95,9 @@ def tree_oversubscribed_finding(observed: Observed, cpus: int, report: Report) -
     what = (
         f"the command {observed.command[0]!r}" if observed.command else f"pid {observed.root_pid}"
     )
-    env = {"OMP_NUM_THREADS": "1"}
-    if report.plan is not None:
-        env.update(report.plan.suggested_env)
     return Finding(
         id="process-oversubscribed",
-        severity="error" if ratio >= 2.0 else "warning",
+        severity=runnable_severity(ratio),
         section=SECTION,
         title=f"{what} and its {len(observed.processes) - 1} descendant(s) keep "
         f"{observed.avg_runnable:g} threads runnable on {cpus} CPU(s)",
@@ -106,7 +107,7 @@ def tree_oversubscribed_finding(observed: Observed, cpus: int, report: Report) -
         f"By process: {breakdown(observed)}",
         remediation="give each process fewer threads so that processes × threads × backend "
         "threads fits the CPUs",
-        env=env,
+        env=oversubscription_env(report, 1),  # several processes: one OpenMP thread each
     )
 
 

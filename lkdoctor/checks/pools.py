@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from lkdoctor.host.proc import OPENMP_RUNTIMES
-from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
+from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report, Severity
 
 SECTION = "pools"
 
@@ -218,16 +218,26 @@ def process_oversubscribed_finding(sample: ProcessSample, cpus: int, report: Rep
     waiting = (
         f" ({sample.avg_waiting:g} waiting for a CPU)" if sample.avg_waiting is not None else ""
     )
-    env = {"OMP_NUM_THREADS": str(cpus)}
-    if report.plan is not None:
-        env.update(report.plan.suggested_env)
     return Finding(
         id="process-oversubscribed",
-        severity="error" if ratio >= 2.0 else "warning",
+        severity=runnable_severity(ratio),
         section=SECTION,
         title=f"pid {sample.pid} keeps {sample.avg_runnable:g} threads runnable on {cpus} CPU(s)",
         evidence=f"average over {sample.seconds:g} s from {sample.runnable_source}: "
         f"{sample.avg_runnable:g} runnable{waiting} of {sample.threads} threads{switches}",
         remediation="restart it with fewer threads per pool so they fit its CPUs",
-        env=env,
+        env=oversubscription_env(report, cpus),
     )
+
+
+def runnable_severity(ratio: float) -> Severity:
+    """Runnable threads per CPU: a warning above the CPUs, an error from twice as many."""
+    return "error" if ratio >= 2.0 else "warning"
+
+
+def oversubscription_env(report: Report, omp_threads: int) -> dict[str, str]:
+    """The settings that fix an oversubscribed process: OpenMP's size and the plan that fits."""
+    env = {"OMP_NUM_THREADS": str(omp_threads)}
+    if report.plan is not None:
+        env.update(report.plan.suggested_env)
+    return env
