@@ -14,6 +14,7 @@ from typing import Any
 
 from lkdoctor.model import SEVERITY_RANK, Finding, Report
 from lkdoctor.render import summary_text
+from lkdoctor.render.observed import resample, sparkline
 
 MARK = {"ok": "✓", "info": "✓", "warning": "!", "error": "✗"}
 TITLES = {
@@ -270,11 +271,47 @@ def _cluster_details(report: Report) -> list[str]:
     return lines
 
 
+def _observed_details(report: Report) -> list[str]:
+    """Totals, the timeline as a sparkline (JSON has the series), one row per process."""
+    observed = report.observed
+    if observed is None:
+        return []
+    what = " ".join(observed.command) if observed.command else f"pid {observed.root_pid}"
+    status = f", exit status {observed.exit_status}" if observed.command else ""
+    lines = [
+        f"`{what}`{status}: {observed.seconds:g} s on {observed.cpus} CPUs, "
+        f"{observed.cpu_seconds:g} s CPU, {observed.wait_seconds:g} thread-seconds waiting "
+        f"({observed.wait_share:.0%}), runnable {observed.avg_runnable:g} on average, "
+        f"peak {observed.peak_runnable:g}, more than the CPUs "
+        f"{observed.oversubscribed_share:.0%} of the time.",
+        "",
+        *code_block(sparkline(resample(observed.timeline), observed.cpus).plain),
+        "",
+    ]
+    header = ("pid", "ppid", "level", "name", "threads", "running", "waiting", "plan", "libraries")
+    rows = [
+        (
+            r.pid,
+            r.ppid,
+            "helper" if r.helper else r.level,
+            r.name,
+            r.threads,
+            r.avg_running,
+            r.avg_waiting,
+            "-" if r.planned_threads is None else r.planned_threads,
+            ", ".join(r.libraries),
+        )
+        for r in observed.processes
+    ]
+    return [*lines, *table(header, rows)]
+
+
 DETAILS: dict[str, Callable[[Report], list[str]]] = {
     "cpu": _cpu_details,
     "plan": _plan_details,
     "environment": _environment_details,
     "cluster": _cluster_details,
+    "observed": _observed_details,
 }
 
 

@@ -156,3 +156,16 @@ def test_a_progress_line_on_a_terminal_and_none_otherwise(tmp_path: Path) -> Non
     assert "Observed" in report.read_text()
     plain = doctor("--report", str(report), "--", PY, "-c", "pass")
     assert "watching" not in plain.stderr
+
+
+def test_markdown_report_has_the_run_and_a_row_per_process(tmp_path: Path) -> None:
+    report = tmp_path / "r.md"
+    # The child lives 1 s: many sampling intervals (at most 1 s each, 0.1 s for so small a tree).
+    code = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import time; time.sleep(1)'])"
+    result = doctor("--format", "markdown", "--report", str(report), "--", PY, "-c", code)
+    assert result.returncode == 0, result.stderr
+    text = report.read_text()
+    details = text.split("<summary>✓ Observed</summary>", 1)[1].split("</details>", 1)[0]
+    assert "exit status 0" in details
+    assert "| pid | ppid | level | name | threads |" in details
+    assert details.count("\n| ") == 3  # header, the command and its child
