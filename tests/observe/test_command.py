@@ -169,3 +169,57 @@ def test_markdown_report_has_the_run_and_a_row_per_process(tmp_path: Path) -> No
     assert "exit status 0" in details
     assert "| pid | ppid | level | name | threads |" in details
     assert details.count("\n| ") == 3  # header, the command and its child
+
+
+def test_ctrl_c_on_the_terminal_reaches_the_command_once(tmp_path: Path) -> None:
+    """The terminal sends Ctrl-C to the whole foreground group, the command included: the
+    doctor must not send it a second time (it waits a second for a duplicate)."""
+    import fcntl
+    import pty
+    import termios
+
+    code = textwrap.dedent(
+        """
+        import signal, time
+        received = []
+        signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+        print("ready", flush=True)
+        while not received:
+            time.sleep(0.01)
+        time.sleep(1.0)  # room for a duplicate to arrive
+        print("sigints", len(received), flush=True)
+        """
+    )
+    main, secondary = pty.openpty()
+
+    def take_terminal() -> None:  # in the child: the pty becomes its controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    report = tmp_path / "r.json"
+    args = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
+    proc = subprocess.Popen(
+        [*args, "--", PY, "-c", code],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
+    os.close(secondary)
+    shown = b""
+    try:
+        while b"ready" not in shown:
+            shown += os.read(main, 4096)
+        os.write(main, b"\x03")  # Ctrl-C, as typed
+        while b"sigints" not in shown or not shown.rstrip().endswith((b"1", b"2")):
+            chunk = os.read(main, 4096)
+            if not chunk:
+                break
+            shown += chunk
+        assert proc.wait(120) == 0
+    finally:
+        proc.kill()
+        proc.wait(10)
+        os.close(main)
+    assert b"sigints 1" in shown
+    assert json.loads(report.read_text())["observed"]["exit_status"] == 0
