@@ -9,11 +9,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 
-from lkdoctor.observe.sampler import TreeSampler
+if TYPE_CHECKING:  # only -- COMMAND needs the sampler; the usual report does not load it
+    from lkdoctor.observe.sampler import TreeSampler
 
 
 @contextmanager
