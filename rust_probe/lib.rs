@@ -7,7 +7,7 @@
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyTuple};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -80,7 +80,7 @@ fn rayon_default_threads_py() -> (usize, &'static str) {
 }
 
 /// A flag a watchdog thread sets to stop a running kernel within one unit of work.
-#[pyclass(frozen)]
+#[pyclass(frozen, module = "lkdoctor._probe")]
 struct CancelToken {
     flag: Arc<AtomicBool>,
 }
@@ -105,34 +105,32 @@ impl CancelToken {
     }
 }
 
-fn thread_stats_dict<'py>(
-    py: Python<'py>,
-    stats: &kernel::ThreadStats,
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("tid", stats.tid)?;
-    d.set_item("units_planned", stats.units_planned)?;
-    d.set_item("units_done", stats.units_done)?;
-    d.set_item("cpu_ns", stats.cpu_ns)?;
-    d.set_item("run_ns", stats.run_ns)?;
-    d.set_item("wait_ns", stats.wait_ns)?;
-    d.set_item("nonvoluntary_switches", stats.nonvoluntary_switches)?;
-    d.set_item("schedstat", stats.schedstat)?;
-    Ok(d)
+/// What one kernel run did: wall time of the parallel section, why it stopped, the
+/// units done in all, and each worker's counters.
+#[pyclass(frozen, get_all, module = "lkdoctor._probe")]
+struct KernelOutcome {
+    wall_ns: u64,
+    /// "finished", "cancelled" or "deadline".
+    stop: &'static str,
+    units_done: u64,
+    /// One `ThreadStats` per worker, in pool index order.
+    threads: Py<PyTuple>,
 }
 
 /// Run `units` units of compute-bound work split across a local pool of
-/// `threads` threads, with the GIL released; stop at `timeout_s` or when
-/// `cancel` is set. Returns wall time, why it stopped and per-thread counters.
+/// `threads` threads; stop at `timeout_s` or when `cancel` is set. The GIL is
+/// released unless `release_gil` is false, which exists only so the tests can show
+/// that they tell a GIL-holding kernel from a releasing one.
 #[pyfunction]
-#[pyo3(signature = (threads, units, timeout_s, cancel=None))]
-fn spin_kernel<'py>(
-    py: Python<'py>,
+#[pyo3(signature = (threads, units, timeout_s, cancel=None, *, release_gil=true))]
+fn spin_kernel(
+    py: Python<'_>,
     threads: usize,
     units: u64,
     timeout_s: f64,
     cancel: Option<&CancelToken>,
-) -> PyResult<Bound<'py, PyDict>> {
+    release_gil: bool,
+) -> PyResult<KernelOutcome> {
     if !(timeout_s.is_finite() && timeout_s >= 0.0) {
         return Err(PyValueError::new_err(format!(
             "timeout_s must be a finite number >= 0, got {timeout_s}"
@@ -140,22 +138,17 @@ fn spin_kernel<'py>(
     }
     let flag = cancel.map_or_else(|| Arc::new(AtomicBool::new(false)), |c| Arc::clone(&c.flag));
     let timeout = Duration::from_secs_f64(timeout_s.min(3600.0));
-    let outcome = py
-        .detach(move || kernel::run(threads, units, Instant::now() + timeout, &flag))
-        .map_err(|e| match e {
-            kernel::KernelError::BadThreadCount(_) => PyValueError::new_err(e.to_string()),
-            kernel::KernelError::PoolBuild(_) => PyRuntimeError::new_err(e.to_string()),
-        })?;
-    let result = PyDict::new(py);
-    result.set_item("wall_ns", outcome.wall.as_nanos() as u64)?;
-    result.set_item("stop", outcome.stop.as_str())?;
-    result.set_item("units_done", outcome.units_done())?;
-    let per_thread = PyList::empty(py);
-    for stats in &outcome.threads {
-        per_thread.append(thread_stats_dict(py, stats)?)?;
-    }
-    result.set_item("threads", per_thread)?;
-    Ok(result)
+    let work = move || kernel::run(threads, units, Instant::now() + timeout, &flag);
+    let outcome = if release_gil { py.detach(work) } else { work() }.map_err(|e| match e {
+        kernel::KernelError::BadThreadCount(_) => PyValueError::new_err(e.to_string()),
+        kernel::KernelError::PoolBuild(_) => PyRuntimeError::new_err(e.to_string()),
+    })?;
+    Ok(KernelOutcome {
+        wall_ns: u64::try_from(outcome.wall.as_nanos()).unwrap_or(u64::MAX),
+        stop: outcome.stop.as_str(),
+        units_done: outcome.units_done(),
+        threads: PyTuple::new(py, outcome.threads)?.unbind(),
+    })
 }
 
 #[pymodule]
@@ -173,6 +166,8 @@ fn _probe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let rayon_default = wrap_pyfunction!(rayon_default_threads_py, m)?;
     m.add("rayon_default_threads", rayon_default)?;
     m.add_class::<CancelToken>()?;
+    m.add_class::<KernelOutcome>()?;
+    m.add_class::<kernel::ThreadStats>()?;
     m.add_function(wrap_pyfunction!(spin_kernel, m)?)?;
     m.add("KERNEL_MAX_THREADS", kernel::MAX_THREADS)?;
     Ok(())

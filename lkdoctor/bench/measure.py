@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from lkdoctor.model import Throttling
 
@@ -118,6 +120,17 @@ class Counters:
         )
 
 
+class KernelThread(Protocol):
+    """The figures of one kernel thread a window needs (the probe's ``ThreadStats``)."""
+
+    @property
+    def tid(self) -> int: ...
+    @property
+    def run_ns(self) -> int: ...
+    @property
+    def wait_ns(self) -> int: ...
+
+
 @dataclass
 class Window:
     """What happened between two readings, with the probe's own per-thread figures added."""
@@ -140,17 +153,16 @@ class Window:
 def window_between(
     before: Counters,
     after: Counters,
-    kernel_threads: list[dict[str, int]] | None = None,
+    kernel_threads: Sequence[KernelThread] = (),
 ) -> Window:
     """The deltas from ``before`` to ``after``.
 
     ``kernel_threads`` are the probe's per-thread figures; their tids are left out of the
     /proc diff so a pool thread still alive at the second reading is not counted twice.
     """
-    kernel_threads = kernel_threads or []
-    kernel_tids = {int(t["tid"]) for t in kernel_threads}
-    run_ns = sum(int(t["run_ns"]) for t in kernel_threads)
-    wait_ns = sum(int(t["wait_ns"]) for t in kernel_threads)
+    kernel_tids = {t.tid for t in kernel_threads}
+    run_ns = sum(t.run_ns for t in kernel_threads)
+    wait_ns = sum(t.wait_ns for t in kernel_threads)
     for tid, (run_after, wait_after) in after.tasks.items():
         if tid in kernel_tids:
             continue
