@@ -10,6 +10,7 @@ __all__ = [
     "__version__",
     "available_parallelism",
     "build_info",
+    "default_local_pool_threads",
     "rayon_default_threads",
     "spin_kernel",
 ]
@@ -21,7 +22,18 @@ def available_parallelism() -> int | None:
     """``std::thread::available_parallelism()``, or None when Rust cannot tell."""
 
 def rayon_default_threads() -> tuple[int, str]:
-    """The size Rayon's global pool would get here, and its source; creates no pool."""
+    """The size Rayon's global pool would get here, and its source; creates no pool.
+
+    The source is ``RAYON_NUM_THREADS``, ``RAYON_RS_NUM_CPUS``, ``available_parallelism``
+    or ``fallback`` (1, when Rust cannot tell the available parallelism).
+    """
+
+def default_local_pool_threads() -> int:
+    """Build a local Rayon pool with default settings, return its size, drop it.
+
+    What rayon-core itself decides here, to check ``rayon_default_threads`` against.
+    Never touches the global pool, but starts threads: inspection does not call it.
+    """
 
 KERNEL_MAX_THREADS: int
 
