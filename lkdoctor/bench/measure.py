@@ -14,9 +14,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from lkdoctor.model import Throttling
+
+if TYPE_CHECKING:
+    from lkdoctor._probe import ThreadStats
 
 LIVE_ROOT = Path("/")
 
@@ -120,17 +123,6 @@ class Counters:
         )
 
 
-class KernelThread(Protocol):
-    """The figures of one kernel thread a window needs (the probe's ``ThreadStats``)."""
-
-    @property
-    def tid(self) -> int: ...
-    @property
-    def run_ns(self) -> int: ...
-    @property
-    def wait_ns(self) -> int: ...
-
-
 @dataclass
 class Window:
     """What happened between two readings, with the probe's own per-thread figures added."""
@@ -153,7 +145,7 @@ class Window:
 def window_between(
     before: Counters,
     after: Counters,
-    kernel_threads: Sequence[KernelThread] = (),
+    kernel_threads: Sequence[ThreadStats] = (),
 ) -> Window:
     """The deltas from ``before`` to ``after``.
 
