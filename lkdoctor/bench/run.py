@@ -26,11 +26,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from lkdoctor._native import load_probe
 from lkdoctor.bench.kernels import RunResult, TorchMatmul, run_shape
 from lkdoctor.bench.verdict import judge
 from lkdoctor.model import Bench, BenchMetrics, BenchRole, BenchRun, Report, Throttling
+
+if TYPE_CHECKING:
+    from lkdoctor._probe import KernelOutcome
 
 #: Default measurement budget in seconds (``--bench-time``).
 DEFAULT_BUDGET = 1.0
@@ -188,10 +192,10 @@ class Rates:
 def calibrate(probe: ModuleType, matmul: TorchMatmul | None) -> Rates:
     """Work per CPU second (not wall second), so a busy machine does not shrink the runs."""
     probe.spin_kernel(1, 4, 1.0)  # first pool start-up and page faults, not measured
-    result = probe.spin_kernel(1, 40, 1.0)
-    cpu_ns = sum(t["cpu_ns"] for t in result["threads"]) or result["wall_ns"]
-    rayon = result["units_done"] / max(cpu_ns / 1e9, 1e-6)
-    stretch = min(max(result["wall_ns"] / max(cpu_ns, 1), 1.0), 50.0)
+    result: KernelOutcome = probe.spin_kernel(1, 40, 1.0)
+    cpu_ns = sum(t.cpu_ns for t in result.threads) or result.wall_ns
+    rayon = result.units_done / max(cpu_ns / 1e9, 1e-6)
+    stretch = min(max(result.wall_ns / max(cpu_ns, 1), 1.0), 50.0)
     torch_rate = None
     if matmul is not None:
         never = threading.Event()

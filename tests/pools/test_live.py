@@ -110,7 +110,8 @@ def test_rayon_default_comes_from_the_probe_and_lenskit_pool_is_not_read() -> No
     assert probe is not None
     rayon = collect_pools().pools.rayon
     assert rayon is not None
-    assert (rayon.default_threads, rayon.source) == tuple(probe.rayon_default_threads())
+    # What rayon-core really gives a default pool here (a local one, built and dropped).
+    assert rayon.default_threads == probe.default_local_pool_threads()
     assert rayon.lenskit_accel  # lenskit 2025.8 is installed with its accelerator
     assert rayon.lenskit_threads is None
     assert "--apply" in rayon.note
