@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir
 from lkdoctor.model import Throttling
-
-LIVE_ROOT = Path("/")
 
 
 def parse_schedstat(text: str) -> tuple[int, int] | None:
@@ -32,7 +31,7 @@ def parse_schedstat(text: str) -> tuple[int, int] | None:
 
 def read_task_schedstats(root: Path = LIVE_ROOT) -> dict[int, tuple[int, int]]:
     """Run and wait ns of every thread of this process; threads that vanish are skipped."""
-    tasks = root / "proc" / "self" / "task"
+    tasks = proc_dir(root, None) / "task"
     found: dict[int, tuple[int, int]] = {}
     try:
         entries = list(tasks.iterdir())

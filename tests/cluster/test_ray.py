@@ -173,11 +173,11 @@ def test_text_and_markdown_show_every_node(ray_cluster: LocalRayCluster) -> None
 def test_library_call_disconnects_only_what_it_connected(ray_cluster: LocalRayCluster) -> None:
     program = f"""
 import json, ray
-from lkdoctor.cluster.ray import collect_cluster
-first = collect_cluster({ray_cluster.address!r}, timeout=60)
+import lkdoctor
+first = lkdoctor.collect(ray={ray_cluster.address!r}, ray_timeout=60)
 after_own = ray.is_initialized()
 ray.init(address={ray_cluster.address!r}, log_to_driver=False, logging_level="ERROR")
-second = collect_cluster(timeout=60)
+second = lkdoctor.collect(ray="auto", ray_timeout=60)
 kept = ray.is_initialized()
 ray.shutdown()
 print(json.dumps([after_own, kept, first.cluster.summary.nodes_reported,
