@@ -270,7 +270,8 @@ def _collect_cluster(
     from lkdoctor.bench.run import skipped
     from lkdoctor.cluster.ray import collect_cluster, connected
 
-    report = Report(tool=tool_info(), bench=skipped(request.bench_skipped() or "--ray"))
+    # Request.bench_skipped() always has a reason under --ray; the nodes run no benchmarks.
+    report = Report(tool=tool_info(), bench=skipped(request.bench_skipped() or ""))
     with connected(request.ray_address, environ=env, exit_after=exit_after) as (ray, address):
         report.cluster = _section(
             report,
