@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir
 from lkdoctor.model import Throttling
 
 if TYPE_CHECKING:
     from lkdoctor._probe import ThreadStats
-
-LIVE_ROOT = Path("/")
 
 
 def parse_schedstat(text: str) -> tuple[int, int] | None:
@@ -37,7 +36,7 @@ def parse_schedstat(text: str) -> tuple[int, int] | None:
 
 def read_task_schedstats(root: Path = LIVE_ROOT) -> dict[int, tuple[int, int]]:
     """Run and wait ns of every thread of this process; threads that vanish are skipped."""
-    tasks = root / "proc" / "self" / "task"
+    tasks = proc_dir(root, None) / "task"
     found: dict[int, tuple[int, int]] = {}
     try:
         entries = list(tasks.iterdir())
