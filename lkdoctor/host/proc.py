@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkdoctor.host.undecodable import decode_host_bytes
+
 LIVE_ROOT = Path("/")
 
 #: Kernel thread states as /proc shows them (the letter in ``stat``).
@@ -161,7 +163,7 @@ def parse_environ(data: bytes) -> dict[str, str]:
     for entry in data.split(b"\0"):
         name, sep, value = entry.partition(b"=")
         if sep and name:
-            env[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+            env[decode_host_bytes(name)] = decode_host_bytes(value)
     return env
 
 
