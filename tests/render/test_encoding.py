@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +19,7 @@ from lkdoctor.model import ErrorEntry, Finding, Report
 from lkdoctor.output import make_console, render
 from lkdoctor.redact import redact_report
 from lkdoctor.render.encoding import ASCII_SYMBOLS, fit_json, fit_text
+from lkdoctor.render.progress import bench_status
 
 ENCODINGS = ("ascii", "latin-1", "cp1252", "utf-8")
 #: Text as the host hands it over: any character, and undecodable bytes as surrogates.
@@ -133,3 +137,23 @@ def test_hostile_strings_anywhere_in_a_report_render_in_every_format(
         out = rendered(report, fmt, encoding).decode(encoding)
         if fmt == "json":  # valid, and every string UTF-8 (undecodable bytes escaped)
             Report.model_validate(json.loads(out)).errors[-1].message.encode("utf-8")
+
+
+def test_the_status_line_on_an_ascii_terminal_is_ascii() -> None:
+    master, slave = pty.openpty()
+    try:
+        with (
+            os.fdopen(slave, "wb", closefd=False) as raw,
+            io.TextIOWrapper(raw, encoding="ascii", errors="strict") as terminal,
+        ):
+            with bench_status(file=terminal) as progress:
+                assert progress is not None  # a terminal: the status is shown
+                progress("measuring peak")
+                time.sleep(0.3)  # the status refreshes on its own thread
+            terminal.flush()
+        shown = os.read(master, 65536)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert b"measuring peak" in shown
+    shown.decode("ascii")  # strict: the spinner too is plain ASCII
