@@ -8,6 +8,7 @@ in a secret and in another process's environment (``--pid``).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,8 +21,12 @@ from typing import Any
 import jsonschema
 import pytest
 from helpers import script
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from lkdoctor.model import report_json_schema
+from lkdoctor.host.undecodable import decode_host_bytes
+from lkdoctor.model import Report, report_json_schema
+from lkdoctor.output import make_console, render
 
 UNDECODABLE = b"\xff\xfe"
 #: How the report writes those bytes.
@@ -177,3 +182,46 @@ def test_pid_whose_environment_is_not_utf8(
     result = run_doctor(args, env)
     assert_clean_exit(result)
     assert SHOWN in result.stdout.decode(encoding)
+
+
+HOSTILE_VARIABLES = (
+    "LK_NUM_PROCS",
+    "LK_NUM_THREADS",
+    "LK_NUM_BACKEND_THREADS",
+    "LK_NUM_CHILD_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "RAYON_NUM_THREADS",
+    "SLURM_CPUS_PER_TASK",
+    "SLURM_CPUS_ON_NODE",
+    "PYTHON_CPU_COUNT",
+    "NSLOTS",
+    "PATH",
+    "HOME",
+)
+#: What a shell can put in a variable: undecodable bytes, any text but NUL, near-misses.
+hostile_value = st.one_of(
+    st.binary(max_size=24).filter(lambda b: b"\0" not in b).map(decode_host_bytes),
+    st.text(st.characters(blacklist_characters="\0"), max_size=24),
+    st.sampled_from(["", "0", "-1", "4,,2", "1.5", " 2 ", "2,", "\u0662", "9" * 30, "4,\udcff"]),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(HOSTILE_VARIABLES), hostile_value, max_size=6))
+def test_hostile_variables_never_break_the_report(variables: dict[str, str]) -> None:
+    """The whole chain in this process (collect, analyse, mask, every format) on a stream
+    that is ASCII only: findings, never a failed section or an exception."""
+    import lkdoctor
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LK_", "SLURM_"))}
+    report = lkdoctor.collect(environ={**environ, **variables}, paths=True)
+    assert report.errors == [], report.errors
+    for fmt in ("text", "markdown", "json"):
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="ascii", errors="strict", write_through=True)
+        render(report, fmt, full=True, console=make_console("never", {}, file=stream))
+        out = raw.getvalue().decode("ascii")
+        if fmt == "json":
+            assert Report.model_validate(json.loads(out)).model_dump_json()  # UTF-8 throughout
