@@ -9,6 +9,7 @@ escapes, so it stays valid JSON with the same content. A UTF-8 stream is left un
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from typing import IO
 
 from lkdoctor.host.undecodable import escape_undecodable
@@ -51,38 +52,38 @@ def _fits(text: str, encoding: str) -> bool:
     return True
 
 
-def fit_text(text: str, encoding: str) -> str:
-    """``text`` as ``encoding`` can write it: ASCII symbols, then ``\\x``/``\\u`` escapes."""
+def _fit(text: str, encoding: str, substitute: Callable[[str], str]) -> str:
+    """``text`` with each character ``encoding`` lacks replaced by ``substitute(char)``."""
     if _fits(text, encoding):
         return text
-    fitted = []
-    for char in text:
-        if _fits(char, encoding):
-            fitted.append(char)
-        elif char in ASCII_SYMBOLS:
-            fitted.append(ASCII_SYMBOLS[char])
-        else:
-            escaped = escape_undecodable(char)  # an undecodable byte as \xNN
-            if escaped == char:
-                escaped = char.encode("ascii", "backslashreplace").decode("ascii")
-            fitted.append(escaped)
-    return "".join(fitted)
+    return "".join(char if _fits(char, encoding) else substitute(char) for char in text)
+
+
+def _plain(char: str) -> str:
+    if char in ASCII_SYMBOLS:
+        return ASCII_SYMBOLS[char]
+    escaped = escape_undecodable(char)  # an undecodable byte as \xNN
+    if escaped != char:
+        return escaped
+    return char.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON writes it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def fit_text(text: str, encoding: str) -> str:
+    """``text`` as ``encoding`` can write it: ASCII symbols, then ``\\x``/``\\u`` escapes."""
+    return _fit(text, encoding, _plain)
 
 
 def fit_json(text: str, encoding: str) -> str:
     """JSON text as ``encoding`` can write it: each character it lacks as a JSON escape."""
-    if _fits(text, encoding):
-        return text
-    fitted = []
-    for char in text:
-        if _fits(char, encoding):
-            fitted.append(char)
-        elif ord(char) > 0xFFFF:  # a UTF-16 surrogate pair, as JSON writes it
-            code = ord(char) - 0x10000
-            fitted.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            fitted.append(f"\\u{ord(char):04x}")
-    return "".join(fitted)
+    return _fit(text, encoding, _json_escape)
 
 
 class FittedStream:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import pytest
 from fixtures.real_cgroup import make_quota_group
+from helpers import run_cli
 
 pytestmark = pytest.mark.torch
 
@@ -40,7 +41,9 @@ THREADING_VARIABLE = ("LK_", "OMP_", "MKL_", "OPENBLAS_", "RAYON_", "PYTHON_CPU_
 MEASURE = textwrap.dedent(
     """
     import json, os, sys
-    cpus, priority = {cpus!r}, {priority!r}
+    cpus, priority, plan = {cpus!r}, {priority!r}, {plan!r}
+    for name in [n for n in os.environ if n.startswith({threading!r}) and n not in plan]:
+        del os.environ[name]  # before any library reads it
     os.sched_setaffinity(0, cpus)
     if priority == "favoured":
         os.setsid()  # a session, so an autogroup, of its own
@@ -64,10 +67,8 @@ MEASURE = textwrap.dedent(
 
 
 def plan_env(threads: int, backend: int = 1) -> dict[str, str]:
-    """This environment without threading variables, plus a one-process plan."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(THREADING_VARIABLE)}
+    """A one-process plan (the measuring process drops every other threading variable)."""
     return {
-        **env,
         "LK_NUM_PROCS": "1",
         "LK_NUM_THREADS": str(threads),
         "LK_NUM_BACKEND_THREADS": str(backend),
@@ -75,7 +76,7 @@ def plan_env(threads: int, backend: int = 1) -> dict[str, str]:
 
 
 def measure(
-    env: dict[str, str],
+    plan: dict[str, str],
     cpus: set[int],
     *,
     priority: Literal["realtime", "favoured", "normal"],
@@ -83,16 +84,11 @@ def measure(
 ) -> dict[str, Any]:
     """The bench verdict of a fresh process; an inconclusive one is measured once more."""
     outcome: dict[str, Any] = {}
+    code = MEASURE.format(
+        cpus=cpus, priority=priority, plan=sorted(plan), threading=THREADING_VARIABLE
+    )
     for _attempt in range(2):
-        code = MEASURE.format(cpus=cpus, priority=priority)
-        result = subprocess.run(
-            [*prefix, sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        result = run_cli(*prefix, sys.executable, "-c", code, env=plan, timeout=300)
         assert result.returncode == 0, result.stderr
         outcome = json.loads(result.stdout.strip().splitlines()[-1])
         if outcome["verdict"] != "inconclusive":

@@ -110,23 +110,15 @@ def test_torch_absent_is_null_plus_info_finding() -> None:
 
 def test_rayon_default_follows_the_affinity_and_lenskit_pool_is_not_read() -> None:
     """Pinned to one CPU by the test, Rayon's default pool would have one thread."""
-    cpu = min(os.sched_getaffinity(0))
-    env = {k: v for k, v in os.environ.items() if k != "RAYON_NUM_THREADS"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import os; os.sched_setaffinity(0, {{{cpu}}}); import lkdoctor; "
-            "print(lkdoctor.collect().pools.rayon.model_dump_json())",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
+    rayon = run_python(
+        f"""
+        import os
+        os.environ.pop("RAYON_NUM_THREADS", None)
+        os.sched_setaffinity(0, {{{min(os.sched_getaffinity(0))}}})
+        import lkdoctor
+        print(lkdoctor.collect().pools.rayon.model_dump_json())
+        """
     )
-    assert result.returncode == 0, result.stderr
-    rayon = json.loads(result.stdout.strip().splitlines()[-1])
     assert (rayon["default_threads"], rayon["source"]) == (1, "available_parallelism")
     assert rayon["lenskit_accel"]  # lenskit 2025.8 is installed with its accelerator
     assert rayon["lenskit_threads"] is None
