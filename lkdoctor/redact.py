@@ -11,6 +11,9 @@ Always masked:
 - credentials inside URLs (``scheme://user:pass@host`` → ``scheme://****@host``);
 - any other occurrence of a secret variable's value (when it is long enough to be unique).
 
+Every string also leaves with undecodable bytes (lone surrogates from ``surrogateescape``)
+written as ``\\xNN``, so that every format can print it.
+
 With ``hide_identity`` (``--redact``) also: the home folder becomes ``~``, the user name
 ``<user>`` and the host name ``<host>``.
 """
@@ -29,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lkdoctor.host.undecodable import escape_undecodable
 from lkdoctor.model import Report
 
 MASK = "****"
@@ -84,6 +88,8 @@ def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:
             for match in _URL_USERINFO.finditer(value):
                 userinfo = value[match.end(1) : match.end() - 1]
                 found.update(userinfo.split(":", 1))
+    # also as the report writes them once undecodable bytes are escaped (evidence quotes them)
+    found |= {escape_undecodable(v) for v in found}
     return {v for v in found if len(v) >= _MIN_SECRET_LENGTH and not v.isdigit()}
 
 
@@ -145,6 +151,8 @@ class Scrubber:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
         text = mask_assignments(mask_urls(text))
+        # after masking, so a secret with undecodable bytes is still found and masked
+        text = escape_undecodable(text)
         return self.identity.hide(text) if self.identity else text
 
     def value(self, value: Any, name: str | None = None) -> Any:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkdoctor.host.undecodable import decode_host_bytes
+
 #: The root of the live system; every reader takes a root so a fixture tree can stand in.
 LIVE_ROOT = Path("/")
 
@@ -170,7 +172,7 @@ def parse_environ(data: bytes) -> dict[str, str]:
     for entry in data.split(b"\0"):
         name, sep, value = entry.partition(b"=")
         if sep and name:
-            env[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+            env[decode_host_bytes(name)] = decode_host_bytes(value)
     return env
 
 

@@ -92,7 +92,10 @@ def _int_or_none(value: str | None) -> int | None:
 
 def torch_pool_from(torch: Any) -> TorchPool:
     """Read torch's pools through its own functions; starts no pool and changes no count."""
-    info_text = str(torch.__config__.parallel_info())
+    try:
+        info_text = str(torch.__config__.parallel_info())
+    except UnicodeDecodeError:  # it quotes OMP_NUM_THREADS etc., which may not be UTF-8
+        info_text = ""  # the counts below are still read
     values, versions = parse_parallel_info(info_text)
     get_capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
     env_seen = {
