@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import click
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
     from lkdoctor.model import Report
     from lkdoctor.output import ColorMode, FailOn, Format
+    from lkdoctor.pipeline import Request
 
 FORMATS = ("text", "json", "markdown")
 
@@ -200,92 +202,46 @@ def doctor(
         raise click.UsageError("--json conflicts with --format " + str(output_format))
     fmt: Format = "json" if as_json else (output_format or "text")
 
-    from lkdoctor.pipeline import collect
+    from lkdoctor.pipeline import OptionConflict, Request
 
-    if apply and pid is not None:
-        raise click.UsageError("--apply changes this process; it cannot be combined with --pid")
-    if command:
-        if apply or pid is not None or ray_address is not None:
-            raise click.UsageError("-- COMMAND cannot be combined with --apply, --pid or --ray")
-        options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
-        _doctor_command(
-            list(command),
-            options,
-            bench=not no_bench,
-            bench_time=bench_time,
-            packages=packages or full,
-            paths=paths or full,
-            redact=redact,
-        )
-        return
-    if single_process and pid is None:
-        raise click.UsageError("--single-process needs --pid")
-    if ray_address is not None:  # every node of a Ray cluster instead of this process
-        if apply or pid is not None:
-            raise click.UsageError("--ray cannot be combined with --apply or --pid")
-        _doctor_cluster(ray_address, ray_timeout, fmt, full, color, github_output, fail_on)
-        return
+    request = Request(
+        bench=not no_bench,
+        bench_time=bench_time,
+        apply=apply,
+        pid=pid,
+        sample_time=sample_time,
+        packages=packages or full,
+        paths=paths or full,
+        redact=redact,
+        ray_address=ray_address,
+        ray_timeout=ray_timeout,
+        tree=not single_process,
+        command=command,
+    )
+    options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
+    try:
+        if command:
+            _doctor_command(request, options)
+        report = _collect(request)
+    except OptionConflict as exc:
+        raise click.UsageError(str(exc)) from None
+    _deliver(report, options)
+
+
+def _collect(request: Request) -> Report:
+    """The pipeline's report; no process or no cluster to inspect is a message and status 2."""
+    from lkdoctor.cluster.ray import ClusterUnavailable, stdout_to_stderr
+    from lkdoctor.pipeline import run
     from lkdoctor.render.progress import bench_status
 
+    # stdout carries the report only: what Ray prints goes to stderr
+    quiet = stdout_to_stderr() if request.ray_address is not None else contextlib.nullcontext()
     try:
-        with bench_status(enabled=not no_bench and pid is None) as progress:
-            report = collect(
-                bench=not no_bench,
-                bench_time=bench_time,
-                progress=progress,
-                apply=apply,
-                pid=pid,
-                sample_time=sample_time,
-                packages=packages or full,
-                paths=paths or full,
-                redact=redact,
-                tree=not single_process,
-            )
-    except ProcessLookupError as exc:
+        with quiet, bench_status(enabled=request.bench_skipped() is None) as progress:
+            return run(request, progress=progress, exit_if_connect_hangs=True)
+    except (ProcessLookupError, ClusterUnavailable) as exc:
         click.echo(f"lkdoctor: {exc}", err=True)
         sys.exit(2)
-    _deliver(report, fmt, full, color, github_output, fail_on, report_path)
-
-
-def _doctor_cluster(
-    address: str,
-    timeout: float,
-    fmt: Format,
-    full: bool,
-    color: ColorMode,
-    github_output: Path | None,
-    fail_on: FailOn,
-) -> None:
-    """``--ray``: one report per node; no cluster (or no Ray) is a message and status 2."""
-    from lkdoctor.cluster.ray import ClusterUnavailable, collect_cluster, stdout_to_stderr
-
-    try:
-        with stdout_to_stderr():  # stdout carries the report only
-            report = collect_cluster(address, timeout=timeout, exit_if_connect_hangs=True)
-    except ClusterUnavailable as exc:
-        click.echo(f"lkdoctor: {exc}", err=True)
-        sys.exit(2)
-    _deliver(report, fmt, full, color, github_output, fail_on)
-
-
-def _deliver(
-    report: Report,
-    fmt: Format,
-    full: bool,
-    color: ColorMode,
-    github_output: Path | None,
-    fail_on: FailOn,
-    report_path: Path | None = None,
-) -> None:
-    """Print the report, feed GitHub Actions, and exit 1 if ``--fail-on`` is met."""
-    from lkdoctor.output import exit_code
-
-    options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
-    _write_report(report, options, default=sys.stdout)
-    _deliver_to_github(report, github_output)
-    code = exit_code(report, fail_on)
-    if code:
-        sys.exit(code)
 
 
 @dataclass(frozen=True)
@@ -298,6 +254,17 @@ class _ReportOptions:
     github_output: Path | None
     fail_on: FailOn
     report_path: Path | None
+
+
+def _deliver(report: Report, options: _ReportOptions) -> None:
+    """Print the report, feed GitHub Actions, and exit 1 if ``--fail-on`` is met."""
+    from lkdoctor.output import exit_code
+
+    _write_report(report, options, default=sys.stdout)
+    _deliver_to_github(report, options.github_output)
+    code = exit_code(report, options.fail_on)
+    if code:
+        sys.exit(code)
 
 
 def _write_report(report: Report, options: _ReportOptions, default: IO[str]) -> None:
@@ -316,39 +283,27 @@ def _write_report(report: Report, options: _ReportOptions, default: IO[str]) -> 
         click.echo(f"lkdoctor: cannot write {options.report_path}: {exc.strerror}", err=True)
 
 
-def _doctor_command(
-    command: list[str],
-    options: _ReportOptions,
-    *,
-    bench: bool,
-    bench_time: float,
-    packages: bool,
-    paths: bool,
-    redact: bool,
-) -> NoReturn:
+def _doctor_command(request: Request, options: _ReportOptions) -> NoReturn:
     """``-- COMMAND``: run it, observe its tree, report on stderr; exit with its status."""
     from lkdoctor.observe.command import run_command
     from lkdoctor.output import exit_code
-    from lkdoctor.pipeline import collect, effective_cpus
+    from lkdoctor.pipeline import OptionConflict, effective_cpus, run
     from lkdoctor.render.progress import observe_status
 
+    problem = request.conflict()
+    if problem:  # before the command runs, not after
+        raise OptionConflict(problem)
+    command = list(request.command)
     try:
         with observe_status(command) as progress:
-            run = run_command(command, cpus=effective_cpus(), progress=progress)
+            observed = run_command(command, cpus=effective_cpus(), progress=progress)
     except OSError as exc:  # as a shell does: 127 not found, 126 not runnable
         click.echo(f"lkdoctor: cannot run {command[0]}: {exc.strerror}", err=True)
         sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
-    report = collect(
-        bench=bench,
-        bench_time=bench_time,
-        packages=packages,
-        paths=paths,
-        redact=redact,
-        observation=run.observed,
-    )
+    report = run(request, observation=observed.observed)
     _write_report(report, options, default=sys.stderr)
     _deliver_to_github(report, options.github_output)
-    sys.exit(run.exit_status or exit_code(report, options.fail_on))
+    sys.exit(observed.exit_status or exit_code(report, options.fail_on))
 
 
 def _deliver_to_github(report: Report, github_output: Path | None) -> None:

@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkdoctor.host.undecodable import decode_host_bytes
+
+#: The root of the live system; every reader takes a root so a fixture tree can stand in.
 LIVE_ROOT = Path("/")
 
 #: Kernel thread states as /proc shows them (the letter in ``stat``).
@@ -45,8 +48,16 @@ _LENSKIT_ACCEL = re.compile(r"/lenskit/_accel[^/]*\.so$")
 
 
 def proc_dir(root: Path, pid: int | None) -> Path:
-    """``root/proc/PID`` (or ``root/proc/self`` when ``pid`` is None)."""
-    return root / "proc" / ("self" if pid is None else str(pid))
+    """``root/proc/PID``, or ``root/proc/self`` when ``pid`` is None (this process).
+
+    A pid below 1 names no process in ``/proc`` (``0`` means "the caller" only to system
+    calls such as ``sched_getaffinity``), so it is refused rather than read as this process.
+    """
+    if pid is None:
+        return root / "proc" / "self"
+    if pid < 1:
+        raise ValueError(f"pid must be 1 or more (None means this process), got {pid}")
+    return root / "proc" / str(pid)
 
 
 def clock_ticks() -> int:
@@ -161,7 +172,7 @@ def parse_environ(data: bytes) -> dict[str, str]:
     for entry in data.split(b"\0"):
         name, sep, value = entry.partition(b"=")
         if sep and name:
-            env[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+            env[decode_host_bytes(name)] = decode_host_bytes(value)
     return env
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lkdoctor.host.undecodable import quoted
 from lkdoctor.model import EnvProblem
 
 LK_LISTS = ("LK_NUM_PROCS", "LK_NUM_THREADS", "LK_NUM_BACKEND_THREADS")
@@ -123,7 +124,11 @@ def _problem(
     variable: str, value: str, expected: str, bad: tuple[int, str], consequence: str
 ) -> EnvProblem:
     index, item = bad
-    where = f"item {index + 1} ({item.strip()!r})" if "," in value else repr(shown(value.strip()))
+    where = (
+        f"item {index + 1} ({quoted(item.strip())})"
+        if "," in value
+        else quoted(shown(value.strip()))
+    )
     return EnvProblem(
         variable=variable,
         value=shown(value),
