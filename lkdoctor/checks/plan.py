@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Sequence
 
 from lkdoctor.checks.common import env_problem_findings
-from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan
+from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan, plan_signature
 
 SECTION = "plan"
 _BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
@@ -27,10 +27,6 @@ def describe_level(level: PlanLevel) -> str:
         f"{_many(level.threads, 'thread')} × {_many(backend, 'backend thread')}{counted} "
         f"= {level.demand}"
     )
-
-
-def _counts(level: PlanLevel) -> tuple[int, int, int]:
-    return level.processes, level.threads, level.backend_threads
 
 
 def oversubscribed(plan: ThreadPlan) -> list[Finding]:
@@ -114,19 +110,22 @@ def conflicts(plan: ThreadPlan) -> list[Finding]:
     return [finding for finding in found if finding is not None]
 
 
+def lenskit_agrees(plan: ThreadPlan) -> bool | None:
+    """Whether LensKit's own code resolves the documented plan; None when it was not asked."""
+    if plan.lenskit_resolved is None:
+        return None
+    return plan_signature(plan.lenskit_resolved) == plan_signature(plan.levels)
+
+
 def divergence(plan: ThreadPlan) -> list[Finding]:
     resolved = plan.lenskit_resolved
-    if resolved is None:
-        return []
-    documented = [_counts(level) for level in plan.levels]
-    actual = [_counts(level) for level in resolved]
-    if documented == actual:
+    if resolved is None or lenskit_agrees(plan):
         return []
     differing = []
     for index in range(max(len(plan.levels), len(resolved))):
         doc = plan.levels[index] if index < len(plan.levels) else None
         own = resolved[index] if index < len(resolved) else None
-        if doc is None or own is None or _counts(doc) != _counts(own):
+        if doc is None or own is None or doc.shape != own.shape:
             differing.append(
                 f"level {index}: documented {_shape(doc)}, LensKit {plan.lenskit_version} {_shape(own)}"
             )
