@@ -6,10 +6,10 @@ import shlex
 from collections.abc import Sequence
 
 from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.host.pool_kinds import BLAS_VARIABLES
 from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan, plan_signature
 
 SECTION = "plan"
-_BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 
 def _many(count: int, noun: str) -> str:
@@ -84,7 +84,7 @@ def _conflict(
     planned_key = "threads" if setting.variable == "RAYON_NUM_THREADS" else "backend_threads"
     planned = [getattr(level, planned_key) for level in levels]
     raises = setting.counted and any(threads > count for count in planned)
-    lowers_blas = setting.variable in _BLAS_VARIABLES and any(threads < count for count in planned)
+    lowers_blas = setting.variable in BLAS_VARIABLES and any(threads < count for count in planned)
     differs_rayon = setting.variable == "RAYON_NUM_THREADS" and any(threads != n for n in planned)
     if not (raises or lowers_blas or differs_rayon):
         return None

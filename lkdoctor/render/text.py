@@ -12,6 +12,7 @@ from rich.text import Text
 
 from lkdoctor.checks.cluster import ray_overcommits
 from lkdoctor.checks.plan import lenskit_agrees
+from lkdoctor.host.pool_kinds import pool_sizes
 from lkdoctor.model import (
     Bench,
     ClusterNode,
@@ -183,31 +184,6 @@ def _fits(threads: int | None, cpus: int | None) -> Text:
     return Text("✓", style="green")
 
 
-def _pool_rows(pools: Pools) -> list[tuple[str, int | None, str]]:
-    """``(pool, threads, note)``: who has how many threads."""
-    rows: list[tuple[str, int | None, str]] = []
-    if pools.torch is not None:
-        torch = pools.torch
-        rows.append(
-            (f"torch intra-op ({torch.backend or '?'})", torch.intra_op, f"torch {torch.version}")
-        )
-        rows.append(("torch inter-op", torch.inter_op, ""))
-    for entry in pools.blas:
-        kind = "OpenMP" if entry.get("user_api") == "openmp" else "BLAS"
-        name = f"{kind} {entry.get('prefix')}"
-        rows.append(
-            (name, entry.get("num_threads"), str(entry.get("filepath", "")).rsplit("/", 1)[-1])
-        )
-    rayon = pools.rayon
-    if rayon is not None:
-        rows.append(("Rayon default", rayon.default_threads, f"from {rayon.source}"))
-        if rayon.lenskit_threads is not None:
-            rows.append(("LensKit Rayon", rayon.lenskit_threads, "lenskit._accel.thread_count()"))
-        elif rayon.lenskit_accel:
-            rows.append(("LensKit Rayon", None, "not read (--apply reads it)"))
-    return rows
-
-
 def _threads_line(threads: ThreadsSnapshot, label: str) -> Text:
     states = ", ".join(f"{n} {state}" for state, n in threads.states.items())
     return Text.assemble(
@@ -281,8 +257,11 @@ def render_pools(report: Report, full: bool = False) -> RenderableType | None:
     table.add_column("threads", justify="right", no_wrap=True)
     table.add_column(f"fits {cpus if cpus is not None else '?'} CPUs", no_wrap=True)
     table.add_column("", style="dim", overflow="fold")
-    for name, threads, note in _pool_rows(pools):
-        table.add_row(name, "-" if threads is None else str(threads), _fits(threads, cpus), note)
+    for pool in pool_sizes(pools):
+        threads = pool.threads
+        table.add_row(
+            pool.label, "-" if threads is None else str(threads), _fits(threads, cpus), pool.note
+        )
     parts.append(table)
     if pools.threads is not None:
         parts.append(_threads_line(pools.threads, "this process"))
