@@ -29,10 +29,15 @@ def describe_level(level: PlanLevel) -> str:
     )
 
 
+def overflows(level: PlanLevel, effective: int) -> bool:
+    """The level asks for more threads at once than there are CPUs."""
+    return level.demand > effective
+
+
 def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     if plan.oversubscription <= 1.0:
         return []
-    overflowing = [level for level in plan.levels if level.demand > plan.effective]
+    overflowing = [level for level in plan.levels if overflows(level, plan.effective)]
     worst = max(overflowing, key=lambda level: level.demand)
     return [
         Finding(

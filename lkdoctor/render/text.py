@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from lkdoctor.checks.cluster import ray_overcommits
-from lkdoctor.checks.plan import lenskit_agrees
+from lkdoctor.checks.cpu import lenskit_overcounts
+from lkdoctor.checks.plan import lenskit_agrees, overflows
 from lkdoctor.host.pool_kinds import pool_sizes
 from lkdoctor.model import (
     Bench,
@@ -110,7 +111,7 @@ def render_cpu(report: Report, full: bool = False) -> RenderableType | None:
         (str(cpu.effective), "bold green"),
         f"   LensKit would use {cpu.lenskit_effective}",
     )
-    if cpu.lenskit_effective > cpu.effective:
+    if lenskit_overcounts(cpu):
         summary.append("  (more than available)", style="yellow")
     parts: list[RenderableType] = [table, summary]
     if unset and not full:
@@ -128,7 +129,7 @@ def _plan_table(levels: list[PlanLevel], effective: int) -> Table:
         counted = level.counted_backend_threads
         if counted is not None and counted != level.backend_threads:
             backend += f" ({counted} counted)"
-        overflow = level.demand > effective
+        overflow = overflows(level, effective)
         table.add_row(
             str(level.level),
             str(level.processes),
