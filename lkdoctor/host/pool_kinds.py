@@ -137,7 +137,7 @@ class PoolKind:
         cls, level: PlanLevel, environ: Mapping[str, str], torch: Any | None
     ) -> ApplyStep:
         """Size it for ``level`` as LensKit's ``initialize()`` does (``--apply``)."""
-        raise NotImplementedError(f"{cls.name} has no step in LensKit's initialize()")
+        raise NotImplementedError(f"{cls.name} does not perform step {cls._step()}")
 
     @classmethod
     def _attempt(cls, action: str, operation: Callable[[], str]) -> ApplyStep:
