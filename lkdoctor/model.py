@@ -186,7 +186,9 @@ class TorchPool(_Model):
 
 class RayonPool(_Model):
     default_threads: int = Field(description="the size a global Rayon pool would get here")
-    source: str = Field(description="RAYON_NUM_THREADS, available_parallelism or fallback")
+    source: str = Field(
+        description="RAYON_NUM_THREADS, RAYON_RS_NUM_CPUS, available_parallelism or fallback"
+    )
     lenskit_accel: bool = Field(default=False, description="lenskit._accel is installed")
     lenskit_accel_loaded: bool = Field(default=False, description="lenskit._accel is imported")
     lenskit_threads: int | None = Field(

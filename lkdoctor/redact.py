@@ -96,12 +96,15 @@ class Identity:
     hosts: list[str] = field(default_factory=list)
 
     @classmethod
-    def of_this_machine(cls, environ: Mapping[str, str]) -> Identity:
+    def of_this_machine(
+        cls, environ: Mapping[str, str], other_hosts: Iterable[str] = ()
+    ) -> Identity:
+        """This machine's home, users and host names, and ``other_hosts`` (a cluster's nodes)."""
         homes = {environ.get("HOME", ""), os.path.expanduser("~")}
         users = {environ.get(n, "") for n in ("USER", "LOGNAME", "USERNAME", "SLURM_JOB_USER")}
         with contextlib.suppress(KeyError, OSError):  # no passwd entry for this uid
             users.add(getpass.getuser())
-        hosts = {socket.gethostname(), platform.node(), environ.get("HOSTNAME", "")}
+        hosts = {socket.gethostname(), platform.node(), environ.get("HOSTNAME", ""), *other_hosts}
         hosts |= {environ.get("SLURMD_NODENAME", ""), environ.get("SLURM_SUBMIT_HOST", "")}
         hosts |= {h.split(".", 1)[0] for h in hosts}
         return cls(
@@ -162,15 +165,18 @@ def redact_report(
     environs: Iterable[Mapping[str, str]] = (),
     hide_identity: bool = False,
     identity: Identity | None = None,
+    other_hosts: Iterable[str] = (),
 ) -> Report:
     """A copy of ``report`` with secrets masked, and with ``hide_identity`` user/host/home hidden.
 
     ``environs`` are the environments the report was read from (their secret values are
-    hunted down anywhere in the report); ``identity`` overrides this machine's for tests.
+    hunted down anywhere in the report); ``other_hosts`` are host names the report holds
+    besides this machine's (a cluster's nodes); ``identity`` overrides both for tests.
     """
     environs = list(environs)
     if hide_identity and identity is None:
-        identity = Identity.of_this_machine(environs[0] if environs else os.environ)
+        environ = environs[0] if environs else os.environ
+        identity = Identity.of_this_machine(environ, other_hosts)
     scrubber = Scrubber(secret_values(environs), identity if hide_identity else None)
     original = report.model_dump(mode="json")
     scrubbed = scrubber.value(original)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lkdoctor.host.pool_kinds import THREADING_LIBRARIES
 
+#: The root of the live system; every reader takes a root so a fixture tree can stand in.
 LIVE_ROOT = Path("/")
 
 #: Kernel thread states as /proc shows them (the letter in ``stat``).
@@ -30,8 +31,16 @@ STATE_NAMES = {
 
 
 def proc_dir(root: Path, pid: int | None) -> Path:
-    """``root/proc/PID`` (or ``root/proc/self`` when ``pid`` is None)."""
-    return root / "proc" / ("self" if pid is None else str(pid))
+    """``root/proc/PID``, or ``root/proc/self`` when ``pid`` is None (this process).
+
+    A pid below 1 names no process in ``/proc`` (``0`` means "the caller" only to system
+    calls such as ``sched_getaffinity``), so it is refused rather than read as this process.
+    """
+    if pid is None:
+        return root / "proc" / "self"
+    if pid < 1:
+        raise ValueError(f"pid must be 1 or more (None means this process), got {pid}")
+    return root / "proc" / str(pid)
 
 
 def clock_ticks() -> int:
