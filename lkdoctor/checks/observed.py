@@ -9,7 +9,7 @@ from lkdoctor.checks.pools import (
     oversubscription_env,
     runnable_severity,
 )
-from lkdoctor.host.proc import OPENMP_RUNTIMES
+from lkdoctor.host.pool_kinds import KINDS, OpenMP
 from lkdoctor.model import Finding, Observed, ObservedProcess, Report
 from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
 
@@ -18,18 +18,6 @@ SECTION = "observed"
 #: A run whose runnable threads exceed the CPUs this share of the time is oversubscribed,
 #: even when quieter phases bring the average under the CPUs.
 OVERSUBSCRIBED_SHARE = 0.5
-
-#: The libraries whose pools the process may be running, and what sizes each.
-POOL_HINTS = (
-    ("libtorch_cpu", "torch intra-op pool", "OMP_NUM_THREADS"),
-    ("libopenblas", "OpenBLAS pool", "OPENBLAS_NUM_THREADS"),
-    ("libscipy_openblas", "OpenBLAS pool", "OPENBLAS_NUM_THREADS"),
-    ("libmkl_rt", "MKL pool", "MKL_NUM_THREADS"),
-    ("libgomp", "OpenMP pool", "OMP_NUM_THREADS"),
-    ("libiomp5", "OpenMP pool", "OMP_NUM_THREADS"),
-    ("libomp", "OpenMP pool", "OMP_NUM_THREADS"),
-    ("lenskit._accel", "LensKit Rayon pool", "RAYON_NUM_THREADS"),
-)
 
 
 def check(report: Report) -> list[Finding]:
@@ -61,7 +49,8 @@ def openmp_findings(observed: Observed) -> list[Finding]:
     """Two OpenMP runtimes in one process of the tree."""
     findings = []
     for row in observed.processes:
-        runtimes = [kind for kind in row.libraries if kind in OPENMP_RUNTIMES]
+        openmp = {library.name for library in OpenMP.libraries}
+        runtimes = [name for name in row.libraries if name in openmp]
         if len(runtimes) > 1:
             finding = multiple_openmp_finding({kind: [f"pid {row.pid}"] for kind in runtimes})
             findings.append(finding.model_copy(update={"section": SECTION}))
@@ -112,11 +101,12 @@ def tree_oversubscribed_finding(observed: Observed, cpus: int, report: Report) -
 
 
 def suspected_pool(row: ObservedProcess) -> tuple[str, str] | None:
-    """The pool most likely over its share, and the variable that sizes it, from the
-    libraries loaded and a thread-name group whose size matches a variable's value."""
-    for library, pool, variable in POOL_HINTS:
-        if library in row.libraries:
-            return pool, variable
+    """The pool most likely over its share, and the variable that sizes it: the first pool
+    kind (torch's intra-op pool first) whose library the process has loaded."""
+    for kind in KINDS:
+        loaded = any(library.name in row.libraries for library in kind.libraries)
+        if loaded and kind.sized_by:
+            return f"{kind.name} pool", kind.sized_by
     return None
 
 

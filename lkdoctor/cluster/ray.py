@@ -200,7 +200,7 @@ def _alive_nodes(ray: Any) -> list[ClusterNode]:
 
 
 def _node_label(node: ClusterNode) -> str:
-    return f"node {node.node_id[:8]} ({node.ip}{', head' if node.is_head else ''})"
+    return f"node {node.label}"
 
 
 def _describe_task_failure(exc: BaseException) -> str:
@@ -267,7 +267,7 @@ def _take_result(ray: Any, ref: Any, node: ClusterNode) -> list[ErrorEntry]:
 def summarise(nodes: list[ClusterNode], timeout: float) -> ClusterSummary:
     reports = [n.report for n in nodes if n.report is not None]
     budgets = [r.cpu.effective for r in reports if r.cpu is not None]
-    plans = {_plan_signature(r) for r in reports}
+    plans = {r.plan_signature() for r in reports}
     return ClusterSummary(
         nodes_alive=len(nodes),
         nodes_reported=len(reports),
@@ -277,12 +277,6 @@ def summarise(nodes: list[ClusterNode], timeout: float) -> ClusterSummary:
         heterogeneous=len(set(budgets)) > 1 or len(plans) > 1,
         timeout_seconds=timeout,
     )
-
-
-def _plan_signature(report: Report) -> tuple[tuple[int, int, int], ...]:
-    if report.plan is None:
-        return ()
-    return tuple((lv.processes, lv.threads, lv.backend_threads) for lv in report.plan.levels)
 
 
 @contextlib.contextmanager

@@ -8,10 +8,10 @@ A thread may exit between listing and reading; readers skip such threads.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkdoctor.host.pool_kinds import THREADING_LIBRARIES
 from lkdoctor.host.undecodable import decode_host_bytes
 
 #: The root of the live system; every reader takes a root so a fixture tree can stand in.
@@ -29,22 +29,6 @@ STATE_NAMES = {
     "I": "idle",
     "P": "parked",
 }
-
-#: Shared libraries that bring a thread pool, matched on the file name in ``maps``.
-THREADING_LIBRARIES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("libgomp", re.compile(r"^libgomp[.-]")),
-    ("libiomp5", re.compile(r"^libiomp5[.-]")),
-    ("libomp", re.compile(r"^libomp[.-]")),
-    ("libopenblas", re.compile(r"^libopenblas")),
-    ("libscipy_openblas", re.compile(r"^libscipy_openblas")),
-    ("libmkl_rt", re.compile(r"^libmkl_rt[.-]")),
-    ("libtorch_cpu", re.compile(r"^libtorch_cpu[.-]")),
-)
-
-#: OpenMP runtimes; two different ones in one process can crash or deadlock.
-OPENMP_RUNTIMES = frozenset({"libgomp", "libiomp5", "libomp"})
-
-_LENSKIT_ACCEL = re.compile(r"/lenskit/_accel[^/]*\.so$")
 
 
 def proc_dir(root: Path, pid: int | None) -> Path:
@@ -192,17 +176,12 @@ def mapped_paths(maps_text: str) -> list[str]:
 
 
 def threading_libraries(paths: list[str]) -> dict[str, list[str]]:
-    """The threading libraries among ``paths``: ``{kind: [path, ...]}``."""
+    """The threading libraries among ``paths`` (the pool kinds' own): ``{name: [path, ...]}``."""
     found: dict[str, list[str]] = {}
     for path in paths:
-        filename = path.rsplit("/", 1)[-1]
-        for kind, pattern in THREADING_LIBRARIES:
-            if pattern.match(filename):
-                found.setdefault(kind, []).append(path)
-                break
-        else:
-            if _LENSKIT_ACCEL.search(path):
-                found.setdefault("lenskit._accel", []).append(path)
+        library = next((lib for lib in THREADING_LIBRARIES if lib.matches(path)), None)
+        if library is not None:
+            found.setdefault(library.name, []).append(path)
     return found
 
 
