@@ -16,7 +16,8 @@ from typing import TypeVar
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import guard
-from lkdoctor.model import Bench, ErrorEntry, Report, ToolInfo
+from lkdoctor.host.lenskit import Dialect
+from lkdoctor.model import Bench, ErrorEntry, Report, ThreadPlan, ToolInfo
 from lkdoctor.version import __version__
 
 T = TypeVar("T")
@@ -63,6 +64,42 @@ def _check_target(root: Path, pid: int, apply: bool) -> None:
         raise ProcessLookupError(f"no process with pid {pid}")
 
 
+def _plan(
+    lenskit_cpus: int,
+    effective: int,
+    env: Mapping[str, str],
+    dialect: Dialect | None,
+    root: Path,
+    pid: int | None,
+    project_root: Path | None,
+) -> ThreadPlan:
+    """The plan in the installed LensKit's dialect (2026: in the diagnosed folder)."""
+    from lkdoctor.host.lenskit import detect_dialect
+    from lkdoctor.plan.plan2026 import collect_plan_2026
+    from lkdoctor.plan.resolve import collect_plan
+
+    chosen = detect_dialect(dialect)
+    if chosen.dialect == "2025":
+        plan = collect_plan(lenskit_cpus, effective, env)
+        plan.dialect_reason = chosen.reason
+        return plan
+    cwd = None
+    if pid is not None:
+        try:
+            cwd = Path(os.readlink(root / "proc" / str(pid) / "cwd"))
+        except OSError:
+            cwd = None
+    return collect_plan_2026(
+        lenskit_cpus,
+        effective,
+        env,
+        chosen,
+        cwd=cwd,
+        project_root=project_root,
+        ask=pid is None or cwd is not None,
+    )
+
+
 def collect(
     *,
     bench: bool = False,
@@ -76,6 +113,8 @@ def collect(
     packages: bool = False,
     paths: bool = False,
     redact: bool = False,
+    dialect: Dialect | None = None,
+    project_root: Path | None = None,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``).
 
@@ -86,6 +125,8 @@ def collect(
     reporting what it measures to ``progress``; it too leaves the process's pools as found.
     ``packages`` / ``paths`` add those lists to the environment section; secrets are
     always masked, and ``redact`` also hides the user name, host name and home folder.
+    ``dialect`` forces the LensKit configuration dialect of the plan (default: the installed
+    LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     """
     root_path = Path(root)
     if pid is not None:
@@ -98,7 +139,6 @@ def collect(
         from lkdoctor.checks import analyse
         from lkdoctor.cpu.budget import collect_cpu
         from lkdoctor.environment.info import collect_environment
-        from lkdoctor.plan.resolve import collect_plan
         from lkdoctor.pools.live import collect_live
         from lkdoctor.pools.process import collect_process, target_environ
         from lkdoctor.redact import redact_report
@@ -114,7 +154,11 @@ def collect(
         cpu = report.cpu
         if cpu is not None:
             report.plan = _guarded(
-                report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
+                report,
+                "plan",
+                lambda: _plan(
+                    cpu.lenskit_effective, cpu.effective, env, dialect, root_path, pid, project_root
+                ),
             )
         if pid is None:
             _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))

@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Sequence
 
 from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.checks.plan2026 import check_2026
 from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan
 
 SECTION = "plan"
@@ -116,7 +117,7 @@ def conflicts(plan: ThreadPlan) -> list[Finding]:
 
 def divergence(plan: ThreadPlan) -> list[Finding]:
     resolved = plan.lenskit_resolved
-    if resolved is None:
+    if not isinstance(resolved, list):
         return []
     documented = [_counts(level) for level in plan.levels]
     actual = [_counts(level) for level in resolved]
@@ -180,6 +181,12 @@ def check(report: Report) -> list[Finding]:
     plan = report.plan
     if plan is None:
         return []
+    if plan.dialect == "2026":
+        return [
+            *env_problem_findings(SECTION, plan.env_problems),
+            *check_2026(plan),
+            *conflicts(plan),
+        ]
     return [
         *env_problem_findings(SECTION, plan.env_problems),
         *deprecated_child(plan),
