@@ -1,5 +1,7 @@
 """``--apply``: set up level 0 of the plan the way LensKit's ``initialize()`` does.
 
+(LensKit 2026's ``init_threading``: see :func:`apply_level_zero`.)
+
 LensKit 2025.x ``lenskit.parallel.config.initialize()`` does, in this order:
 set torch's sharing strategy; limit BLAS with threadpoolctl unless
 ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set; set torch's inter-op
@@ -121,10 +123,27 @@ def apply_sharing_strategy(torch: Any | None) -> ApplyStep:
     return _attempt(0, action, set_strategy)
 
 
-def apply_level_zero(level: PlanLevel, environ: Mapping[str, str]) -> list[ApplyStep]:
-    """Apply ``level`` (level 0 of the plan) as LensKit's ``initialize()`` would."""
+def apply_level_zero(
+    level: PlanLevel, environ: Mapping[str, str], dialect: str = "2025"
+) -> list[ApplyStep]:
+    """Apply ``level`` (level 0 of the plan) as LensKit's ``initialize()`` would.
+
+    LensKit 2026's ``init_threading`` differs: no inter-op setting, BLAS and torch's
+    intra-op threads only when ``num_backend_threads`` > 0, then the Rayon pool.
+    """
     modules = {name: import_if_installed(name)[0] for name in NUMERIC_MODULES}
     torch = modules["torch"]
+    if dialect == "2026":
+        backend = level.backend_threads
+        if backend > 0:
+            backends = [apply_blas(backend, environ), apply_torch_intra(torch, backend)]
+        else:
+            why = "num_backend_threads < 1: LensKit 2026 leaves the backends' pools alone"
+            backends = [
+                _skipped(1, f'threadpoolctl.threadpool_limits({backend}, "blas")', why),
+                _skipped(4, f"torch.set_num_threads({backend})", why),
+            ]
+        return [apply_sharing_strategy(torch), *backends, apply_lenskit_rayon(level.threads)]
     return [
         apply_sharing_strategy(torch),
         apply_blas(level.backend_threads, environ),

@@ -227,7 +227,7 @@ def collect_live(report: Report, root: Path, environ: Mapping[str, str], *, appl
                 )
             )
         else:
-            steps = apply_level_zero(report.plan.levels[0], environ)
+            steps = apply_level_zero(report.plan.levels[0], environ, report.plan.dialect)
     result = collect_pools(root, read_lenskit_pool=apply)
     result.pools.applied = bool(steps)
     result.pools.apply_steps = steps
