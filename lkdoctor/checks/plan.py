@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.checks.common import env_problem_findings, lenskit_unsupported
 from lkdoctor.checks.plan2026 import check_2026
 from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan
 
@@ -166,14 +166,7 @@ def lenskit_unavailable(plan: ThreadPlan) -> list[Finding]:
     if plan.lenskit_note is None:
         return []
     return [
-        Finding(
-            id="lenskit-unsupported",
-            severity="info",
-            section=SECTION,
-            title="LensKit is installed but its own plan could not be read",
-            evidence=plan.lenskit_note,
-            remediation="the plan shown follows LensKit's documented 2025.3 – 2025.8 rule",
-        )
+        lenskit_unsupported(SECTION, plan.lenskit_note, "LensKit's documented 2025.3 – 2025.8 rule")
     ]
 
 

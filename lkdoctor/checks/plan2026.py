@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from lkdoctor.checks.common import lenskit_unsupported
 from lkdoctor.model import Finding, SettingsProblem, ThreadPlan
 
 SECTION = "plan"
@@ -82,16 +83,7 @@ def unexplained_failure(plan: ThreadPlan) -> list[Finding]:
     if plan.lenskit_note is None or any(p.fails for p in plan.settings_problems):
         return []
     if not plan.lenskit_note.startswith("LensKit failed"):
-        return [
-            Finding(
-                id="lenskit-unsupported",
-                severity="info",
-                section=SECTION,
-                title="LensKit's own settings could not be read",
-                evidence=plan.lenskit_note,
-                remediation="the plan shown follows LensKit 2026's code as read by lkdoctor",
-            )
-        ]
+        return [lenskit_unsupported(SECTION, plan.lenskit_note, "LensKit 2026's code as read here")]
     return [
         Finding(
             id="env-invalid",
@@ -172,6 +164,22 @@ def divergences(plan: ThreadPlan) -> list[Finding]:
                 "LK_NUM_BATCH_JOBS and LK_NUM_BACKEND_THREADS explicitly",
             )
         )
+    if cpus.source == "default" and plan.cpu_count > plan.effective:
+        found.append(
+            Finding(
+                id="lenskit-divergence",
+                severity="warning",
+                section=SECTION,
+                title=f"LensKit counts {plan.cpu_count} CPUs; {plan.effective} are available",
+                evidence="LensKit's documentation says its detected num_cpus accounts for "
+                "operating-system CPU limits; its effective_cpu_count() is "
+                "os.process_cpu_count() (affinity, PYTHON_CPU_COUNT), which ignores the "
+                "cgroup CPU quota",
+                remediation=f"export LK_NUM_CPUS={plan.effective} (or PYTHON_CPU_COUNT, which "
+                "Ray's node size follows too)",
+                env={"LK_NUM_CPUS": str(plan.effective)},
+            )
+        )
     if plan.batch_mode == "thread-pool":
         found.append(
             Finding(
@@ -193,7 +201,14 @@ def divergences(plan: ThreadPlan) -> list[Finding]:
 def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     if plan.oversubscription <= 1.0:
         return []
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in plan.suggested_env.items())
+    remediation = "use the suggested settings: they fit the CPUs and LensKit 2026 accepts them"
+    edits = [
+        f"{name} = {plan.suggested_env[var]} in {s.source}:{s.line}"
+        for name, s in (plan.settings or {}).items()
+        if s.line is not None and (var := f"LK_PARALLEL__{name.upper()}") in plan.suggested_env
+    ]
+    if edits:
+        remediation += "; or, in the file instead of LK_PARALLEL__*, set " + ", ".join(edits)
     return [
         Finding(
             id="plan-oversubscribed",
@@ -203,7 +218,7 @@ def oversubscribed(plan: ThreadPlan) -> list[Finding]:
             f"{plan.effective} CPUs",
             evidence=f"{plan.demand_model} = {plan.peak_threads} "
             f"(oversubscription {plan.oversubscription:.2f})",
-            remediation=f"export {exports}",
+            remediation=remediation,
             env=dict(plan.suggested_env),
         )
     ]
