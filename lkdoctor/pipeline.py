@@ -12,13 +12,16 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import guard
 from lkdoctor.host.lenskit import Dialect
 from lkdoctor.model import Bench, ErrorEntry, Report, ThreadPlan, ToolInfo
 from lkdoctor.version import __version__
+
+if TYPE_CHECKING:
+    from lkdoctor.plan.plan2026 import PendingAnswer
 
 T = TypeVar("T")
 
@@ -72,10 +75,11 @@ def _plan(
     root: Path,
     pid: int | None,
     project_root: Path | None,
+    pending: list[PendingAnswer | None],
 ) -> ThreadPlan:
     """The plan in the installed LensKit's dialect (2026: in the diagnosed folder)."""
     from lkdoctor.host.lenskit import detect_dialect
-    from lkdoctor.plan.plan2026 import collect_plan_2026
+    from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
     from lkdoctor.plan.resolve import collect_plan
 
     chosen = detect_dialect(dialect)
@@ -89,15 +93,13 @@ def _plan(
             cwd = Path(os.readlink(root / "proc" / str(pid) / "cwd"))
         except OSError:
             cwd = None
-    return collect_plan_2026(
-        lenskit_cpus,
-        effective,
-        env,
-        chosen,
-        cwd=cwd,
-        project_root=project_root,
-        ask=pid is None or cwd is not None,
+    plan = collect_plan_2026(
+        lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=project_root, ask=False
     )
+    if pid is None or cwd is not None:
+        # LensKit's own answer runs in a child process while the other sections are collected.
+        pending.append(start_answer(plan, env, cwd, project_root))
+    return plan
 
 
 def collect(
@@ -139,6 +141,7 @@ def collect(
         from lkdoctor.checks import analyse
         from lkdoctor.cpu.budget import collect_cpu
         from lkdoctor.environment.info import collect_environment
+        from lkdoctor.plan.plan2026 import attach_answers
         from lkdoctor.pools.live import collect_live
         from lkdoctor.pools.process import collect_process, target_environ
         from lkdoctor.redact import redact_report
@@ -152,12 +155,20 @@ def collect(
 
         report.cpu = _guarded(report, "cpu", lambda: collect_cpu(root_path, env, pid))
         cpu = report.cpu
+        pending: list[PendingAnswer | None] = []
         if cpu is not None:
             report.plan = _guarded(
                 report,
                 "plan",
                 lambda: _plan(
-                    cpu.lenskit_effective, cpu.effective, env, dialect, root_path, pid, project_root
+                    cpu.lenskit_effective,
+                    cpu.effective,
+                    env,
+                    dialect,
+                    root_path,
+                    pid,
+                    project_root,
+                    pending,
                 ),
             )
         if pid is None:
@@ -166,6 +177,9 @@ def collect(
             _guarded(
                 report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env)
             )
+        plan = report.plan
+        if plan is not None:  # finished before the benchmarks, which it would disturb
+            _guarded(report, "plan", lambda: attach_answers(plan, pending))
         report.bench = _guarded(
             report,
             "bench",

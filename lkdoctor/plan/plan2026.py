@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,61 @@ class ChildAnswer:
     note: str | None = None
 
 
+class PendingAnswer:
+    """LensKit's own answer, running in a child process while the doctor goes on."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        cwd: Path,
+        project_root: Path | None = None,
+        python: str | None = None,
+        timeout: float = CHILD_TIMEOUT,
+    ) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        command = [python or sys.executable, "-P", str(CHILD_SCRIPT)]
+        if project_root is not None:
+            command.append(str(project_root))
+        self.process: subprocess.Popen[str] | None = None
+        self.failed: ChildAnswer | None = None
+        try:
+            self.process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=dict(environ),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            self.failed = ChildAnswer(None, f"could not run {command[0]}: {exc}")
+
+    def result(self) -> ChildAnswer:
+        """Wait (until the deadline, then kill the child) for the answer; never raises."""
+        if self.process is None:
+            return self.failed or ChildAnswer(None, "LensKit's settings code did not start")
+        try:
+            out, err = self.process.communicate(timeout=max(self.deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            return ChildAnswer(
+                None, f"LensKit's settings code did not answer within {self.timeout:.0f} s"
+            )
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if not lines:
+            tail = (err.strip().splitlines() or ["no output"])[-1]
+            code = self.process.returncode
+            return ChildAnswer(None, f"LensKit's settings code failed (exit {code}): {tail}")
+        try:
+            data = json.loads(lines[-1])
+        except ValueError:
+            return ChildAnswer(None, "LensKit's settings code printed something that is not JSON")
+        return ChildAnswer(data if isinstance(data, dict) else None)
+
+
 def ask_lenskit(
     environ: Mapping[str, str],
     cwd: Path,
@@ -57,32 +113,29 @@ def ask_lenskit(
     timeout: float = CHILD_TIMEOUT,
 ) -> ChildAnswer:
     """Run LensKit's settings code in a child process with ``environ`` in ``cwd``; never raises."""
-    command = [python or sys.executable, "-P", str(CHILD_SCRIPT)]
-    if project_root is not None:
-        command.append(str(project_root))
-    try:
-        done = subprocess.run(
-            command,
-            cwd=cwd,
-            env=dict(environ),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return ChildAnswer(None, f"LensKit's settings code did not answer within {timeout:.0f} s")
-    except OSError as exc:
-        return ChildAnswer(None, f"could not run {command[0]}: {exc}")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return ChildAnswer(None, f"LensKit's settings code failed (exit {done.returncode}): {tail}")
-    try:
-        data = json.loads(lines[-1])
-    except ValueError:
-        return ChildAnswer(None, "LensKit's settings code printed something that is not JSON")
-    return ChildAnswer(data if isinstance(data, dict) else None)
+    return PendingAnswer(environ, cwd, project_root, python, timeout).result()
+
+
+def attach_answer(plan: ThreadPlan, answer: ChildAnswer) -> None:
+    """Put LensKit's own answer into the plan."""
+    plan.lenskit_resolved = lenskit_resolved(answer)
+    plan.lenskit_note = failure_message(answer)
+
+
+def attach_answers(plan: ThreadPlan, pending: list[PendingAnswer | None]) -> None:
+    """Wait for the answers started with :func:`start_answer` and put them into the plan."""
+    for answer in pending:
+        if answer is not None:
+            attach_answer(plan, answer.result())
+
+
+def start_answer(
+    plan: ThreadPlan, environ: Mapping[str, str], cwd: Path | None, project_root: Path | None
+) -> PendingAnswer | None:
+    """Start asking the installed LensKit (None when there is none to ask)."""
+    if plan.dialect != "2026" or plan.lenskit_version is None or not lenskit_package_dirs():
+        return None
+    return PendingAnswer(environ, Path(os.getcwd()) if cwd is None else cwd, project_root)
 
 
 def lenskit_resolved(answer: ChildAnswer) -> LensKit2026Settings | None:
@@ -241,10 +294,8 @@ def collect_plan_2026(
         settings_files=[str(path) for path in res.files],
         settings_problems=res.problems,
     )
-    if ask and dialect.version is not None and lenskit_package_dirs():
-        answer = ask_lenskit(environ, folder, project_root)
-        plan.lenskit_resolved = lenskit_resolved(answer)
-        plan.lenskit_note = failure_message(answer)
+    if ask and (pending := start_answer(plan, environ, folder, project_root)) is not None:
+        attach_answer(plan, pending.result())
     return plan
 
 
