@@ -200,12 +200,12 @@ def plan_levels_2026(res: Resolution, cpus: int, node_cpus: int) -> list[PlanLev
 def _variable_for(res: Resolution, name: str) -> str:
     """A flat export, unless a file or ``LK_PARALLEL`` sets the field and would beat it."""
     source = res.settings[name].source if name in res.settings else "default"
-    if (
-        source in ("default", "derived")
-        or source == flat_name(name)
-        or source.upper() == flat_name(name)
-    ):
-        return flat_name(name)
+    if source.upper() == flat_name(name):
+        return source  # the same spelling: two spellings of one name would race
+    if source in ("default", "derived"):
+        spelled = [p.where for p in res.problems if p.where.upper() == flat_name(name)]
+        flat = res.flat.get(name)
+        return flat[0] if flat is not None else (spelled or [flat_name(name)])[0]
     return nested_name(name)
 
 

@@ -147,3 +147,11 @@ def test_suggestion_uses_the_variable_that_beats_the_file(tmp_path: Path) -> Non
     assert plan.suggested_env["LK_PARALLEL__NUM_THREADS"] == "2"
     after = resolve_settings(applied({}, plan.suggested_env, plan.suggested_unset), tmp_path, 2)
     assert peak_demand(after.threads, after.backend, after.batch_jobs, after.use_ray, 2, 2) <= 2
+
+
+@pytest.mark.parametrize("value", ["3", "8,1"])
+def test_suggestion_keeps_the_spelling_of_the_variable(tmp_path: Path, value: str) -> None:
+    # pydantic-settings reads names case-insensitively: a second spelling would race.
+    plan = collect_plan_2026(2, 2, {"lk_num_threads": value}, DIALECT, cwd=tmp_path, ask=False)
+    assert plan.suggested_env["lk_num_threads"] == "2"
+    assert "LK_NUM_THREADS" not in plan.suggested_env

@@ -136,6 +136,7 @@ CASES: dict[str, Case] = {
     "hex": Case(env={"LK_NUM_BATCH_JOBS": "0x10"}, fails="import"),
     "bad-bool": Case(env={"LK_USE_RAY": "2"}, fails="import"),
     "procs-list": Case(env={"LK_NUM_PROCS": "4,2"}, fails="import"),
+    "lower-case-list": Case(env={"lk_num_threads": "8,1"}, fails="import"),
     "nested-unknown-key": Case(env={"LK_PARALLEL__NUM_THREAD": "2"}, fails="configure"),
     "nested-bad-value": Case(env={"LK_PARALLEL__NUM_THREADS": "two"}, fails="configure"),
     "json-not-json": Case(env={"LK_PARALLEL": "threads=2"}, fails="configure"),
