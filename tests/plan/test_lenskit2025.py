@@ -17,6 +17,9 @@ from lkdoctor.plan.lenskit2025 import LensKitAnswer, answer_from_source
 from lkdoctor.plan.resolve import collect_plan
 from lkdoctor.plan.settings import parse_lk_settings
 
+# Written for LensKit 2025.x (its config API and initialize()); see pyproject markers.
+pytestmark = pytest.mark.lenskit2025
+
 
 def shape(levels) -> list[tuple[int, int, int]]:  # type: ignore[no-untyped-def]
     return [(lv.processes, lv.threads, lv.backend_threads) for lv in levels]

@@ -47,6 +47,7 @@ def steps_by_number(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {step["step"]: step for step in data["pools"]["apply_steps"]}
 
 
+@pytest.mark.lenskit2025
 def test_apply_sets_every_pool_to_level_zero() -> None:
     data = apply_json(clean_env(LK_NUM_THREADS="3", LK_NUM_BACKEND_THREADS="2"))
     level = data["plan"]["levels"][0]
@@ -78,6 +79,7 @@ def test_blas_limit_is_skipped_when_a_blas_variable_is_set(variable: str) -> Non
     assert data["pools"]["torch"]["intra_op"] == 2  # step 4 still applies
 
 
+@pytest.mark.lenskit2025
 def test_each_failing_step_is_a_finding_and_the_rest_still_apply() -> None:
     code = textwrap.dedent(
         """
@@ -123,6 +125,7 @@ def test_apply_with_pid_is_a_usage_error() -> None:
         lkdoctor.collect(apply=True, pid=os.getpid())
 
 
+@pytest.mark.lenskit2025
 def test_apply_text_lists_the_steps() -> None:
     result = run_cli(script("lkdoctor"), "--apply", "--no-bench", env=clean_env(LK_NUM_THREADS="2"))
     assert result.returncode == 0, result.stderr
