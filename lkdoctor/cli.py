@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from importlib.util import find_spec
@@ -13,6 +14,7 @@ import click
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
     from lkdoctor.model import Report
     from lkdoctor.output import ColorMode, FailOn, Format
+    from lkdoctor.pipeline import Request
 
 FORMATS = ("text", "json", "markdown")
 
@@ -177,55 +179,41 @@ def doctor(
         raise click.UsageError("--json conflicts with --format " + str(output_format))
     fmt: Format = "json" if as_json else (output_format or "text")
 
-    from lkdoctor.pipeline import collect
+    from lkdoctor.pipeline import OptionConflict, Request
 
-    if apply and pid is not None:
-        raise click.UsageError("--apply changes this process; it cannot be combined with --pid")
-    if ray_address is not None:  # every node of a Ray cluster instead of this process
-        if apply or pid is not None:
-            raise click.UsageError("--ray cannot be combined with --apply or --pid")
-        _doctor_cluster(ray_address, ray_timeout, fmt, full, color, github_output, fail_on)
-        return
+    request = Request(
+        bench=not no_bench,
+        bench_time=bench_time,
+        apply=apply,
+        pid=pid,
+        sample_time=sample_time,
+        packages=packages or full,
+        paths=paths or full,
+        redact=redact,
+        ray_address=ray_address,
+        ray_timeout=ray_timeout,
+    )
+    try:
+        report = _collect(request)
+    except OptionConflict as exc:
+        raise click.UsageError(str(exc)) from None
+    _deliver(report, fmt, full, color, github_output, fail_on)
+
+
+def _collect(request: Request) -> Report:
+    """The pipeline's report; no process or no cluster to inspect is a message and status 2."""
+    from lkdoctor.cluster.ray import ClusterUnavailable, stdout_to_stderr
+    from lkdoctor.pipeline import run
     from lkdoctor.render.progress import bench_status
 
+    # stdout carries the report only: what Ray prints goes to stderr
+    quiet = stdout_to_stderr() if request.ray_address is not None else contextlib.nullcontext()
     try:
-        with bench_status(enabled=not no_bench and pid is None) as progress:
-            report = collect(
-                bench=not no_bench,
-                bench_time=bench_time,
-                progress=progress,
-                apply=apply,
-                pid=pid,
-                sample_time=sample_time,
-                packages=packages or full,
-                paths=paths or full,
-                redact=redact,
-            )
-    except ProcessLookupError as exc:
+        with quiet, bench_status(enabled=request.bench_skipped() is None) as progress:
+            return run(request, progress=progress, exit_if_connect_hangs=True)
+    except (ProcessLookupError, ClusterUnavailable) as exc:
         click.echo(f"lkdoctor: {exc}", err=True)
         sys.exit(2)
-    _deliver(report, fmt, full, color, github_output, fail_on)
-
-
-def _doctor_cluster(
-    address: str,
-    timeout: float,
-    fmt: Format,
-    full: bool,
-    color: ColorMode,
-    github_output: Path | None,
-    fail_on: FailOn,
-) -> None:
-    """``--ray``: one report per node; no cluster (or no Ray) is a message and status 2."""
-    from lkdoctor.cluster.ray import ClusterUnavailable, collect_cluster, stdout_to_stderr
-
-    try:
-        with stdout_to_stderr():  # stdout carries the report only
-            report = collect_cluster(address, timeout=timeout, exit_if_connect_hangs=True)
-    except ClusterUnavailable as exc:
-        click.echo(f"lkdoctor: {exc}", err=True)
-        sys.exit(2)
-    _deliver(report, fmt, full, color, github_output, fail_on)
 
 
 def _deliver(

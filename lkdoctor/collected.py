@@ -1,7 +1,9 @@
 """The one contract of a section collector: it returns its section and what went wrong.
 
-Collectors never touch the ``Report``: the pipeline is the only writer, and :func:`guard`
-is the only place an exception turns into an ``errors[]`` entry.
+A collector returns its section, or a :class:`Collected` (the section plus the errors it
+went on past) when a part of it can fail without losing the rest. Collectors never touch
+the ``Report``: the pipeline is the only writer, and :func:`guard` is the only place an
+exception turns into an ``errors[]`` entry.
 """
 
 from __future__ import annotations
@@ -32,9 +34,20 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def guard(section: str, collector: Callable[[], T]) -> Collected[T | None]:
-    """Run ``collector``; an exception becomes an error entry of ``section``, never a crash."""
+def guard(
+    section: str,
+    collector: Callable[[], T],
+    *,
+    part: str = "",
+    describe: Callable[[BaseException], str] = describe_failure,
+) -> Collected[T | None]:
+    """Run ``collector``; an exception becomes an error entry of ``section``, never a crash.
+
+    ``part`` names what failed inside the section (``torch``, a cluster node), ahead of the
+    message; ``describe`` words the exception (a Ray task error carries a remote traceback).
+    """
     try:
         return Collected(collector())
     except Exception as exc:  # a failing collector must never take the report down
-        return Collected(None, [ErrorEntry(section=section, message=describe_failure(exc))])
+        message = f"{part}: {describe(exc)}" if part else describe(exc)
+        return Collected(None, [ErrorEntry(section=section, message=message)])

@@ -7,6 +7,7 @@ rather than faked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,9 @@ SCHEMA_VERSION = "1.1"
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+#: A plan reduced to what two plans are compared on: (processes, threads, backend) per level.
+PlanSignature = tuple[tuple[int, int, int], ...]
 
 Verdict = Literal["ok", "oversubscribed", "contended", "undersubscribed", "inconclusive", "skipped"]
 
@@ -106,6 +110,16 @@ class PlanLevel(_Model):
         description="backend threads counted in the demand: the larger of backend_threads "
         "and the pools the backends' own variables (OPENBLAS_NUM_THREADS, ...) set",
     )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(processes, threads, backend_threads)``: what two plans are compared on."""
+        return self.processes, self.threads, self.backend_threads
+
+
+def plan_signature(levels: Sequence[PlanLevel]) -> PlanSignature:
+    """The shape of every level: equal for two plans that run the same threads."""
+    return tuple(level.shape for level in levels)
 
 
 class BackendSetting(_Model):
@@ -242,7 +256,9 @@ class TorchPool(_Model):
 
 class RayonPool(_Model):
     default_threads: int = Field(description="the size a global Rayon pool would get here")
-    source: str = Field(description="RAYON_NUM_THREADS, available_parallelism or fallback")
+    source: str = Field(
+        description="RAYON_NUM_THREADS, RAYON_RS_NUM_CPUS, available_parallelism or fallback"
+    )
     lenskit_accel: bool = Field(default=False, description="lenskit._accel is installed")
     lenskit_accel_loaded: bool = Field(default=False, description="lenskit._accel is imported")
     lenskit_threads: int | None = Field(
@@ -446,6 +462,11 @@ class Finding(_Model):
     )
 
 
+def worst_severity(findings: Iterable[Finding]) -> Severity | None:
+    """The most severe of ``findings``, None when there are none."""
+    return max((f.severity for f in findings), key=SEVERITY_RANK.__getitem__, default=None)
+
+
 class ErrorEntry(_Model):
     section: str
     message: str
@@ -469,6 +490,16 @@ class ClusterNode(_Model):
     report: Report | None = Field(
         default=None, description="the single-machine report collected on that node"
     )
+
+    @property
+    def short_id(self) -> str:
+        """The start of the node id, enough to tell a cluster's nodes apart."""
+        return self.node_id[:8]
+
+    @property
+    def label(self) -> str:
+        """How every message names the node: ``1a2b3c4d (10.0.0.1, head)``."""
+        return f"{self.short_id} ({self.ip}{', head' if self.is_head else ''})"
 
 
 class ClusterSummary(_Model):
@@ -512,10 +543,11 @@ class Report(_Model):
         findings = list(self.findings)
         if self.cluster is not None:  # --ray: every node's own findings count too
             findings += [f for n in self.cluster.nodes if n.report for f in n.report.findings]
-        if not findings:
-            return None
-        worst = max(findings, key=lambda f: SEVERITY_RANK[f.severity])
-        return worst.severity
+        return worst_severity(findings)
+
+    def plan_signature(self) -> PlanSignature:
+        """The shape of this report's thread plan; ``()`` when it has none."""
+        return plan_signature(self.plan.levels) if self.plan is not None else ()
 
 
 ClusterNode.model_rebuild()  # its `report` field refers to Report, defined after it

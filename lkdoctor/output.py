@@ -10,11 +10,18 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, cast
 
 from rich.console import Console
 
 from lkdoctor.model import SEVERITY_RANK, Report
+from lkdoctor.render.encoding import (
+    FittedStream,
+    encodes_everything,
+    fit_json,
+    fit_text,
+    stream_encoding,
+)
 
 Format = Literal["text", "json", "markdown"]
 FailOn = Literal["never", "warning", "error"]
@@ -28,8 +35,15 @@ EXIT_USAGE = 2
 def make_console(
     color: ColorMode, environ: Mapping[str, str] | None = None, file: IO[str] | None = None
 ) -> Console:
-    """A console that honours ``--color`` and, in ``auto``, ``NO_COLOR``."""
+    """A console that honours ``--color`` and, in ``auto``, ``NO_COLOR``.
+
+    On a stream that cannot encode every character (``PYTHONIOENCODING=ascii``) it writes
+    ASCII symbols and escapes instead of failing.
+    """
     environ = os.environ if environ is None else environ
+    stream = sys.stdout if file is None else file
+    if not encodes_everything(stream):
+        file = cast(IO[str], FittedStream(stream))
     if color == "never" or (color == "auto" and environ.get("NO_COLOR")):
         return Console(file=file, color_system=None, highlight=False)
     if color == "always":
@@ -53,14 +67,15 @@ def render(report: Report, fmt: Format, *, full: bool, console: Console) -> None
 
         render_text(report, console, full=full)
         return
+    encoding = stream_encoding(console.file)
     if fmt == "json":
         from lkdoctor.render import render_json
 
-        text = render_json(report)
+        text = fit_json(render_json(report), encoding)
     else:
         from lkdoctor.render.markdown import render_markdown
 
-        text = render_markdown(report)
+        text = fit_text(render_markdown(report), encoding)
     console.file.write(text)
     console.file.flush()
 

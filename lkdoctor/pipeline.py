@@ -1,7 +1,14 @@
-"""collect → analyse: build the report, one section at a time.
+"""collect → analyse → mask: build the report, one section at a time.
 
-A section whose collector fails becomes an ``errors[]`` entry and the rest of
-the report is still produced.
+The one writer of the ``Report``: each section collector returns its section (and the
+errors it went on past), and :func:`_section` puts both into the report under the one
+guard, so a section whose collector fails becomes an ``errors[]`` entry and the rest of
+the report is still produced. A single machine and a Ray cluster (``--ray``) go through
+the same steps, and the same masking, whatever the output format.
+
+:class:`Request` holds the options of ``lenskit doctor`` and of ``lkdoctor.collect()``,
+and :meth:`Request.conflict` is the one place where options that exclude each other are
+refused.
 """
 
 from __future__ import annotations
@@ -11,12 +18,14 @@ import platform
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lkdoctor._native import load_probe
-from lkdoctor.collected import guard
+from lkdoctor.collected import Collected, guard
 from lkdoctor.host.lenskit import Dialect
+from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import Bench, ErrorEntry, Report, ThreadPlan, ToolInfo
 from lkdoctor.version import __version__
 
@@ -25,11 +34,53 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: With ``--ray``: how long each node may take to answer, by default.
+DEFAULT_RAY_TIMEOUT = 60.0
 
-def _guarded(report: Report, section: str, collector: Callable[[], T]) -> T | None:
-    collected = guard(section, collector)
-    report.errors.extend(collected.errors)
-    return collected.value
+
+class OptionConflict(ValueError):
+    """Options that cannot be used together (the command line makes it a usage error)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to collect: the options shared by the command line and ``lkdoctor.collect()``."""
+
+    bench: bool = False
+    bench_time: float | None = None
+    apply: bool = False
+    pid: int | None = None
+    sample_time: float = 1.0
+    packages: bool = False
+    paths: bool = False
+    redact: bool = False
+    ray_address: str | None = None
+    ray_timeout: float = DEFAULT_RAY_TIMEOUT
+    dialect: Dialect | None = None  # the plan's LensKit dialect; None: the installed one's
+    project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
+
+    def conflict(self) -> str | None:
+        """Why these options cannot be used together, or None when they can."""
+        if self.apply and self.pid is not None:
+            return (
+                "--apply changes this process; it cannot be combined with --pid "
+                "(another process is inspected read-only)"
+            )
+        if self.ray_address is not None and (self.apply or self.pid is not None):
+            return "--ray cannot be combined with --apply or --pid"
+        return None
+
+    def bench_skipped(self) -> str | None:
+        """Why the benchmarks do not run, or None when they do."""
+        if self.ray_address is not None:
+            return "not run in cluster mode (--ray)"
+        if not self.bench:
+            return "benchmarks were not requested (--no-bench)"
+        if self.pid is not None:
+            return (
+                f"--pid {self.pid} is inspected read-only; the benchmarks only measure this process"
+            )
+        return None
 
 
 def tool_info() -> ToolInfo:
@@ -43,6 +94,21 @@ def tool_info() -> ToolInfo:
     )
 
 
+@overload
+def _section(report: Report, section: str, collector: Callable[[], Collected[T]]) -> T | None: ...
+@overload
+def _section(report: Report, section: str, collector: Callable[[], T]) -> T | None: ...
+def _section(report: Report, section: str, collector: Callable[[], Any]) -> Any:
+    """Run a section collector under the one guard; keep its errors, return its section."""
+    guarded = guard(section, collector)
+    report.errors.extend(guarded.errors)
+    found = guarded.value
+    if isinstance(found, Collected):
+        report.errors.extend(found.errors)
+        return found.value
+    return found
+
+
 @contextmanager
 def _environ_kept(enabled: bool) -> Iterator[None]:
     """Restore ``os.environ`` on exit to what it was on entry."""
@@ -53,53 +119,6 @@ def _environ_kept(enabled: bool) -> Iterator[None]:
         if enabled and dict(os.environ) != saved:
             os.environ.clear()
             os.environ.update(saved)
-
-
-def _check_target(root: Path, pid: int, apply: bool) -> None:
-    """``--pid`` is read-only and must name a live process."""
-    from lkdoctor.host.proc import process_exists
-
-    if apply:
-        raise ValueError(
-            "apply cannot be combined with pid: another process is inspected read-only"
-        )
-    if not process_exists(root, pid):
-        raise ProcessLookupError(f"no process with pid {pid}")
-
-
-def _plan(
-    lenskit_cpus: int,
-    effective: int,
-    env: Mapping[str, str],
-    dialect: Dialect | None,
-    root: Path,
-    pid: int | None,
-    project_root: Path | None,
-    pending: list[PendingAnswer | None],
-) -> ThreadPlan:
-    """The plan in the installed LensKit's dialect (2026: in the diagnosed folder)."""
-    from lkdoctor.host.lenskit import detect_dialect
-    from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
-    from lkdoctor.plan.resolve import collect_plan
-
-    chosen = detect_dialect(dialect)
-    if chosen.dialect == "2025":
-        plan = collect_plan(lenskit_cpus, effective, env)
-        plan.dialect_reason = chosen.reason
-        return plan
-    cwd = None
-    if pid is not None:
-        try:
-            cwd = Path(os.readlink(root / "proc" / str(pid) / "cwd"))
-        except OSError:
-            cwd = None
-    plan = collect_plan_2026(
-        lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=project_root, ask=False
-    )
-    if pid is None or cwd is not None:
-        # LensKit's own answer runs in a child process while the other sections are collected.
-        pending.append(start_answer(plan, env, cwd, project_root))
-    return plan
 
 
 def collect(
@@ -115,10 +134,12 @@ def collect(
     packages: bool = False,
     paths: bool = False,
     redact: bool = False,
+    ray: str | None = None,
+    ray_timeout: float = DEFAULT_RAY_TIMEOUT,
     dialect: Dialect | None = None,
     project_root: Path | None = None,
 ) -> Report:
-    """Collect and analyse a full report on this process (or ``pid``).
+    """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
     Without ``apply`` the caller's process is left exactly as it was found.
     ``pid`` is inspected read-only, its threads sampled over ``sample_time``
@@ -127,74 +148,211 @@ def collect(
     reporting what it measures to ``progress``; it too leaves the process's pools as found.
     ``packages`` / ``paths`` add those lists to the environment section; secrets are
     always masked, and ``redact`` also hides the user name, host name and home folder.
+    ``ray`` (an address, or ``"auto"``) reports every node of that running Ray cluster
+    instead, each given ``ray_timeout`` seconds; ``ClusterUnavailable`` when none runs there.
+    Options that exclude each other raise `OptionConflict` (a ValueError).
     ``dialect`` forces the LensKit configuration dialect of the plan (default: the installed
     LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     """
-    root_path = Path(root)
-    if pid is not None:
-        _check_target(root_path, pid, apply)
+    request = Request(
+        bench=bench,
+        bench_time=bench_time,
+        apply=apply,
+        pid=pid,
+        sample_time=sample_time,
+        packages=packages,
+        paths=paths,
+        redact=redact,
+        ray_address=ray,
+        ray_timeout=ray_timeout,
+        dialect=dialect,
+        project_root=project_root,
+    )
+    return run(request, root=Path(root), environ=environ, progress=progress)
+
+
+def run(
+    request: Request,
+    *,
+    root: Path = LIVE_ROOT,
+    environ: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    exit_if_connect_hangs: bool = False,
+) -> Report:
+    """The report ``request`` asks for, analysed and masked (see :func:`collect`).
+
+    ``exit_if_connect_hangs`` (the command line, which owns its process) ends the process
+    when connecting to a Ray cluster hangs for longer than ``request.ray_timeout``.
+    """
+    problem = request.conflict()
+    if problem:
+        raise OptionConflict(problem)
+    if request.pid is not None:
+        from lkdoctor.host.proc import process_exists
+
+        if not process_exists(root, request.pid):
+            raise ProcessLookupError(f"no process with pid {request.pid}")
     # Imports can write to os.environ (threadpoolctl sets KMP_DUPLICATE_LIB_OK): inspection
     # undoes that, so the caller's environment is left as found; --apply keeps its changes.
     env = dict(os.environ) if environ is None else environ  # as found, before any import
-    with _environ_kept(enabled=not apply):
-        from lkdoctor.bench.run import bench_section
+    with _environ_kept(enabled=not request.apply):
+        node_hosts: list[str] = []
+        if request.ray_address is not None:
+            exit_after = request.ray_timeout if exit_if_connect_hangs else None
+            report, node_hosts = _collect_cluster(request, env, exit_after)
+        else:
+            report, env = _collect_here(request, root, env, progress, target_env=environ is None)
         from lkdoctor.checks import analyse
-        from lkdoctor.cpu.budget import collect_cpu
-        from lkdoctor.environment.info import collect_environment
-        from lkdoctor.plan.plan2026 import attach_answers
-        from lkdoctor.pools.live import collect_live
-        from lkdoctor.pools.process import collect_process, target_environ
         from lkdoctor.redact import redact_report
 
-        report = Report(tool=tool_info())
-        if pid is not None and environ is None:
-            env = _guarded(report, "pools", lambda: target_environ(root_path, pid)) or {}
-        _, probe_error = load_probe()
-        if probe_error:
-            report.errors.append(ErrorEntry(section="probe", message=probe_error))
+        _section(report, "checks", lambda: analyse(report))
+        # Masked here, once, so every format and every caller gets the masked model.
+        return redact_report(
+            report,
+            environs=[env, os.environ],
+            hide_identity=request.redact,
+            other_hosts=node_hosts,
+        )
 
-        report.cpu = _guarded(report, "cpu", lambda: collect_cpu(root_path, env, pid))
-        cpu = report.cpu
-        pending: list[PendingAnswer | None] = []
-        if cpu is not None:
-            report.plan = _guarded(
-                report,
-                "plan",
-                lambda: _plan(
-                    cpu.lenskit_effective,
-                    cpu.effective,
-                    env,
-                    dialect,
-                    root_path,
-                    pid,
-                    project_root,
-                    pending,
-                ),
-            )
-        if pid is None:
-            _guarded(report, "pools", lambda: collect_live(report, root_path, env, apply=apply))
-        else:
-            _guarded(
-                report, "pools", lambda: collect_process(report, root_path, pid, sample_time, env)
-            )
-        plan = report.plan
-        if plan is not None:  # finished before the benchmarks, which it would disturb
-            _guarded(report, "plan", lambda: attach_answers(plan, pending))
-        report.bench = _guarded(
+
+def _collect_here(
+    request: Request,
+    root: Path,
+    env: Mapping[str, str],
+    progress: Callable[[str], None] | None,
+    *,
+    target_env: bool,
+) -> tuple[Report, Mapping[str, str]]:
+    """Every section of this process (or of ``request.pid``), before analysis, and the
+    environment it was read with (with ``target_env``, ``request.pid``'s own)."""
+    from lkdoctor.bench.run import collect_bench, skipped
+    from lkdoctor.cpu.budget import collect_cpu
+    from lkdoctor.environment.info import collect_environment
+    from lkdoctor.plan.plan2026 import attach_answers
+    from lkdoctor.pools.live import collect_live
+    from lkdoctor.pools.process import collect_process, target_environ
+
+    pid = request.pid
+    report = Report(tool=tool_info())
+    if pid is not None and target_env:
+        env = _section(report, "pools", lambda: target_environ(root, pid)) or {}
+    _, probe_error = load_probe()
+    if probe_error:
+        report.errors.append(ErrorEntry(section="probe", message=probe_error))
+
+    cpu = report.cpu = _section(report, "cpu", lambda: collect_cpu(root, env, pid))
+    pending: list[PendingAnswer | None] = []
+    if cpu is not None:
+        report.plan = _section(
+            report,
+            "plan",
+            lambda: _plan(cpu.lenskit_effective, cpu.effective, env, request, root, pending),
+        )
+    plan = report.plan
+    if pid is None:
+        level_zero = plan.levels[0] if plan is not None and plan.levels else None
+        dialect = plan.dialect if plan is not None else "2025"
+        report.pools = _section(
+            report,
+            "pools",
+            lambda: collect_live(level_zero, root, env, apply=request.apply, dialect=dialect),
+        )
+    else:
+        cpus = cpu.effective if cpu is not None else None
+        report.pools = _section(
+            report,
+            "pools",
+            lambda: collect_process(root, pid, request.sample_time, env, cpus),
+        )
+    if plan is not None:  # LensKit's own answer is in before the benchmarks it would disturb
+        _section(report, "plan", lambda: attach_answers(plan, pending))
+    skip = request.bench_skipped()
+    if skip is not None:
+        report.bench = skipped(skip)
+    else:
+        report.bench = _section(
             report,
             "bench",
-            lambda: bench_section(
-                report, requested=bench, pid=pid, budget=bench_time, progress=progress
-            ),
+            lambda: collect_bench(cpu, plan, budget=request.bench_time, progress=progress),
         ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
-        report.environment = _guarded(
+    report.environment = _section(
+        report,
+        "environment",
+        lambda: collect_environment(env, packages=request.packages, paths=request.paths),
+    )
+    return report, env
+
+
+def _plan(
+    lenskit_cpus: int,
+    effective: int,
+    env: Mapping[str, str],
+    request: Request,
+    root: Path,
+    pending: list[PendingAnswer | None],
+) -> ThreadPlan:
+    """The plan in the installed LensKit's dialect (2026: in the diagnosed folder).
+
+    Under 2026, LensKit's own answer is started in a child process and added to
+    ``pending``, to run while the other sections are collected.
+    """
+    from lkdoctor.host.lenskit import detect_dialect
+    from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
+    from lkdoctor.plan.resolve import collect_plan
+
+    chosen = detect_dialect(request.dialect)
+    if chosen.dialect == "2025":
+        plan = collect_plan(lenskit_cpus, effective, env)
+        plan.dialect_reason = chosen.reason
+        return plan
+    cwd = None
+    if request.pid is not None:
+        try:
+            cwd = Path(os.readlink(root / "proc" / str(request.pid) / "cwd"))
+        except OSError:
+            cwd = None
+    plan = collect_plan_2026(
+        lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=request.project_root, ask=False
+    )
+    if request.pid is None or cwd is not None:
+        pending.append(start_answer(plan, env, cwd, request.project_root))
+    return plan
+
+
+def _collect_cluster(
+    request: Request, env: Mapping[str, str], exit_after: float | None
+) -> tuple[Report, list[str]]:
+    """The cluster section, and the nodes' host names (``--redact`` hides them too)."""
+    from lkdoctor.bench.run import skipped
+    from lkdoctor.cluster.ray import collect_cluster, connected
+
+    # Request.bench_skipped() always has a reason under --ray; the nodes run no benchmarks.
+    report = Report(tool=tool_info(), bench=skipped(request.bench_skipped() or ""))
+    with connected(request.ray_address, environ=env, exit_after=exit_after) as (ray, address):
+        report.cluster = _section(
             report,
-            "environment",
-            lambda: collect_environment(env, packages=packages, paths=paths),
+            "cluster",
+            lambda: collect_cluster(
+                ray, address, _node_task(request.redact), timeout=request.ray_timeout
+            ),
         )
-        _guarded(report, "checks", lambda: analyse(report))
-        # Secrets are masked here, once, so every format and every caller gets the masked model.
-        return redact_report(report, environs=[env, os.environ], hide_identity=redact)
+    cluster = report.cluster
+    hosts = [node.hostname for node in cluster.nodes if node.hostname] if cluster else []
+    return report, hosts
+
+
+def _node_task(redact: bool) -> Callable[[], dict[str, Any]]:
+    """What each node of a cluster runs: this pipeline, there, masked there (its secrets
+    and, with ``redact``, its identity are known only there)."""
+
+    # Nested, so cloudpickle ships it by value: a node without lkdoctor then fails with
+    # a clear "No module named 'lkdoctor'" instead of an unpickling error.
+    def collect_on_node() -> dict[str, Any]:
+        from lkdoctor.pipeline import collect as collect_on_this_node
+
+        return collect_on_this_node(bench=False, redact=redact).model_dump(mode="json")
+
+    return collect_on_node
 
 
 if __name__ == "__main__":  # pragma: no cover - debugging aid

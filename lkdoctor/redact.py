@@ -11,6 +11,9 @@ Always masked:
 - credentials inside URLs (``scheme://user:pass@host`` → ``scheme://****@host``);
 - any other occurrence of a secret variable's value (when it is long enough to be unique).
 
+Every string also leaves with undecodable bytes (lone surrogates from ``surrogateescape``)
+written as ``\\xNN``, so that every format can print it.
+
 With ``hide_identity`` (``--redact``) also: the home folder becomes ``~``, the user name
 ``<user>`` and the host name ``<host>``.
 """
@@ -29,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lkdoctor.host.undecodable import escape_undecodable
 from lkdoctor.model import Report
 
 MASK = "****"
@@ -84,6 +88,8 @@ def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:
             for match in _URL_USERINFO.finditer(value):
                 userinfo = value[match.end(1) : match.end() - 1]
                 found.update(userinfo.split(":", 1))
+    # also as the report writes them once undecodable bytes are escaped (evidence quotes them)
+    found |= {escape_undecodable(v) for v in found}
     return {v for v in found if len(v) >= _MIN_SECRET_LENGTH and not v.isdigit()}
 
 
@@ -96,12 +102,15 @@ class Identity:
     hosts: list[str] = field(default_factory=list)
 
     @classmethod
-    def of_this_machine(cls, environ: Mapping[str, str]) -> Identity:
+    def of_this_machine(
+        cls, environ: Mapping[str, str], other_hosts: Iterable[str] = ()
+    ) -> Identity:
+        """This machine's home, users and host names, and ``other_hosts`` (a cluster's nodes)."""
         homes = {environ.get("HOME", ""), os.path.expanduser("~")}
         users = {environ.get(n, "") for n in ("USER", "LOGNAME", "USERNAME", "SLURM_JOB_USER")}
         with contextlib.suppress(KeyError, OSError):  # no passwd entry for this uid
             users.add(getpass.getuser())
-        hosts = {socket.gethostname(), platform.node(), environ.get("HOSTNAME", "")}
+        hosts = {socket.gethostname(), platform.node(), environ.get("HOSTNAME", ""), *other_hosts}
         hosts |= {environ.get("SLURMD_NODENAME", ""), environ.get("SLURM_SUBMIT_HOST", "")}
         hosts |= {h.split(".", 1)[0] for h in hosts}
         return cls(
@@ -142,6 +151,8 @@ class Scrubber:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
         text = mask_assignments(mask_urls(text))
+        # after masking, so a secret with undecodable bytes is still found and masked
+        text = escape_undecodable(text)
         return self.identity.hide(text) if self.identity else text
 
     def value(self, value: Any, name: str | None = None) -> Any:
@@ -162,15 +173,18 @@ def redact_report(
     environs: Iterable[Mapping[str, str]] = (),
     hide_identity: bool = False,
     identity: Identity | None = None,
+    other_hosts: Iterable[str] = (),
 ) -> Report:
     """A copy of ``report`` with secrets masked, and with ``hide_identity`` user/host/home hidden.
 
     ``environs`` are the environments the report was read from (their secret values are
-    hunted down anywhere in the report); ``identity`` overrides this machine's for tests.
+    hunted down anywhere in the report); ``other_hosts`` are host names the report holds
+    besides this machine's (a cluster's nodes); ``identity`` overrides both for tests.
     """
     environs = list(environs)
     if hide_identity and identity is None:
-        identity = Identity.of_this_machine(environs[0] if environs else os.environ)
+        environ = environs[0] if environs else os.environ
+        identity = Identity.of_this_machine(environ, other_hosts)
     scrubber = Scrubber(secret_values(environs), identity if hide_identity else None)
     original = report.model_dump(mode="json")
     scrubbed = scrubber.value(original)

@@ -7,7 +7,7 @@
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyTuple};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +19,8 @@ pub mod kernel;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RayonSource {
     RayonNumThreads,
+    /// The deprecated `RAYON_RS_NUM_CPUS`, which rayon-core still honours.
+    RayonRsNumCpus,
     AvailableParallelism,
     Fallback,
 }
@@ -27,31 +29,55 @@ impl RayonSource {
     pub fn as_str(self) -> &'static str {
         match self {
             RayonSource::RayonNumThreads => "RAYON_NUM_THREADS",
+            RayonSource::RayonRsNumCpus => "RAYON_RS_NUM_CPUS",
             RayonSource::AvailableParallelism => "available_parallelism",
             RayonSource::Fallback => "fallback",
         }
     }
 }
 
-/// Rayon's rule for its default pool size (rayon-core `default_num_threads`):
-/// `RAYON_NUM_THREADS` if it parses to a number > 0, else the deprecated
-/// `RAYON_RS_NUM_CPUS` likewise, else `available_parallelism()`, else 1.
+/// Rayon's rule for its default pool size (rayon-core `ThreadPoolBuilder::get_num_threads`):
+/// `RAYON_NUM_THREADS` if it parses to a number > 0; `RAYON_NUM_THREADS=0` means
+/// `available_parallelism()` outright; only an unset or unparsable `RAYON_NUM_THREADS`
+/// lets the deprecated `RAYON_RS_NUM_CPUS` (> 0) decide; then `available_parallelism()`,
+/// else 1.
 pub fn rayon_default_threads(
     rayon_num_threads: Option<&str>,
     rayon_rs_num_cpus: Option<&str>,
     available: Option<usize>,
 ) -> (usize, RayonSource) {
-    for value in [rayon_num_threads, rayon_rs_num_cpus].into_iter().flatten() {
-        if let Ok(n) = value.parse::<usize>() {
-            if n > 0 {
-                return (n, RayonSource::RayonNumThreads);
-            }
-        }
-    }
-    match available {
+    let parsed = |value: Option<&str>| value.and_then(|v| v.parse::<usize>().ok());
+    let from_available = || match available {
         Some(n) => (n, RayonSource::AvailableParallelism),
         None => (1, RayonSource::Fallback),
+    };
+    match parsed(rayon_num_threads) {
+        Some(0) => return from_available(),
+        Some(n) => return (n, RayonSource::RayonNumThreads),
+        None => {}
     }
+    match parsed(rayon_rs_num_cpus) {
+        Some(n) if n > 0 => (n, RayonSource::RayonRsNumCpus),
+        _ => from_available(),
+    }
+}
+
+/// [`rayon_default_threads`] for this process's environment, as rayon-core reads it.
+pub fn rayon_default_threads_here() -> (usize, RayonSource) {
+    rayon_default_threads(
+        std::env::var("RAYON_NUM_THREADS").ok().as_deref(),
+        std::env::var("RAYON_RS_NUM_CPUS").ok().as_deref(),
+        available(),
+    )
+}
+
+/// The size rayon-core really gives a pool built with default settings here: builds a
+/// *local* pool (never the global one), reads its size and drops it.
+pub fn default_local_pool_threads() -> Result<usize, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("lkdoctor-check-{i}"))
+        .build()
+        .map(|pool| pool.current_num_threads())
 }
 
 fn available() -> Option<usize> {
@@ -71,16 +97,21 @@ fn available_parallelism() -> Option<usize> {
 /// computed without creating any pool.
 #[pyfunction]
 fn rayon_default_threads_py() -> (usize, &'static str) {
-    let (n, source) = rayon_default_threads(
-        std::env::var("RAYON_NUM_THREADS").ok().as_deref(),
-        std::env::var("RAYON_RS_NUM_CPUS").ok().as_deref(),
-        available(),
-    );
+    let (n, source) = rayon_default_threads_here();
     (n, source.as_str())
 }
 
+/// Build a local Rayon pool with default settings, return its size and drop it: what
+/// rayon-core itself decides here, to check `rayon_default_threads` against. Starts (and
+/// joins) that many threads, so inspection does not call it.
+#[pyfunction(name = "default_local_pool_threads")]
+fn default_local_pool_threads_py(py: Python<'_>) -> PyResult<usize> {
+    py.detach(default_local_pool_threads)
+        .map_err(|e| PyRuntimeError::new_err(format!("could not start a local Rayon pool: {e}")))
+}
+
 /// A flag a watchdog thread sets to stop a running kernel within one unit of work.
-#[pyclass(frozen)]
+#[pyclass(frozen, module = "lkdoctor._probe")]
 struct CancelToken {
     flag: Arc<AtomicBool>,
 }
@@ -105,34 +136,32 @@ impl CancelToken {
     }
 }
 
-fn thread_stats_dict<'py>(
-    py: Python<'py>,
-    stats: &kernel::ThreadStats,
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("tid", stats.tid)?;
-    d.set_item("units_planned", stats.units_planned)?;
-    d.set_item("units_done", stats.units_done)?;
-    d.set_item("cpu_ns", stats.cpu_ns)?;
-    d.set_item("run_ns", stats.run_ns)?;
-    d.set_item("wait_ns", stats.wait_ns)?;
-    d.set_item("nonvoluntary_switches", stats.nonvoluntary_switches)?;
-    d.set_item("schedstat", stats.schedstat)?;
-    Ok(d)
+/// What one kernel run did: wall time of the parallel section, why it stopped, the
+/// units done in all, and each worker's counters.
+#[pyclass(frozen, get_all, module = "lkdoctor._probe")]
+struct KernelOutcome {
+    wall_ns: u64,
+    /// "finished", "cancelled" or "deadline".
+    stop: &'static str,
+    units_done: u64,
+    /// One `ThreadStats` per worker, in pool index order.
+    threads: Py<PyTuple>,
 }
 
 /// Run `units` units of compute-bound work split across a local pool of
-/// `threads` threads, with the GIL released; stop at `timeout_s` or when
-/// `cancel` is set. Returns wall time, why it stopped and per-thread counters.
+/// `threads` threads; stop at `timeout_s` or when `cancel` is set. The GIL is
+/// released unless `release_gil` is false, which exists only so the tests can show
+/// that they tell a GIL-holding kernel from a releasing one.
 #[pyfunction]
-#[pyo3(signature = (threads, units, timeout_s, cancel=None))]
-fn spin_kernel<'py>(
-    py: Python<'py>,
+#[pyo3(signature = (threads, units, timeout_s, cancel=None, *, release_gil=true))]
+fn spin_kernel(
+    py: Python<'_>,
     threads: usize,
     units: u64,
     timeout_s: f64,
     cancel: Option<&CancelToken>,
-) -> PyResult<Bound<'py, PyDict>> {
+    release_gil: bool,
+) -> PyResult<KernelOutcome> {
     if !(timeout_s.is_finite() && timeout_s >= 0.0) {
         return Err(PyValueError::new_err(format!(
             "timeout_s must be a finite number >= 0, got {timeout_s}"
@@ -140,22 +169,17 @@ fn spin_kernel<'py>(
     }
     let flag = cancel.map_or_else(|| Arc::new(AtomicBool::new(false)), |c| Arc::clone(&c.flag));
     let timeout = Duration::from_secs_f64(timeout_s.min(3600.0));
-    let outcome = py
-        .detach(move || kernel::run(threads, units, Instant::now() + timeout, &flag))
-        .map_err(|e| match e {
-            kernel::KernelError::BadThreadCount(_) => PyValueError::new_err(e.to_string()),
-            kernel::KernelError::PoolBuild(_) => PyRuntimeError::new_err(e.to_string()),
-        })?;
-    let result = PyDict::new(py);
-    result.set_item("wall_ns", outcome.wall.as_nanos() as u64)?;
-    result.set_item("stop", outcome.stop.as_str())?;
-    result.set_item("units_done", outcome.units_done())?;
-    let per_thread = PyList::empty(py);
-    for stats in &outcome.threads {
-        per_thread.append(thread_stats_dict(py, stats)?)?;
-    }
-    result.set_item("threads", per_thread)?;
-    Ok(result)
+    let work = move || kernel::run(threads, units, Instant::now() + timeout, &flag);
+    let outcome = if release_gil { py.detach(work) } else { work() }.map_err(|e| match e {
+        kernel::KernelError::BadThreadCount(_) => PyValueError::new_err(e.to_string()),
+        kernel::KernelError::PoolBuild(_) => PyRuntimeError::new_err(e.to_string()),
+    })?;
+    Ok(KernelOutcome {
+        wall_ns: u64::try_from(outcome.wall.as_nanos()).unwrap_or(u64::MAX),
+        stop: outcome.stop.as_str(),
+        units_done: outcome.units_done(),
+        threads: PyTuple::new(py, outcome.threads)?.unbind(),
+    })
 }
 
 #[pymodule]
@@ -172,7 +196,10 @@ fn _probe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(available_parallelism, m)?)?;
     let rayon_default = wrap_pyfunction!(rayon_default_threads_py, m)?;
     m.add("rayon_default_threads", rayon_default)?;
+    m.add_function(wrap_pyfunction!(default_local_pool_threads_py, m)?)?;
     m.add_class::<CancelToken>()?;
+    m.add_class::<KernelOutcome>()?;
+    m.add_class::<kernel::ThreadStats>()?;
     m.add_function(wrap_pyfunction!(spin_kernel, m)?)?;
     m.add("KERNEL_MAX_THREADS", kernel::MAX_THREADS)?;
     Ok(())
@@ -202,10 +229,23 @@ mod tests {
     }
 
     #[test]
-    fn deprecated_variable_is_honoured() {
+    fn deprecated_variable_decides_only_without_a_parsable_rayon_num_threads() {
         assert_eq!(
             rayon_default_threads(None, Some("5"), Some(8)),
-            (5, RayonSource::RayonNumThreads)
+            (5, RayonSource::RayonRsNumCpus)
+        );
+        assert_eq!(
+            rayon_default_threads(Some("abc"), Some("5"), Some(8)),
+            (5, RayonSource::RayonRsNumCpus)
+        );
+        // 0 is Rayon's explicit "use the available parallelism".
+        assert_eq!(
+            rayon_default_threads(Some("0"), Some("5"), Some(8)),
+            (8, RayonSource::AvailableParallelism)
+        );
+        assert_eq!(
+            rayon_default_threads(None, Some("0"), Some(8)),
+            (8, RayonSource::AvailableParallelism)
         );
     }
 
@@ -220,5 +260,67 @@ mod tests {
     #[test]
     fn available_is_at_least_one() {
         assert!(available().unwrap_or(1) >= 1);
+    }
+
+    /// Sets (or removes) environment variables and puts the old values back when dropped.
+    struct EnvGuard(Vec<(&'static str, Option<std::ffi::OsString>)>);
+
+    impl EnvGuard {
+        fn set(vars: &[(&'static str, Option<&str>)]) -> Self {
+            let saved = vars
+                .iter()
+                .map(|(name, _)| (*name, std::env::var_os(name)))
+                .collect();
+            for (name, value) in vars {
+                match value {
+                    Some(value) => std::env::set_var(name, value),
+                    None => std::env::remove_var(name),
+                }
+            }
+            EnvGuard(saved)
+        }
+    }
+
+    impl Drop for EnvGuard {
+        fn drop(&mut self) {
+            for (name, value) in &self.0 {
+                match value {
+                    Some(value) => std::env::set_var(name, value),
+                    None => std::env::remove_var(name),
+                }
+            }
+        }
+    }
+
+    /// The prediction against the pools rayon-core really builds under each setting.
+    /// Environment variables are process-global, so every case runs in this one test, in
+    /// turn; no other test reads these variables (the kernel's pools have explicit sizes).
+    #[test]
+    fn prediction_matches_the_pools_rayon_core_builds() {
+        let cpus = available().unwrap_or(1);
+        // Sizes that differ from the CPU count, so each rule gives a different answer.
+        let (explicit, deprecated) = ((cpus + 1).to_string(), (cpus + 2).to_string());
+        let rayon_num_threads = [
+            None,
+            Some("0"),
+            Some(explicit.as_str()),
+            Some("lots"),
+            Some("-1"),
+        ];
+        let rayon_rs_num_cpus = [None, Some(deprecated.as_str()), Some("0")];
+        for num_threads in rayon_num_threads {
+            for rs_num_cpus in rayon_rs_num_cpus {
+                let _env = EnvGuard::set(&[
+                    ("RAYON_NUM_THREADS", num_threads),
+                    ("RAYON_RS_NUM_CPUS", rs_num_cpus),
+                ]);
+                let built = default_local_pool_threads().expect("a local pool");
+                let (predicted, _) = rayon_default_threads_here();
+                assert_eq!(
+                    predicted, built,
+                    "RAYON_NUM_THREADS={num_threads:?} RAYON_RS_NUM_CPUS={rs_num_cpus:?}"
+                );
+            }
+        }
     }
 }

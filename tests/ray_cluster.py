@@ -99,6 +99,10 @@ class LocalRayCluster:
     def _env(self, extra: Mapping[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "LK_"))}
         env.update(RAY_TMPDIR=str(self.temp_dir), RAY_USAGE_STATS_ENABLED="0")
+        # The GCS would declare a frozen (SIGSTOPped) node dead after a few missed health
+        # checks, sooner on a loaded machine; the tests freeze one to test the doctor's own
+        # timeout, so the GCS keeps waiting.
+        env.update(RAY_health_check_failure_threshold="100000")
         env.update(extra)
         return env
 

@@ -91,13 +91,13 @@ def stage(module: str) -> int:
         return 0
     if top == "host":
         return 1
-    if top in {"cpu", "plan", "pools", "bench", "environment"}:
+    if top in {"cpu", "plan", "pools", "bench", "environment", "cluster"}:
         return 2
     if top in {"checks", "redact"}:
         return 3
     if top == "render":
         return 4
-    if top in {"pipeline", "cluster", "output"}:
+    if top in {"pipeline", "output"}:
         return 5
     return 6  # cli, lenskit_plugin, __main__
 

@@ -33,22 +33,41 @@ def test_available_parallelism_matches_affinity() -> None:
     assert probe.available_parallelism() == len(os.sched_getaffinity(0))
 
 
+CPUS = len(os.sched_getaffinity(0))
+EXPLICIT, DEPRECATED = str(CPUS + 1), str(CPUS + 2)  # sizes no other rule gives
+
+
 @pytest.mark.parametrize(
-    ("value", "expected_source"),
-    [("3", "RAYON_NUM_THREADS"), ("0", "available_parallelism"), ("x", "available_parallelism")],
+    ("num_threads", "rs_num_cpus", "source"),
+    [
+        (None, None, "available_parallelism"),
+        (None, DEPRECATED, "RAYON_RS_NUM_CPUS"),
+        ("0", None, "available_parallelism"),
+        ("0", DEPRECATED, "available_parallelism"),  # 0 is Rayon's "all CPUs"
+        (EXPLICIT, None, "RAYON_NUM_THREADS"),
+        (EXPLICIT, DEPRECATED, "RAYON_NUM_THREADS"),
+        ("lots", None, "available_parallelism"),
+        ("lots", DEPRECATED, "RAYON_RS_NUM_CPUS"),  # unparsable: as if unset
+    ],
 )
-def test_rayon_default_follows_rayon_rules(value: str, expected_source: str) -> None:
-    code = "from lkdoctor import _probe; print(*_probe.rayon_default_threads())"
+def test_rayon_default_is_the_size_rayon_core_really_builds(
+    num_threads: str | None, rs_num_cpus: str | None, source: str
+) -> None:
+    """The prediction against a local pool rayon-core builds in the same environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAYON_")}
+    for name, value in [("RAYON_NUM_THREADS", num_threads), ("RAYON_RS_NUM_CPUS", rs_num_cpus)]:
+        if value is not None:
+            env[name] = value
+    code = (
+        "from lkdoctor import _probe\n"
+        "print(*_probe.rayon_default_threads(), _probe.default_local_pool_threads())"
+    )
     out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "RAYON_NUM_THREADS": value},
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out[1] == expected_source
-    expected = 3 if value == "3" else len(os.sched_getaffinity(0))
-    assert int(out[0]) == expected
+    predicted, predicted_source, built = int(out[0]), out[1], int(out[2])
+    assert predicted == built
+    assert predicted_source == source
 
 
 def test_inspection_creates_no_rayon_pool() -> None:

@@ -14,9 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lkdoctor.bench.measure import Counters, Window, window_between
+
+if TYPE_CHECKING:
+    from lkdoctor._probe import CancelToken, KernelOutcome
 
 #: Matrix size of the torch kernel: a few ms of work per matmul on one core, so the
 #: watchdog can stop the loop between two of them.
@@ -29,7 +32,7 @@ BACKSTOP_SECONDS = 0.05
 class Watchdog:
     """Cancels the running kernel when ``seconds`` pass, from a timer thread."""
 
-    def __init__(self, seconds: float, token: Any | None = None) -> None:
+    def __init__(self, seconds: float, token: CancelToken | None = None) -> None:
         self.seconds = max(0.0, seconds)
         self.token = token
         self.stop = threading.Event()
@@ -116,12 +119,12 @@ def run_shape(
     the calling thread, because torch's intra-op setting belongs to the thread that sets it.
     """
     token = probe.CancelToken()
-    rayon_result: dict[str, Any] = {}
+    rayon_results: list[KernelOutcome] = []
     errors: list[BaseException] = []
 
     def rayon() -> None:
         try:
-            rayon_result.update(
+            rayon_results.append(
                 probe.spin_kernel(rayon_threads, rayon_units, timeout + BACKSTOP_SECONDS, token)
             )
         except BaseException as exc:  # surfaced on the calling thread below
@@ -156,12 +159,19 @@ def run_shape(
         after = Counters.read(cgroup=read_cgroup)
     if errors:
         raise errors[0]
-    threads = rayon_result.get("threads", [])
+    rayon_result = rayon_results[0] if rayon_results else None
+    if rayon_result is None:
+        return RunResult(
+            window=window_between(before, after),
+            torch_matmuls=torch_done,
+            torch_seconds=torch_seconds,
+            overran=watchdog.fired,
+        )
     return RunResult(
-        window=window_between(before, after, threads),
-        rayon_units=int(rayon_result.get("units_done", 0)),
-        rayon_seconds=int(rayon_result.get("wall_ns", 0)) / 1e9,
+        window=window_between(before, after, rayon_result.threads),
+        rayon_units=rayon_result.units_done,
+        rayon_seconds=rayon_result.wall_ns / 1e9,
         torch_matmuls=torch_done,
         torch_seconds=torch_seconds,
-        overran=watchdog.fired or rayon_result.get("stop") == "deadline",
+        overran=watchdog.fired or rayon_result.stop == "deadline",
     )

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir
 from lkdoctor.model import Throttling
 
-LIVE_ROOT = Path("/")
+if TYPE_CHECKING:
+    from lkdoctor._probe import ThreadStats
 
 
 def parse_schedstat(text: str) -> tuple[int, int] | None:
@@ -32,7 +36,7 @@ def parse_schedstat(text: str) -> tuple[int, int] | None:
 
 def read_task_schedstats(root: Path = LIVE_ROOT) -> dict[int, tuple[int, int]]:
     """Run and wait ns of every thread of this process; threads that vanish are skipped."""
-    tasks = root / "proc" / "self" / "task"
+    tasks = proc_dir(root, None) / "task"
     found: dict[int, tuple[int, int]] = {}
     try:
         entries = list(tasks.iterdir())
@@ -140,17 +144,16 @@ class Window:
 def window_between(
     before: Counters,
     after: Counters,
-    kernel_threads: list[dict[str, int]] | None = None,
+    kernel_threads: Sequence[ThreadStats] = (),
 ) -> Window:
     """The deltas from ``before`` to ``after``.
 
     ``kernel_threads`` are the probe's per-thread figures; their tids are left out of the
     /proc diff so a pool thread still alive at the second reading is not counted twice.
     """
-    kernel_threads = kernel_threads or []
-    kernel_tids = {int(t["tid"]) for t in kernel_threads}
-    run_ns = sum(int(t["run_ns"]) for t in kernel_threads)
-    wait_ns = sum(int(t["wait_ns"]) for t in kernel_threads)
+    kernel_tids = {t.tid for t in kernel_threads}
+    run_ns = sum(t.run_ns for t in kernel_threads)
+    wait_ns = sum(t.wait_ns for t in kernel_threads)
     for tid, (run_after, wait_after) in after.tasks.items():
         if tid in kernel_tids:
             continue

@@ -26,11 +26,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from lkdoctor._native import load_probe
 from lkdoctor.bench.kernels import RunResult, TorchMatmul, run_shape
 from lkdoctor.bench.verdict import judge
-from lkdoctor.model import Bench, BenchMetrics, BenchRole, BenchRun, Report, Throttling
+from lkdoctor.model import (
+    Bench,
+    BenchMetrics,
+    BenchRole,
+    BenchRun,
+    CpuBudget,
+    ThreadPlan,
+    Throttling,
+)
+
+if TYPE_CHECKING:
+    from lkdoctor._probe import KernelOutcome
 
 #: Default measurement budget in seconds (``--bench-time``).
 DEFAULT_BUDGET = 1.0
@@ -188,10 +200,10 @@ class Rates:
 def calibrate(probe: ModuleType, matmul: TorchMatmul | None) -> Rates:
     """Work per CPU second (not wall second), so a busy machine does not shrink the runs."""
     probe.spin_kernel(1, 4, 1.0)  # first pool start-up and page faults, not measured
-    result = probe.spin_kernel(1, 40, 1.0)
-    cpu_ns = sum(t["cpu_ns"] for t in result["threads"]) or result["wall_ns"]
-    rayon = result["units_done"] / max(cpu_ns / 1e9, 1e-6)
-    stretch = min(max(result["wall_ns"] / max(cpu_ns, 1), 1.0), 50.0)
+    result: KernelOutcome = probe.spin_kernel(1, 40, 1.0)
+    cpu_ns = sum(t.cpu_ns for t in result.threads) or result.wall_ns
+    rayon = result.units_done / max(cpu_ns / 1e9, 1e-6)
+    stretch = min(max(result.wall_ns / max(cpu_ns, 1), 1.0), 50.0)
     torch_rate = None
     if matmul is not None:
         never = threading.Event()
@@ -312,12 +324,21 @@ def skipped(reason: str) -> Bench:
 
 
 def collect_bench(
-    report: Report, *, budget: float = DEFAULT_BUDGET, progress: Progress | None = None
+    cpu: CpuBudget | None,
+    thread_plan: ThreadPlan | None,
+    *,
+    budget: float | None = None,
+    progress: Progress | None = None,
 ) -> Bench:
-    """Measure this process's plan within ``budget`` seconds and judge it."""
+    """Measure ``thread_plan`` on this process's ``cpu`` budget within ``budget`` seconds
+    (default ``DEFAULT_BUDGET``), and judge.
+
+    Whether the benchmarks run at all is the caller's rule (``pipeline.Request``).
+    """
     say = progress or (lambda _message: None)
     started = time.perf_counter()
-    if report.cpu is None or report.plan is None or not report.plan.levels:
+    budget = DEFAULT_BUDGET if budget is None else budget
+    if cpu is None or thread_plan is None or not thread_plan.levels:
         return Bench(verdict="inconclusive", reason="the CPU budget or the thread plan is missing")
     probe, why = load_probe()
     if probe is None or not hasattr(probe, "spin_kernel"):
@@ -326,10 +347,10 @@ def collect_bench(
         return Bench(
             verdict="inconclusive", reason=f"the time budget must be positive, got {budget}"
         )
-    level = report.plan.levels[0]
+    level = thread_plan.levels[0]
     backend = level.counted_backend_threads or level.backend_threads
     torch = _import_torch() if level.threads * (backend - 1) > 0 else None
-    plan = plan_shapes(report.cpu.effective, level.threads, backend, torch=torch is not None)
+    plan = plan_shapes(cpu.effective, level.threads, backend, torch=torch is not None)
     matmul = (
         TorchMatmul(torch)
         if torch is not None and any(s.torch_threads for s in plan.shapes)
@@ -371,7 +392,7 @@ def collect_bench(
             elapsed_seconds=round(time.perf_counter() - started, 3),
             overruns=overruns,
         )
-    quota = report.cpu.cgroup.quota if report.cpu.cgroup is not None else None
+    quota = cpu.cgroup.quota if cpu.cgroup is not None else None
     judgement = judge(metrics, quota=quota)
     return Bench(
         verdict=judgement.verdict,
@@ -440,23 +461,3 @@ def _baseline_rates(totals: list[Totals], calibrated: Rates) -> dict[str, float 
     rayon = next((t.rayon_rate for t in totals if t.shape.name == "rayon-1" and t.rayon_rate), None)
     torch = next((t.torch_rate for t in totals if t.shape.name == "torch-1" and t.torch_rate), None)
     return {"rayon": rayon or calibrated.rayon, "torch": torch or calibrated.torch}
-
-
-def bench_section(
-    report: Report,
-    *,
-    requested: bool,
-    pid: int | None = None,
-    budget: float | None = None,
-    progress: Progress | None = None,
-) -> Bench:
-    """The report's ``bench`` section: skipped unless requested and this process is inspected."""
-    if not requested:
-        return skipped("benchmarks were not requested (--no-bench)")
-    if pid is not None:
-        return skipped(
-            f"--pid {pid} is inspected read-only; the benchmarks only measure this process"
-        )
-    return collect_bench(
-        report, budget=DEFAULT_BUDGET if budget is None else budget, progress=progress
-    )

@@ -21,25 +21,26 @@ def check(report: Report) -> list[Finding]:
     return findings
 
 
-def _label(node: ClusterNode) -> str:
-    return f"{node.node_id[:8]} ({node.ip}{', head' if node.is_head else ''})"
+def ray_overcommits(node: ClusterNode) -> bool:
+    """Ray hands out more CPUs than the node's budget (unknown budget or CPUs: not judged)."""
+    cpu = node.report.cpu if node.report is not None else None
+    return cpu is not None and node.ray_cpus is not None and node.ray_cpus > cpu.effective
 
 
 def _overcommit(node: ClusterNode) -> Finding | None:
     """Ray hands out more CPUs than the node's budget: every task then adds its own threads."""
-    if node.report is None or node.report.cpu is None or node.ray_cpus is None:
+    report = node.report
+    if report is None or report.cpu is None or node.ray_cpus is None or not ray_overcommits(node):
         return None
-    cpu = node.report.cpu
-    if node.ray_cpus <= cpu.effective:
-        return None
+    cpu = report.cpu
     binding = ", ".join(f"{lim.source}={lim.value:g}" for lim in cpu.limits if lim.binding)
-    peak = node.report.plan.peak_threads if node.report.plan else None
+    peak = report.plan.peak_threads if report.plan else None
     per_task = f"; each task's LensKit plan may run {peak} threads on top" if peak else ""
     return Finding(
         id="ray-cpu-overcommit",
         severity="error" if node.ray_cpus >= 2 * cpu.effective else "warning",
         section="cluster",
-        title=f"Ray schedules {node.ray_cpus:g} CPUs on node {_label(node)}, "
+        title=f"Ray schedules {node.ray_cpus:g} CPUs on node {node.label}, "
         f"which has {cpu.effective}",
         evidence=f"Ray resources CPU={node.ray_cpus:g}, effective budget {cpu.effective}"
         f"{f' ({binding})' if binding else ''}{per_task}",
@@ -83,7 +84,7 @@ def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
         id="ray-tasks-oversubscribed",
         severity="error" if demand >= 2 * effective else "warning",
         section="cluster",
-        title=f"{slots} {kind} Ray tasks at once on node {_label(node)} would run "
+        title=f"{slots} {kind} Ray tasks at once on node {node.label} would run "
         f"{demand} threads on {effective} CPUs",
         evidence=f"Ray runs up to {slots} tasks of num_cpus={task_cpus} at once "
         f"(CPU={node.ray_cpus:g}); LensKit in each plans for the node and peaks at {peak} "
@@ -98,10 +99,10 @@ def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
 def _heterogeneous(cluster: ClusterReport) -> Finding | None:
     """Nodes that differ in budget or plan: one setting cannot fit them all."""
     reported = [n for n in cluster.nodes if n.report is not None]
-    budgets = {_label(n): n.report.cpu.effective for n in reported if n.report and n.report.cpu}
-    plans = {_label(n): _plan_text(n.report) for n in reported if n.report}
+    budgets = {n.label: n.report.cpu.effective for n in reported if n.report and n.report.cpu}
+    plans = {n.label: _plan_text(n.report) for n in reported if n.report}
     budgets_differ = len(set(budgets.values())) > 1
-    plans_differ = len(set(plans.values())) > 1
+    plans_differ = len({n.report.plan_signature() for n in reported if n.report}) > 1
     if not (budgets_differ or plans_differ):
         return None
     what = " and ".join(
@@ -128,7 +129,5 @@ def _heterogeneous(cluster: ClusterReport) -> Finding | None:
 def _plan_text(report: Report | None) -> str:
     if report is None or report.plan is None:
         return "unknown"
-    levels = " | ".join(
-        f"{lv.processes}p×{lv.threads}t×{lv.backend_threads}b" for lv in report.plan.levels
-    )
+    levels = " | ".join(f"{p}p×{t}t×{b}b" for p, t, b in report.plan_signature())
     return f"{levels} (peak {report.plan.peak_threads})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lkdoctor.host.undecodable import quoted
 from lkdoctor.model import EnvProblem, Finding
 
 
@@ -15,7 +16,7 @@ def env_problem_findings(report_section: str, problems: list[EnvProblem]) -> lis
                 severity="error",
                 section=report_section,
                 title=f"{problem.variable} has an invalid value",
-                evidence=f"{problem.variable}={problem.value!r}"
+                evidence=f"{problem.variable}={quoted(problem.value)}"
                 + (f": {problem.consequence}" if problem.consequence else ""),
                 remediation=f"set {problem.variable} to {problem.expected}, or unset it",
             )

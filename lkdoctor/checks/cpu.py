@@ -26,10 +26,15 @@ def binding_sources(cpu: CpuBudget) -> str:
     return ", ".join(rows) or "no limit found"
 
 
+def lenskit_overcounts(cpu: CpuBudget) -> bool:
+    """LensKit sizes its pools from more CPUs than the process may use."""
+    return cpu.lenskit_effective > cpu.effective
+
+
 def count_mismatch(report: Report) -> Finding | None:
     """LensKit sizes its pools from more CPUs than the process may use."""
     cpu = report.cpu
-    if cpu is None or cpu.lenskit_effective <= cpu.effective:
+    if cpu is None or not lenskit_overcounts(cpu):
         return None
     env = dict(report.plan.suggested_env) if report.plan else {}
     return Finding(

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from lkdoctor.checks.common import env_problem_findings, lenskit_unsupported
 from lkdoctor.checks.plan2026 import check_2026
-from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan
+from lkdoctor.host.pool_kinds import BLAS_VARIABLES
+from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan, plan_signature
 
 SECTION = "plan"
-_BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 
 def _many(count: int, noun: str) -> str:
@@ -30,14 +30,15 @@ def describe_level(level: PlanLevel) -> str:
     )
 
 
-def _counts(level: PlanLevel) -> tuple[int, int, int]:
-    return level.processes, level.threads, level.backend_threads
+def overflows(level: PlanLevel, effective: int) -> bool:
+    """The level asks for more threads at once than there are CPUs."""
+    return level.demand > effective
 
 
 def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     if plan.oversubscription <= 1.0:
         return []
-    overflowing = [level for level in plan.levels if level.demand > plan.effective]
+    overflowing = [level for level in plan.levels if overflows(level, plan.effective)]
     worst = max(overflowing, key=lambda level: level.demand)
     return [
         Finding(
@@ -89,7 +90,7 @@ def _conflict(
     planned_key = "threads" if setting.variable == "RAYON_NUM_THREADS" else "backend_threads"
     planned = [getattr(level, planned_key) for level in levels]
     raises = setting.counted and any(threads > count for count in planned)
-    lowers_blas = setting.variable in _BLAS_VARIABLES and any(threads < count for count in planned)
+    lowers_blas = setting.variable in BLAS_VARIABLES and any(threads < count for count in planned)
     differs_rayon = setting.variable == "RAYON_NUM_THREADS" and any(threads != n for n in planned)
     if not (raises or lowers_blas or differs_rayon):
         return None
@@ -115,19 +116,22 @@ def conflicts(plan: ThreadPlan) -> list[Finding]:
     return [finding for finding in found if finding is not None]
 
 
+def lenskit_agrees(plan: ThreadPlan) -> bool | None:
+    """Whether LensKit's own code resolves the documented plan; None when it was not asked."""
+    if not isinstance(plan.lenskit_resolved, list):
+        return None
+    return plan_signature(plan.lenskit_resolved) == plan_signature(plan.levels)
+
+
 def divergence(plan: ThreadPlan) -> list[Finding]:
     resolved = plan.lenskit_resolved
-    if not isinstance(resolved, list):
-        return []
-    documented = [_counts(level) for level in plan.levels]
-    actual = [_counts(level) for level in resolved]
-    if documented == actual:
+    if not isinstance(resolved, list) or lenskit_agrees(plan):
         return []
     differing = []
     for index in range(max(len(plan.levels), len(resolved))):
         doc = plan.levels[index] if index < len(plan.levels) else None
         own = resolved[index] if index < len(resolved) else None
-        if doc is None or own is None or _counts(doc) != _counts(own):
+        if doc is None or own is None or doc.shape != own.shape:
             differing.append(
                 f"level {index}: documented {_shape(doc)}, LensKit {plan.lenskit_version} {_shape(own)}"
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from lkdoctor.host.proc import OPENMP_RUNTIMES
+from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
 from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
 
 SECTION = "pools"
@@ -13,28 +13,6 @@ SECTION = "pools"
 #: schedstat charges a wait to the window in which it ends, so a process that only
 #: just fits its CPUs can read a little above them; beyond this it is oversubscribed.
 RUNNABLE_MARGIN = 1.1
-
-#: threadpoolctl's OpenMP prefixes, by runtime.
-OPENMP_PREFIXES = {"libgomp": "GNU", "libiomp": "Intel", "libomp": "LLVM"}
-
-#: The variable that sizes each kind of pool, for the remediation lines.
-POOL_VARIABLE = {
-    "openblas": "OPENBLAS_NUM_THREADS",
-    "mkl": "MKL_NUM_THREADS",
-    "blis": "BLIS_NUM_THREADS",
-    "openmp": "OMP_NUM_THREADS",
-    "torch": "OMP_NUM_THREADS",
-    "rayon": "RAYON_NUM_THREADS",
-}
-
-APPLY_REMEDIATION = {
-    1: "no action needed unless BLAS threads are wrong; then set OPENBLAS_NUM_THREADS / MKL_NUM_THREADS",
-    2: "call lenskit.parallel.initialize() before any torch inter-op work (torch.jit.fork, "
-    "DataLoader threads); inter-op threads can be set only once",
-    3: "LensKit's Rayon pool was created before initialize(); set RAYON_NUM_THREADS so its "
-    "default size fits, or initialize LensKit before using it",
-    4: "set torch's intra-op threads with OMP_NUM_THREADS before the process starts",
-}
 
 
 def check(report: Report) -> list[Finding]:
@@ -61,13 +39,6 @@ def _torch_failed(report: Report) -> bool:
 # --- BLAS / OpenMP -----------------------------------------------------------
 
 
-def _openmp_runtime(prefix: str) -> str:
-    for known, runtime in OPENMP_PREFIXES.items():
-        if prefix.startswith(known):
-            return runtime
-    return prefix
-
-
 def multiple_openmp_finding(runtimes: dict[str, list[str]]) -> Finding:
     names = ", ".join(f"{runtime} ({', '.join(paths)})" for runtime, paths in runtimes.items())
     return Finding(
@@ -84,8 +55,8 @@ def multiple_openmp_finding(runtimes: dict[str, list[str]]) -> Finding:
 def openmp_findings(blas: list[dict[str, Any]]) -> list[Finding]:
     runtimes: dict[str, list[str]] = defaultdict(list)
     for entry in blas:
-        if entry.get("internal_api") == "openmp":
-            runtimes[_openmp_runtime(str(entry.get("prefix", "")))].append(
+        if OpenMP.claims(entry):
+            runtimes[OpenMP.runtime(str(entry.get("prefix", "")))].append(
                 str(entry.get("filepath", "?"))
             )
     return [multiple_openmp_finding(dict(runtimes))] if len(runtimes) > 1 else []
@@ -136,30 +107,20 @@ def torch_absent_finding() -> Finding:
     )
 
 
-def _oversized(pools: Pools, effective: int) -> list[tuple[str, str, int]]:
-    """``(pool, variable, threads)`` for every pool larger than the CPUs."""
-    found = []
-    if pools.torch is not None and pools.torch.intra_op > effective:
-        found.append(("torch intra-op", POOL_VARIABLE["torch"], pools.torch.intra_op))
-    for entry in pools.blas:
-        threads = int(entry.get("num_threads") or 0)
-        if threads > effective:
-            variable = POOL_VARIABLE.get(str(entry.get("internal_api")), "OMP_NUM_THREADS")
-            found.append((f"{entry.get('prefix')}", variable, threads))
-    rayon = pools.rayon
-    if rayon is not None:
-        size = rayon.lenskit_threads if rayon.lenskit_threads is not None else rayon.default_threads
-        if size > effective:
-            which = "LensKit Rayon" if rayon.lenskit_threads is not None else "Rayon default"
-            found.append((which, POOL_VARIABLE["rayon"], size))
-    return found
+def _oversized(pools: Pools, effective: int) -> list[PoolSize]:
+    """Every pool larger than the CPUs that a variable can size."""
+    return [
+        size
+        for size in pool_sizes(pools)
+        if size.judged and size.variable and (size.threads or 0) > effective
+    ]
 
 
 def oversized_pool_findings(pools: Pools, effective: int) -> list[Finding]:
     oversized = _oversized(pools, effective)
     if not oversized:
         return []
-    listing = ", ".join(f"{pool} {threads}" for pool, _, threads in oversized)
+    listing = ", ".join(f"{size.name} {size.threads}" for size in oversized)
     when = (
         "after applying the plan"
         if pools.applied
@@ -174,7 +135,7 @@ def oversized_pool_findings(pools: Pools, effective: int) -> list[Finding]:
             title=f"{len(oversized)} thread pool(s) are larger than the {effective} CPUs available",
             evidence=f"{listing} threads, {when}",
             remediation="size the pools from the environment before the process starts",
-            env={variable: str(effective) for _, variable, _ in oversized},
+            env={size.variable: str(effective) for size in oversized if size.variable},
         )
     ]
 
@@ -187,7 +148,7 @@ def apply_findings(steps: list[ApplyStep]) -> list[Finding]:
             section=SECTION,
             title=f"--apply step {step.step} failed: {step.action}",
             evidence=step.detail,
-            remediation=APPLY_REMEDIATION.get(step.step, ""),
+            remediation=init_remediation(step.step),
         )
         for step in steps
         if step.status == "failed"
@@ -199,7 +160,8 @@ def apply_findings(steps: list[ApplyStep]) -> list[Finding]:
 
 def process_findings(sample: ProcessSample, report: Report) -> list[Finding]:
     findings = []
-    runtimes = {kind: paths for kind, paths in sample.libraries.items() if kind in OPENMP_RUNTIMES}
+    openmp = {library.name for library in OpenMP.libraries}
+    runtimes = {name: paths for name, paths in sample.libraries.items() if name in openmp}
     if len(runtimes) > 1:
         findings.append(multiple_openmp_finding(runtimes))
     cpus = sample.cpus

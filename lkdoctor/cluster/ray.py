@@ -1,9 +1,9 @@
-"""``--ray``: one report for every node of an existing Ray cluster.
+"""``--ray``: the cluster section, one report for every node of an existing Ray cluster.
 
-The driver connects to a running cluster (never starts one), runs the ordinary
-collector as a Ray task pinned to each alive node, and gathers the reports. A node
-that does not answer in time, or fails, becomes an ``errors[]`` entry; the other
-nodes are still reported. Ray is imported only here, only in cluster mode.
+The driver connects to a running cluster (never starts one), runs the node task it is
+given (the pipeline, on that node) as a Ray task pinned to each alive node, and gathers
+the reports. A node that does not answer in time, or fails, becomes an ``errors[]``
+entry; the other nodes are still reported. Ray is imported only here, only in cluster mode.
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from lkdoctor.model import (
-    Bench,
-    ClusterNode,
-    ClusterReport,
-    ClusterSummary,
-    ErrorEntry,
-    Report,
-)
+from lkdoctor.collected import Collected, guard
+from lkdoctor.model import ClusterNode, ClusterReport, ClusterSummary, ErrorEntry, Report
+
+#: What runs on each node: a report there, as JSON-ready data.
+NodeTask = Callable[[], dict[str, Any]]
 
 RAY_MISSING = (
     "Ray is not installed, so the cluster mode cannot run: "
@@ -169,17 +166,9 @@ def _exit_when_stuck(address: str, seconds: float) -> threading.Timer:
     return timer
 
 
-def _remote_collector(ray: Any) -> Any:
-    """The collector as a Ray task for one node (no CPU reserved: busy nodes still answer)."""
-
-    # Nested, so cloudpickle ships it by value: a node without lkdoctor then fails with
-    # a clear "No module named 'lkdoctor'" instead of an unpickling error.
-    def collect_on_node() -> dict[str, Any]:
-        import lkdoctor
-
-        return lkdoctor.collect(bench=False).model_dump(mode="json")
-
-    return ray.remote(num_cpus=0, max_retries=0)(collect_on_node)
+def _remote_collector(ray: Any, node_task: NodeTask) -> Any:
+    """``node_task`` as a Ray task for one node (no CPU reserved: busy nodes still answer)."""
+    return ray.remote(num_cpus=0, max_retries=0)(node_task)
 
 
 def _current_address(ray: Any) -> str:
@@ -211,10 +200,10 @@ def _alive_nodes(ray: Any) -> list[ClusterNode]:
 
 
 def _node_label(node: ClusterNode) -> str:
-    return f"node {node.node_id[:8]} ({node.ip}{', head' if node.is_head else ''})"
+    return f"node {node.label}"
 
 
-def _describe_failure(exc: BaseException) -> str:
+def _describe_task_failure(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     # Ray's task errors carry the remote traceback; its last line is the cause.
     cause = next((line for line in reversed(text) if line.strip()), type(exc).__name__)
@@ -224,12 +213,13 @@ def _describe_failure(exc: BaseException) -> str:
 
 
 def _run_on_nodes(
-    ray: Any, nodes: list[ClusterNode], timeout: float, errors: list[ErrorEntry]
-) -> None:
-    """Run the collector pinned to each node; fill in reports, statuses and errors."""
+    ray: Any, nodes: list[ClusterNode], timeout: float, node_task: NodeTask
+) -> list[ErrorEntry]:
+    """Run ``node_task`` pinned to each node; fill in reports and statuses, return the errors."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    collector = _remote_collector(ray)
+    errors: list[ErrorEntry] = []
+    collector = _remote_collector(ray, node_task)
     started = time.monotonic()
     pending = {
         collector.options(
@@ -246,7 +236,7 @@ def _run_on_nodes(
         for ref in ready:
             node = pending.pop(ref)
             node.seconds = round(time.monotonic() - started, 3)
-            _take_result(ray, ref, node, errors)
+            errors.extend(_take_result(ray, ref, node))
     for ref, node in pending.items():
         node.status = "timeout"
         errors.append(
@@ -258,24 +248,26 @@ def _run_on_nodes(
         )
         with contextlib.suppress(Exception):  # best effort: the node may be gone already
             ray.cancel(ref, force=True)
+    return errors
 
 
-def _take_result(ray: Any, ref: Any, node: ClusterNode, errors: list[ErrorEntry]) -> None:
-    try:
-        data = ray.get(ref)
-        node.report = Report.model_validate(data)
-        node.status = "ok"
-    except Exception as exc:  # one node's failure must not lose the others
-        node.status = "failed"
-        errors.append(
-            ErrorEntry(section="cluster", message=f"{_node_label(node)}: {_describe_failure(exc)}")
-        )
+def _take_result(ray: Any, ref: Any, node: ClusterNode) -> list[ErrorEntry]:
+    """The node's report; its failure is an error entry and must not lose the others."""
+    answer = guard(
+        "cluster",
+        lambda: Report.model_validate(ray.get(ref)),
+        part=_node_label(node),
+        describe=_describe_task_failure,
+    )
+    node.report = answer.value
+    node.status = "ok" if answer.value is not None else "failed"
+    return answer.errors
 
 
 def summarise(nodes: list[ClusterNode], timeout: float) -> ClusterSummary:
     reports = [n.report for n in nodes if n.report is not None]
     budgets = [r.cpu.effective for r in reports if r.cpu is not None]
-    plans = {_plan_signature(r) for r in reports}
+    plans = {r.plan_signature() for r in reports}
     return ClusterSummary(
         nodes_alive=len(nodes),
         nodes_reported=len(reports),
@@ -287,50 +279,43 @@ def summarise(nodes: list[ClusterNode], timeout: float) -> ClusterSummary:
     )
 
 
-def _plan_signature(report: Report) -> tuple[tuple[int, int, int], ...]:
-    if report.plan is None:
-        return ()
-    return tuple((lv.processes, lv.threads, lv.backend_threads) for lv in report.plan.levels)
-
-
-def collect_cluster(
-    address: str | None = None,
+@contextlib.contextmanager
+def connected(
+    address: str | None,
     *,
-    timeout: float = DEFAULT_NODE_TIMEOUT,
     environ: Mapping[str, str] | None = None,
-    exit_if_connect_hangs: bool = False,
-) -> Report:
-    """Collect one report per alive node of the running Ray cluster at ``address``.
+    exit_after: float | None = None,
+) -> Iterator[tuple[Any, str]]:
+    """Ray, connected to the running cluster at ``address``, and the address used.
 
     ``address`` defaults to ``RAY_ADDRESS``, else ``auto`` (the cluster ``ray start``
     left on this machine). Raises `ClusterUnavailable` when Ray is missing or no cluster
-    runs there; never starts one. A connection this function opened is closed again.
-    ``exit_if_connect_hangs`` (the command line) ends the process when connecting takes
-    longer than ``timeout``.
+    runs there; never starts one. A connection opened here is closed again on exit.
+    ``exit_after`` (the command line) ends the process when connecting takes that long.
     """
-    from lkdoctor.checks import analyse
-    from lkdoctor.pipeline import _guarded, tool_info
-
     target = resolve_address(address, environ)
     ray = _import_ray()
     was_connected = bool(ray.is_initialized())
-    exit_after = timeout if exit_if_connect_hangs else None
     used = _current_address(ray) if was_connected else connect(ray, target, exit_after=exit_after)
     try:
-        report = Report(
-            tool=tool_info(),
-            bench=Bench(verdict="skipped", reason="not run in cluster mode (--ray)"),
-        )
-        nodes = _guarded(report, "cluster", lambda: _alive_nodes(ray)) or []
-        _guarded(report, "cluster", lambda: _run_on_nodes(ray, nodes, timeout, report.errors))
-        report.cluster = ClusterReport(
-            address=used,
-            ray_version=getattr(ray, "__version__", None),
-            nodes=nodes,
-            summary=summarise(nodes, timeout),
-        )
+        yield ray, used
     finally:
         if not was_connected:  # leave the caller's process as found
             ray.shutdown()
-    analyse(report)
-    return report
+
+
+def collect_cluster(
+    ray: Any, address: str, node_task: NodeTask, *, timeout: float = DEFAULT_NODE_TIMEOUT
+) -> Collected[ClusterReport]:
+    """The cluster section: ``node_task``'s report from every alive node of the connected
+    cluster, each given ``timeout`` seconds; a part that fails is an error entry."""
+    alive = guard("cluster", lambda: _alive_nodes(ray))
+    nodes = alive.value or []
+    ran = guard("cluster", lambda: _run_on_nodes(ray, nodes, timeout, node_task))
+    cluster = ClusterReport(
+        address=address,
+        ray_version=getattr(ray, "__version__", None),
+        nodes=nodes,
+        summary=summarise(nodes, timeout),
+    )
+    return Collected(cluster, [*alive.errors, *(ran.value or []), *ran.errors])

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from lkdoctor.collected import guard
 from lkdoctor.host import cgroup as cgroup
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir
 from lkdoctor.model import CgroupInfo, CpuBudget, CpuLimit, EnvProblem
-
-LIVE_ROOT = cgroup.LIVE_ROOT
 
 #: Sources that bound the CPUs (the rest are informational).
 BINDING_SOURCES = (
@@ -102,7 +102,7 @@ def read_affinity(root: Path = LIVE_ROOT, pid: int | None = None) -> tuple[int |
             return len(os.sched_getaffinity(pid or 0)), f"os.sched_getaffinity({pid or 0})"
         except OSError:
             pass
-    status = cgroup.proc_dir(root, pid) / "status"
+    status = proc_dir(root, pid) / "status"
     try:
         for line in status.read_text().splitlines():
             if line.startswith("Cpus_allowed_list:"):
@@ -317,13 +317,25 @@ def lenskit_effective_cpu_count(
     return affinity or logical or 1
 
 
-def _safe(source: str, reader: Callable[[], CpuLimit]) -> CpuLimit:
-    try:
-        return reader()
-    except Exception as exc:  # one broken source must not hide the others
-        return CpuLimit(
-            source=source, value=None, detail=f"could not read: {type(exc).__name__}: {exc}"
-        )
+def _row(source: str, reader: Callable[[], CpuLimit]) -> CpuLimit:
+    """One source's row; a source that fails is a row that says why (the others still count)."""
+    read = guard("cpu", reader)
+    if read.value is not None:
+        return read.value
+    return CpuLimit(source=source, value=None, detail=f"could not read: {read.errors[0].message}")
+
+
+def _cgroup_rows(root: Path, pid: int | None) -> tuple[CgroupInfo, CpuLimit, CpuLimit]:
+    """``collect_cgroup``, or rows that say why: discovery must never take the section down."""
+    read = guard("cpu", lambda: collect_cgroup(root, pid))
+    if read.value is not None:
+        return read.value
+    info = CgroupInfo(version="none", notes=[read.errors[0].message])
+    return (
+        info,
+        CpuLimit(source="cgroup-cpuset", value=None, detail=info.notes[0]),
+        CpuLimit(source="cgroup-quota", value=None, detail=info.notes[0]),
+    )
 
 
 def collect_cpu(
@@ -339,25 +351,20 @@ def collect_cpu(
     problems: list[EnvProblem] = []
     logical, logical_detail = read_logical(root)
     affinity, affinity_detail = read_affinity(root, pid)
-    try:
-        info, cpuset_row, quota_row = collect_cgroup(root, pid)
-    except Exception as exc:  # discovery must never take the CPU section down
-        info = CgroupInfo(version="none", notes=[f"{type(exc).__name__}: {exc}"])
-        cpuset_row = CpuLimit(source="cgroup-cpuset", value=None, detail=info.notes[0])
-        quota_row = CpuLimit(source="cgroup-quota", value=None, detail=info.notes[0])
+    info, cpuset_row, quota_row = _cgroup_rows(root, pid)
     physical, physical_detail = read_physical(root)
-    python_row = _safe("python-cpu-count", lambda: python_cpu_count_row(env, problems, pid))
+    python_row = _row("python-cpu-count", lambda: python_cpu_count_row(env, problems, pid))
     limits = [
         CpuLimit(source="logical", value=logical, detail=logical_detail, limits=False),
         CpuLimit(source="affinity", value=affinity, detail=affinity_detail),
         cpuset_row,
         quota_row,
         python_row,
-        _safe("slurm", lambda: slurm_row(env, problems)),
-        _safe("pbs", lambda: scheduler_row("pbs", ("PBS_NUM_PPN", "NCPUS"), env, problems)),
-        _safe("lsf", lambda: scheduler_row("lsf", ("LSB_DJOB_NUMPROC",), env, problems)),
-        _safe("sge", lambda: scheduler_row("sge", ("NSLOTS",), env, problems)),
-        _safe("rust", lambda: rust_row(root, pid)),
+        _row("slurm", lambda: slurm_row(env, problems)),
+        _row("pbs", lambda: scheduler_row("pbs", ("PBS_NUM_PPN", "NCPUS"), env, problems)),
+        _row("lsf", lambda: scheduler_row("lsf", ("LSB_DJOB_NUMPROC",), env, problems)),
+        _row("sge", lambda: scheduler_row("sge", ("NSLOTS",), env, problems)),
+        _row("rust", lambda: rust_row(root, pid)),
         CpuLimit(source="physical", value=physical, detail=physical_detail, limits=False),
     ]
     effective = mark_binding(limits, logical)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
+from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import EnvironmentInfo, PackageVersion, SearchPaths
 
 #: Prefixes of variables that size a thread pool, pick a CPU count or steer the backends.
@@ -140,7 +141,7 @@ def collect_environment(
     *,
     packages: bool = False,
     paths: bool = False,
-    root: Path = Path("/"),
+    root: Path = LIVE_ROOT,
 ) -> EnvironmentInfo:
     """The environment section; ``packages`` and ``paths`` add the long lists."""
     return EnvironmentInfo(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-LIVE_ROOT = Path("/")
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir
 
 #: Memory limits at or above this mean "no limit" (v1 prints PAGE_COUNTER_MAX, ~2**63).
 UNLIMITED_MEMORY = 2**60
@@ -68,10 +68,6 @@ class CgroupView:
     memberships: list[Membership] = field(default_factory=list)
     mounts: list[CgroupMount] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def proc_dir(root: Path, pid: int | None) -> Path:
-    return root / "proc" / (str(pid) if pid else "self")
 
 
 def _read_text(path: Path) -> str | None:
@@ -136,7 +132,7 @@ def discover(root: Path = LIVE_ROOT, pid: int | None = None) -> CgroupView:
     if cgroup_text is None:
         notes.append(f"{cgroup_file} is not readable")
     memberships = parse_proc_cgroup(cgroup_text or "")
-    mountinfo_file = root / "proc" / "self" / "mountinfo"
+    mountinfo_file = proc_dir(root, None) / "mountinfo"
     mountinfo_text = _read_text(mountinfo_file)
     if mountinfo_text is None:
         notes.append(f"{mountinfo_file} is not readable")

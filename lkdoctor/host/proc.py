@@ -8,10 +8,13 @@ A thread may exit between listing and reading; readers skip such threads.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkdoctor.host.pool_kinds import THREADING_LIBRARIES
+from lkdoctor.host.undecodable import decode_host_bytes
+
+#: The root of the live system; every reader takes a root so a fixture tree can stand in.
 LIVE_ROOT = Path("/")
 
 #: Kernel thread states as /proc shows them (the letter in ``stat``).
@@ -27,26 +30,18 @@ STATE_NAMES = {
     "P": "parked",
 }
 
-#: Shared libraries that bring a thread pool, matched on the file name in ``maps``.
-THREADING_LIBRARIES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("libgomp", re.compile(r"^libgomp[.-]")),
-    ("libiomp5", re.compile(r"^libiomp5[.-]")),
-    ("libomp", re.compile(r"^libomp[.-]")),
-    ("libopenblas", re.compile(r"^libopenblas")),
-    ("libscipy_openblas", re.compile(r"^libscipy_openblas")),
-    ("libmkl_rt", re.compile(r"^libmkl_rt[.-]")),
-    ("libtorch_cpu", re.compile(r"^libtorch_cpu[.-]")),
-)
-
-#: OpenMP runtimes; two different ones in one process can crash or deadlock.
-OPENMP_RUNTIMES = frozenset({"libgomp", "libiomp5", "libomp"})
-
-_LENSKIT_ACCEL = re.compile(r"/lenskit/_accel[^/]*\.so$")
-
 
 def proc_dir(root: Path, pid: int | None) -> Path:
-    """``root/proc/PID`` (or ``root/proc/self`` when ``pid`` is None)."""
-    return root / "proc" / ("self" if pid is None else str(pid))
+    """``root/proc/PID``, or ``root/proc/self`` when ``pid`` is None (this process).
+
+    A pid below 1 names no process in ``/proc`` (``0`` means "the caller" only to system
+    calls such as ``sched_getaffinity``), so it is refused rather than read as this process.
+    """
+    if pid is None:
+        return root / "proc" / "self"
+    if pid < 1:
+        raise ValueError(f"pid must be 1 or more (None means this process), got {pid}")
+    return root / "proc" / str(pid)
 
 
 def clock_ticks() -> int:
@@ -161,7 +156,7 @@ def parse_environ(data: bytes) -> dict[str, str]:
     for entry in data.split(b"\0"):
         name, sep, value = entry.partition(b"=")
         if sep and name:
-            env[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+            env[decode_host_bytes(name)] = decode_host_bytes(value)
     return env
 
 
@@ -181,17 +176,12 @@ def mapped_paths(maps_text: str) -> list[str]:
 
 
 def threading_libraries(paths: list[str]) -> dict[str, list[str]]:
-    """The threading libraries among ``paths``: ``{kind: [path, ...]}``."""
+    """The threading libraries among ``paths`` (the pool kinds' own): ``{name: [path, ...]}``."""
     found: dict[str, list[str]] = {}
     for path in paths:
-        filename = path.rsplit("/", 1)[-1]
-        for kind, pattern in THREADING_LIBRARIES:
-            if pattern.match(filename):
-                found.setdefault(kind, []).append(path)
-                break
-        else:
-            if _LENSKIT_ACCEL.search(path):
-                found.setdefault("lenskit._accel", []).append(path)
+        library = next((lib for lib in THREADING_LIBRARIES if lib.matches(path)), None)
+        if library is not None:
+            found.setdefault(library.name, []).append(path)
     return found
 
 

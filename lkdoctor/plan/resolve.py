@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from lkdoctor.host.pool_kinds import Blas, OpenMP, owner_of
 from lkdoctor.model import BackendSetting, EnvProblem, PlanLevel, ThreadPlan
 from lkdoctor.plan.levels import MAX_LEVELS, Counts
 from lkdoctor.plan.settings import (
@@ -105,9 +106,10 @@ def oversubscription(peak: int, effective: int) -> float:
 
 def _blas_fallback(environ: Mapping[str, str], cpus: int) -> tuple[int, str]:
     """Threads OpenBLAS starts without a usable OPENBLAS_NUM_THREADS: OMP's, else one per CPU."""
-    omp = parse_backend(BACKEND_VARIABLES[0], environ.get("OMP_NUM_THREADS")).first
+    variable = OpenMP.variables[0]
+    omp = parse_backend(variable, environ.get(variable.name)).first
     if omp is not None:
-        return omp, "OMP_NUM_THREADS"
+        return omp, variable.name
     return cpus, "one per CPU"
 
 
@@ -173,7 +175,7 @@ def _other_setting(
             effect=f"LensKit builds its Rayon pool with LK_NUM_THREADS explicitly, so this only "
             f"sizes other Rust extensions' pools ({threads} threads)",
         )
-    library = "numexpr (pandas.eval)" if name == "NUMEXPR_NUM_THREADS" else "numba's parallel code"
+    library = owner_of(name).name
     return BackendSetting(
         variable=name,
         value=value,
@@ -189,7 +191,7 @@ def backend_settings(
 ) -> tuple[list[BackendSetting], list[EnvProblem]]:
     """What each backend variable that is set does to LensKit's plan (LensKit's process pool)."""
     # LensKit tests presence, not value: an empty OPENBLAS_NUM_THREADS still skips the limit.
-    blas_skipped = "OPENBLAS_NUM_THREADS" in environ or "MKL_NUM_THREADS" in environ
+    blas_skipped = any(name in environ for name in Blas.LENSKIT_SKIPS_WHEN_SET)
     settings, problems = [], []
     for variable in BACKEND_VARIABLES:
         if variable.name not in environ:
@@ -198,7 +200,7 @@ def backend_settings(
         parsed = parse_backend(variable, value)
         if parsed.problem is not None:
             problems.append(parsed.problem)
-        if variable.name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        if variable.name in Blas.LENSKIT_SKIPS_WHEN_SET:
             settings.append(_blas_setting(variable.name, value, parsed.first, environ, cpus))
         elif value:
             settings.append(_other_setting(variable.name, value, parsed.first, blas_skipped, cpus))

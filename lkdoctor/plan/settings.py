@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lkdoctor.host.pool_kinds import KINDS, LIST_FORM, ONE_FORM, BackendVariable
+from lkdoctor.host.undecodable import quoted
 from lkdoctor.model import EnvProblem
 
 LK_LISTS = ("LK_NUM_PROCS", "LK_NUM_THREADS", "LK_NUM_BACKEND_THREADS")
@@ -19,12 +21,6 @@ LK_VARIABLES = (*LK_LISTS, LK_CHILD)
 MAX_COUNT = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_COUNT))
 _SHOWN_CHARS = 200
-
-LIST_FORM = (
-    "a positive integer, or a comma-separated list of positive integers "
-    "with one per nesting level (e.g. 4 or 4,2)"
-)
-ONE_FORM = "a single positive integer (e.g. 2)"
 
 
 @dataclass(frozen=True)
@@ -39,31 +35,9 @@ class Parsed:
         return self.values[0] if self.values else None
 
 
-@dataclass(frozen=True)
-class BackendVariable:
-    """A backend library's own thread-count variable."""
-
-    name: str
-    allows_list: bool = False
-    allows_zero: bool = False
-
-    @property
-    def expected(self) -> str:
-        if self.allows_list:
-            return LIST_FORM
-        if self.allows_zero:
-            return "a non-negative integer (0 means one thread per CPU)"
-        return ONE_FORM
-
-
-BACKEND_VARIABLES = (
-    BackendVariable("OMP_NUM_THREADS", allows_list=True),
-    BackendVariable("OPENBLAS_NUM_THREADS"),
-    BackendVariable("MKL_NUM_THREADS"),
-    BackendVariable("BLIS_NUM_THREADS"),
-    BackendVariable("RAYON_NUM_THREADS", allows_zero=True),
-    BackendVariable("NUMEXPR_NUM_THREADS"),
-    BackendVariable("NUMBA_NUM_THREADS"),
+#: Every pool kind's own variables, in the registry's order.
+BACKEND_VARIABLES: tuple[BackendVariable, ...] = tuple(
+    variable for kind in KINDS for variable in kind.variables
 )
 
 
@@ -123,7 +97,11 @@ def _problem(
     variable: str, value: str, expected: str, bad: tuple[int, str], consequence: str
 ) -> EnvProblem:
     index, item = bad
-    where = f"item {index + 1} ({item.strip()!r})" if "," in value else repr(shown(value.strip()))
+    where = (
+        f"item {index + 1} ({quoted(item.strip())})"
+        if "," in value
+        else quoted(shown(value.strip()))
+    )
     return EnvProblem(
         variable=variable,
         value=shown(value),

@@ -9,36 +9,32 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lkdoctor._native import load_probe
+from lkdoctor.collected import Collected, guard
 from lkdoctor.host.lenskit import lenskit_accel_origin
 from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
 from lkdoctor.host.proc import LIVE_ROOT, STATE_NAMES, TaskStat, clock_ticks, read_task_stats
 from lkdoctor.model import (
     ErrorEntry,
+    PlanLevel,
     Pools,
     RayonPool,
-    Report,
     ThreadInfo,
     ThreadsSnapshot,
     TorchPool,
 )
 from lkdoctor.pools.apply import apply_level_zero
 
+T = TypeVar("T")
+
 LENSKIT_POOL_NOT_READ = (
     "LensKit's own pool size is not read without --apply: lenskit._accel.thread_count() "
     "would create that pool; until LensKit initializes it, it gets the default above"
 )
-
-
-@dataclass
-class PoolsResult:
-    pools: Pools
-    errors: list[ErrorEntry] = field(default_factory=list)
 
 
 # --- BLAS / OpenMP -----------------------------------------------------------
@@ -96,7 +92,10 @@ def _int_or_none(value: str | None) -> int | None:
 
 def torch_pool_from(torch: Any) -> TorchPool:
     """Read torch's pools through its own functions; starts no pool and changes no count."""
-    info_text = str(torch.__config__.parallel_info())
+    try:
+        info_text = str(torch.__config__.parallel_info())
+    except UnicodeDecodeError:  # it quotes OMP_NUM_THREADS etc., which may not be UTF-8
+        info_text = ""  # the counts below are still read
     values, versions = parse_parallel_info(info_text)
     get_capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
     env_seen = {
@@ -188,48 +187,56 @@ def collect_threads(root: Path = LIVE_ROOT, pid: int | None = None) -> ThreadsSn
 # --- all together ------------------------------------------------------------
 
 
-def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) -> PoolsResult:
+def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) -> Collected[Pools]:
     """Every live pool of this process; a part that fails becomes an error entry."""
-    result = PoolsResult(pools=Pools())
+    pools = Pools()
+    errors: list[ErrorEntry] = []
     modules: dict[str, Any] = {}
     for name in NUMERIC_MODULES:
         module, problem = import_if_installed(name)
         modules[name] = module
         if problem:
-            result.errors.append(ErrorEntry(section="pools", message=problem))
+            errors.append(ErrorEntry(section="pools", message=problem))
 
-    def guarded(section: str, collector: Any) -> Any:
-        try:
-            return collector()
-        except Exception as exc:  # one pool failing must leave the others in the report
-            message = f"{section}: {type(exc).__name__}: {exc}"
-            result.errors.append(ErrorEntry(section="pools", message=message))
-            return None
+    def part(name: str, reader: Callable[[], T]) -> T | None:
+        # one pool failing must leave the others in the report
+        read = guard("pools", reader, part=name)
+        errors.extend(read.errors)
+        return read.value
 
-    pools = result.pools
-    pools.blas = guarded("blas", collect_blas) or []
+    pools.blas = part("blas", collect_blas) or []
     if modules["torch"] is not None:
-        pools.torch = guarded("torch", lambda: torch_pool_from(modules["torch"]))
-    pools.rayon = guarded("rayon", lambda: collect_rayon(read_lenskit_pool=read_lenskit_pool))
-    pools.threads = guarded("threads", lambda: collect_threads(root, None))
-    return result
+        pools.torch = part("torch", lambda: torch_pool_from(modules["torch"]))
+    pools.rayon = part("rayon", lambda: collect_rayon(read_lenskit_pool=read_lenskit_pool))
+    pools.threads = part("threads", lambda: collect_threads(root, None))
+    return Collected(pools, errors)
 
 
-def collect_live(report: Report, root: Path, environ: Mapping[str, str], *, apply: bool) -> None:
-    """Fill ``report.pools`` for this process, applying level 0 of the plan first if asked."""
+def collect_live(
+    level_zero: PlanLevel | None,
+    root: Path,
+    environ: Mapping[str, str],
+    *,
+    apply: bool,
+    dialect: str = "2025",
+) -> Collected[Pools]:
+    """This process's pools, after applying ``level_zero`` of the plan first if asked.
+
+    ``dialect`` is the plan's: LensKit 2026 sets its pools up differently.
+    """
     steps = []
+    errors = []
     if apply:
-        if report.plan is None or not report.plan.levels:
-            report.errors.append(
+        if level_zero is None:
+            errors.append(
                 ErrorEntry(
                     section="pools",
                     message="--apply: no thread plan was resolved, so none was applied",
                 )
             )
         else:
-            steps = apply_level_zero(report.plan.levels[0], environ, report.plan.dialect)
-    result = collect_pools(root, read_lenskit_pool=apply)
-    result.pools.applied = bool(steps)
-    result.pools.apply_steps = steps
-    report.pools = result.pools
-    report.errors.extend(result.errors)
+            steps = apply_level_zero(level_zero, environ, dialect)
+    collected = collect_pools(root, read_lenskit_pool=apply)
+    collected.value.applied = bool(steps)
+    collected.value.apply_steps = steps
+    return Collected(collected.value, [*errors, *collected.errors])

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkdoctor.collected import Collected, guard
 from lkdoctor.host.proc import (
     LIVE_ROOT,
     STATE_NAMES,
@@ -28,7 +29,7 @@ from lkdoctor.host.proc import (
     read_threading_libraries,
     task_ids,
 )
-from lkdoctor.model import ErrorEntry, Pools, ProcessSample, Report
+from lkdoctor.model import Pools, ProcessSample
 from lkdoctor.pools.live import threads_snapshot
 
 #: The variables that steer thread pools; only these are copied from another process.
@@ -137,17 +138,16 @@ def target_environ(root: Path, pid: int) -> dict[str, str]:
 
 
 def collect_process(
-    report: Report, root: Path, pid: int, seconds: float, environ: Mapping[str, str]
-) -> None:
-    """Fill ``report.pools`` with ``pid``'s threads sampled over ``seconds`` (read-only)."""
+    root: Path, pid: int, seconds: float, environ: Mapping[str, str], cpus: int | None
+) -> Collected[Pools]:
+    """``pid``'s threads sampled over ``seconds`` (read-only); ``cpus`` is its CPU budget."""
     sample, stats = sample_process(pid, seconds, root)
-    if report.cpu is not None:
-        sample.cpus = report.cpu.effective
+    sample.cpus = cpus
     sample.env = threading_env(environ)
-    try:
-        sample.libraries = read_threading_libraries(root, pid)
-    except OSError as exc:  # maps needs ptrace access: another user's process, without root
-        report.errors.append(
-            ErrorEntry(section="pools", message=f"threading libraries not read: {exc}")
-        )
-    report.pools = Pools(threads=threads_snapshot(stats, clock_ticks()), process=sample)
+    # maps needs ptrace access: another user's process, without root, is not ours to read
+    libraries = guard(
+        "pools", lambda: read_threading_libraries(root, pid), part="threading libraries not read"
+    )
+    sample.libraries = libraries.value or {}
+    pools = Pools(threads=threads_snapshot(stats, clock_ticks()), process=sample)
+    return Collected(pools, libraries.errors)

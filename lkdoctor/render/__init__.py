@@ -1,8 +1,56 @@
-"""Renderers: they only format a finished report."""
+"""Renderers: they only format a finished report.
+
+The vocabulary every format shares lives here, once: the sections' titles in report
+order, the marks of findings and sections, a section's status and the export lines.
+"""
 
 from __future__ import annotations
 
-from lkdoctor.model import Report
+import shlex
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from lkdoctor.model import Finding, Report, worst_severity
+
+#: Every section of a report in report order, with its heading; a section not listed
+#: here is shown after these, under its own name.
+SECTION_TITLES = {
+    "cpu": "CPU budget",
+    "plan": "Thread plan",
+    "pools": "Live pools",
+    "bench": "Measured",
+    "environment": "Environment",
+    "cluster": "Ray cluster",
+}
+
+Status = Literal["ok", "warning", "error"]
+
+#: The symbols the reports mark findings and sections with.
+FINDING_MARK = {"info": "i", "warning": "!", "error": "✗"}
+STATUS_MARK: dict[Status, str] = {"ok": "✓", "warning": "!", "error": "✗"}
+
+
+def section_title(section: str) -> str:
+    return SECTION_TITLES.get(section, section.capitalize())
+
+
+def status(findings: Iterable[Finding], failed: bool = False) -> Status:
+    """ok / warning / error: the worst of ``findings`` (info counts as ok), error if ``failed``."""
+    worst = worst_severity(findings)
+    if failed or worst == "error":
+        return "error"
+    return "warning" if worst == "warning" else "ok"
+
+
+def section_status(report: Report, section: str) -> Status:
+    """The status of one section: its worst finding, error if it could not be collected."""
+    findings = [f for f in report.findings if f.section == section]
+    return status(findings, failed=any(e.section == section for e in report.errors))
+
+
+def export_lines(env: Mapping[str, str]) -> list[str]:
+    """Ready-to-paste ``export NAME=value`` lines (values shell-quoted)."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
 
 
 def render_json(report: Report) -> str:

@@ -8,23 +8,20 @@ were masked on the model before it arrived here.
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lkdoctor.model import SEVERITY_RANK, Finding, Report
-from lkdoctor.render import summary_text
+from lkdoctor.render import (
+    FINDING_MARK,
+    SECTION_TITLES,
+    STATUS_MARK,
+    export_lines,
+    section_status,
+    section_title,
+    summary_text,
+)
 
-MARK = {"ok": "✓", "info": "✓", "warning": "!", "error": "✗"}
-TITLES = {
-    "cpu": "CPU budget",
-    "plan": "Thread plan",
-    "pools": "Live pools",
-    "bench": "Measured",
-    "ray": "Ray",
-    "environment": "Environment",
-    "cluster": "Ray cluster",
-}
 #: Top-level keys that are not sections.
 _NOT_SECTIONS = frozenset({"schema_version", "tool", "findings", "errors"})
 
@@ -49,19 +46,7 @@ def code_block(text: str, language: str = "") -> list[str]:
 
 
 def export_block(env: Mapping[str, str]) -> list[str]:
-    return code_block("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()), "sh")
-
-
-def section_status(report: Report, section: str) -> str:
-    """ok / warning / error: the worst finding of the section, error if it failed."""
-    if any(e.section == section for e in report.errors):
-        return "error"
-    worst = max(
-        (f.severity for f in report.findings if f.section == section),
-        key=SEVERITY_RANK.__getitem__,
-        default="info",
-    )
-    return "ok" if worst == "info" else worst
+    return code_block("\n".join(export_lines(env)), "sh")
 
 
 # One-line summaries for the summary table; a section without one shows its status only.
@@ -145,8 +130,7 @@ def render_findings(findings: list[Finding]) -> list[str]:
     lines: list[str] = []
     ordered = sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
     for finding in ordered:
-        mark = MARK[finding.severity] if finding.severity != "info" else "i"
-        lines.append(f"### {mark} {finding.title}")
+        lines.append(f"### {FINDING_MARK[finding.severity]} {finding.title}")
         lines.append("")
         where = f", section {finding.section}" if finding.section else ""
         lines.append(f"`{finding.id}` ({finding.severity}{where})")
@@ -262,7 +246,7 @@ def _cluster_details(report: Report) -> list[str]:
         plan = node.report.plan if node.report else None
         rows.append(
             (
-                node.node_id[:8] + (" (head)" if node.is_head else ""),
+                node.short_id + (" (head)" if node.is_head else ""),
                 node.ip,
                 "-" if node.ray_cpus is None else f"{node.ray_cpus:g}",
                 "-" if cpu is None else cpu.effective,
@@ -276,10 +260,9 @@ def _cluster_details(report: Report) -> list[str]:
     lines += table(header, rows)
     for node in cluster.nodes:
         if node.report is not None and node.report.findings:
-            lines += ["", f"**Node {node.node_id[:8]} ({node.ip})**", ""]
+            lines += ["", f"**Node {node.label}**", ""]
             lines += [
-                f"- {MARK[f.severity] if f.severity != 'info' else 'i'} {cell(f.title)} "
-                f"(`{f.id}`): {cell(f.evidence)}"
+                f"- {FINDING_MARK[f.severity]} {cell(f.title)} (`{f.id}`): {cell(f.evidence)}"
                 for f in node.report.findings
             ]
     return lines
@@ -329,13 +312,12 @@ def section_ids(report: Report) -> list[str]:
         for name in Report.model_fields
         if name not in _NOT_SECTIONS and (getattr(report, name) is not None or name in mentioned)
     ]
-    known = [name for name in TITLES if name in present]
-    return known + [name for name in present if name not in TITLES]
+    known = [name for name in SECTION_TITLES if name in present]
+    return known + [name for name in present if name not in SECTION_TITLES]
 
 
 def _details_block(report: Report, section: str) -> list[str]:
     status = section_status(report, section)
-    title = TITLES.get(section, section.capitalize())
     detail = DETAILS.get(section)
     if detail is not None:
         body = detail(report)
@@ -347,7 +329,7 @@ def _details_block(report: Report, section: str) -> list[str]:
         body = [*failures, "", *body]
     return [
         "<details>",
-        f"<summary>{MARK[status]} {title}</summary>",
+        f"<summary>{STATUS_MARK[status]} {section_title(section)}</summary>",
         "",
         *body,
         "",
@@ -371,8 +353,8 @@ def render_markdown(report: Report) -> str:
     sections = section_ids(report)
     rows = [
         (
-            MARK[section_status(report, s)],
-            TITLES.get(s, s.capitalize()),
+            STATUS_MARK[section_status(report, s)],
+            section_title(s),
             SUMMARIES[s](report) if s in SUMMARIES else "",
         )
         for s in sections

@@ -11,6 +11,8 @@ from typing import IO
 
 from rich.console import Console
 
+from lkdoctor.render.encoding import encodes_everything
+
 
 @contextmanager
 def bench_status(
@@ -21,7 +23,8 @@ def bench_status(
     if not enabled or not console.is_terminal:
         yield None
         return
-    with console.status("lenskit doctor: measuring", spinner="dots") as status:
+    spinner = "dots" if encodes_everything(console.file) else "line"  # line is plain ASCII
+    with console.status("lenskit doctor: measuring", spinner=spinner) as status:
 
         def update(message: str) -> None:
             status.update(f"lenskit doctor: {message}")

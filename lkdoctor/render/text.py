@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
@@ -11,6 +10,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from lkdoctor.checks.cluster import ray_overcommits
+from lkdoctor.checks.cpu import lenskit_overcounts
+from lkdoctor.checks.plan import lenskit_agrees, overflows
+from lkdoctor.host.pool_kinds import pool_sizes
 from lkdoctor.model import (
     Bench,
     ClusterNode,
@@ -25,25 +28,25 @@ from lkdoctor.model import (
     ThreadPlan,
     ThreadsSnapshot,
 )
-from lkdoctor.render import summary_text
+from lkdoctor.render import (
+    FINDING_MARK,
+    SECTION_TITLES,
+    STATUS_MARK,
+    Status,
+    export_lines,
+    status,
+    summary_text,
+)
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
-SEVERITY_MARK = {"info": "i", "warning": "!", "error": "✗"}
+STATUS_STYLE: dict[Status, str] = {"ok": "green", "warning": "yellow", "error": "bold red"}
 
 
 def _heading(title: str, findings: list[Finding], failed: bool = False) -> Text:
     """✓ / ! / ✗ and the title: the worst finding of the section, ✗ if it failed."""
-    worst = max(
-        (f.severity for f in findings), key=["info", "warning", "error"].index, default=None
-    )
-    if failed:
-        worst = "error"
-    if worst in ("warning", "error"):
-        mark, style = SEVERITY_MARK[worst], SEVERITY_STYLE[worst]
-    else:
-        mark, style = "✓", "green"
+    worst = status(findings, failed)
     heading = Text()
-    heading.append(f"{mark} ", style=style)
+    heading.append(f"{STATUS_MARK[worst]} ", style=STATUS_STYLE[worst])
     heading.append(title, style="bold")
     return heading
 
@@ -108,7 +111,7 @@ def render_cpu(report: Report, full: bool = False) -> RenderableType | None:
         (str(cpu.effective), "bold green"),
         f"   LensKit would use {cpu.lenskit_effective}",
     )
-    if cpu.lenskit_effective > cpu.effective:
+    if lenskit_overcounts(cpu):
         summary.append("  (more than available)", style="yellow")
     parts: list[RenderableType] = [table, summary]
     if unset and not full:
@@ -126,7 +129,7 @@ def _plan_table(levels: list[PlanLevel], effective: int) -> Table:
         counted = level.counted_backend_threads
         if counted is not None and counted != level.backend_threads:
             backend += f" ({counted} counted)"
-        overflow = level.demand > effective
+        overflow = overflows(level, effective)
         table.add_row(
             str(level.level),
             str(level.processes),
@@ -144,9 +147,7 @@ def _lenskit_lines(plan: ThreadPlan) -> list[RenderableType]:
         return [Text("LensKit is not installed: the documented rule is shown", style="dim")]
     if not isinstance(plan.lenskit_resolved, list):
         return _settings_lines(plan)
-    own = [(lv.processes, lv.threads, lv.backend_threads) for lv in plan.lenskit_resolved]
-    doc = [(lv.processes, lv.threads, lv.backend_threads) for lv in plan.levels]
-    if own == doc:
+    if lenskit_agrees(plan):
         return [
             Text(f"LensKit {plan.lenskit_version}'s own code resolves the same plan", style="dim")
         ]
@@ -219,31 +220,6 @@ def _fits(threads: int | None, cpus: int | None) -> Text:
     if threads > cpus:
         return Text(f"✗ > {cpus} CPUs", style="yellow")
     return Text("✓", style="green")
-
-
-def _pool_rows(pools: Pools) -> list[tuple[str, int | None, str]]:
-    """``(pool, threads, note)``: who has how many threads."""
-    rows: list[tuple[str, int | None, str]] = []
-    if pools.torch is not None:
-        torch = pools.torch
-        rows.append(
-            (f"torch intra-op ({torch.backend or '?'})", torch.intra_op, f"torch {torch.version}")
-        )
-        rows.append(("torch inter-op", torch.inter_op, ""))
-    for entry in pools.blas:
-        kind = "OpenMP" if entry.get("user_api") == "openmp" else "BLAS"
-        name = f"{kind} {entry.get('prefix')}"
-        rows.append(
-            (name, entry.get("num_threads"), str(entry.get("filepath", "")).rsplit("/", 1)[-1])
-        )
-    rayon = pools.rayon
-    if rayon is not None:
-        rows.append(("Rayon default", rayon.default_threads, f"from {rayon.source}"))
-        if rayon.lenskit_threads is not None:
-            rows.append(("LensKit Rayon", rayon.lenskit_threads, "lenskit._accel.thread_count()"))
-        elif rayon.lenskit_accel:
-            rows.append(("LensKit Rayon", None, "not read (--apply reads it)"))
-    return rows
 
 
 def _threads_line(threads: ThreadsSnapshot, label: str) -> Text:
@@ -319,8 +295,11 @@ def render_pools(report: Report, full: bool = False) -> RenderableType | None:
     table.add_column("threads", justify="right", no_wrap=True)
     table.add_column(f"fits {cpus if cpus is not None else '?'} CPUs", no_wrap=True)
     table.add_column("", style="dim", overflow="fold")
-    for name, threads, note in _pool_rows(pools):
-        table.add_row(name, "-" if threads is None else str(threads), _fits(threads, cpus), note)
+    for pool in pool_sizes(pools):
+        threads = pool.threads
+        table.add_row(
+            pool.label, "-" if threads is None else str(threads), _fits(threads, cpus), pool.note
+        )
     parts.append(table)
     if pools.threads is not None:
         parts.append(_threads_line(pools.threads, "this process"))
@@ -444,11 +423,11 @@ def _node_row(node: ClusterNode) -> list[RenderableType]:
     report = node.report
     cpu = report.cpu if report else None
     plan = report.plan if report else None
-    over = cpu is not None and node.ray_cpus is not None and node.ray_cpus > cpu.effective
+    over = ray_overcommits(node)
     ray_cpus = "-" if node.ray_cpus is None else f"{node.ray_cpus:g}"
     answer = node.status if node.seconds is None else f"{node.status} {node.seconds:.1f} s"
     return [
-        node.node_id[:8] + (" head" if node.is_head else ""),
+        node.short_id + (" head" if node.is_head else ""),
         node.ip,
         Text(ray_cpus + (" ✗" if over else ""), style="bold red" if over else ""),
         "-" if cpu is None else str(cpu.effective),
@@ -485,7 +464,7 @@ def render_cluster(report: Report, full: bool = False) -> RenderableType | None:
     for node in cluster.nodes:
         if node.report is None or not node.report.findings:
             continue
-        parts.append(Text(f"node {node.node_id[:8]} ({node.ip}):", style="bold"))
+        parts.append(Text(f"node {node.label}:", style="bold"))
         parts.extend(_finding_block(f, full) for f in node.report.findings)
     return Group(*parts)
 
@@ -500,7 +479,7 @@ def _finding_block(finding: Finding, full: bool) -> RenderableType:
     """One finding: title, then (unless a quiet info note) evidence, remedy and exports."""
     style = SEVERITY_STYLE[finding.severity]
     title = Text.assemble(
-        (f"{SEVERITY_MARK[finding.severity]} ", style),
+        (f"{FINDING_MARK[finding.severity]} ", style),
         (finding.title, "bold"),
         (f"  [{finding.id}]", "dim"),
     )
@@ -520,13 +499,10 @@ def _indent(renderable: RenderableType, columns: int) -> Padding:
     return Padding(renderable, (0, 0, 0, columns), expand=False)
 
 
-def export_lines(env: Mapping[str, str]) -> list[str]:
-    """Ready-to-paste ``export NAME=value`` lines (values shell-quoted)."""
-    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
-
-
 def _error_line(error: ErrorEntry) -> RenderableType:
-    line = Text.assemble(("✗ could not collect: ", SEVERITY_STYLE["error"]), error.message)
+    line = Text.assemble(
+        (f"{STATUS_MARK['error']} could not collect: ", STATUS_STYLE["error"]), error.message
+    )
     return _indent(line, 2)
 
 
@@ -539,14 +515,18 @@ class Section:
     body: Callable[[Report, bool], RenderableType | None]
 
 
+BODIES: dict[str, Callable[[Report, bool], RenderableType | None]] = {
+    "cpu": render_cpu,
+    "plan": render_plan,
+    "pools": render_pools,
+    "bench": render_bench,
+    "environment": render_environment,
+    "cluster": render_cluster,
+}
+
 # In report order; a finding or error whose section is not here is shown under "Other".
-SECTIONS: tuple[Section, ...] = (
-    Section("cpu", "CPU budget", render_cpu),
-    Section("plan", "Thread plan", render_plan),
-    Section("pools", "Live pools", render_pools),
-    Section("bench", "Measured", render_bench),
-    Section("environment", "Environment", render_environment),
-    Section("cluster", "Ray cluster", render_cluster),
+SECTIONS: tuple[Section, ...] = tuple(
+    Section(section, title, BODIES[section]) for section, title in SECTION_TITLES.items()
 )
 
 
@@ -577,7 +557,8 @@ def render_other(report: Report, full: bool = False) -> RenderableType | None:
     parts: list[RenderableType] = [_heading("Other", findings, failed=bool(errors))]
     for error in errors:
         line = Text.assemble(
-            (f"✗ could not collect {error.section}: ", SEVERITY_STYLE["error"]), error.message
+            (f"{STATUS_MARK['error']} could not collect {error.section}: ", STATUS_STYLE["error"]),
+            error.message,
         )
         parts.append(_indent(line, 2))
     parts.extend(_finding_block(f, full) for f in findings)
@@ -586,12 +567,7 @@ def render_other(report: Report, full: bool = False) -> RenderableType | None:
 
 def summary_line(report: Report) -> Text:
     """The last line: "2 warnings, 1 error" or "No issues found", coloured by the worst."""
-    if report.errors or any(f.severity == "error" for f in report.findings):
-        style = SEVERITY_STYLE["error"]
-    elif any(f.severity == "warning" for f in report.findings):
-        style = SEVERITY_STYLE["warning"]
-    else:
-        style = "green"
+    style = STATUS_STYLE[status(report.findings, failed=bool(report.errors))]
     return Text(summary_text(report), style=style)
 
 

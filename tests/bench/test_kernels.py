@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -27,39 +28,83 @@ ENDLESS_UNITS = 12_000_000
 
 def test_the_rayon_kernel_splits_fixed_work_over_its_own_threads() -> None:
     result = _probe.spin_kernel(3, 30, 10.0)
-    assert result["stop"] == "finished"
-    assert result["units_done"] == 30
-    threads = result["threads"]
+    assert result.stop == "finished"
+    assert result.units_done == 30
+    threads = result.threads
     assert len(threads) == 3
-    assert len({t["tid"] for t in threads}) == 3
-    assert sorted(t["units_done"] for t in threads) == [10, 10, 10]
+    assert len({t.tid for t in threads}) == 3
+    assert sorted(t.units_done for t in threads) == [10, 10, 10]
+    assert [t.units_planned for t in threads] == [10, 10, 10]
     for t in threads:
-        assert t["cpu_ns"] > 0 and t["run_ns"] > 0 and t["schedstat"]
-    assert result["wall_ns"] > 0
+        assert t.cpu_ns > 0 and t.run_ns > 0 and t.schedstat
+    assert result.wall_ns > 0
 
 
-def test_the_kernel_releases_the_gil_and_a_watchdog_thread_can_cancel_it() -> None:
+def test_kernel_results_are_read_only() -> None:
+    result = _probe.spin_kernel(1, 1, 10.0)
+    with pytest.raises(AttributeError):
+        result.stop = "finished"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        result.threads[0].units_done = 0  # type: ignore[misc]
+
+
+#: Steps a Python thread takes, while a kernel runs, before it cancels that kernel.
+STEPS_TO_CANCEL = 50
+
+
+def python_steps_during_kernel(*, release_gil: bool) -> tuple[int, str]:
+    """Run an endless kernel on this thread while another Python thread takes steps.
+
+    The other thread counts a step each time it holds the GIL (it sleeps, releasing it,
+    between steps) and cancels the kernel after ``STEPS_TO_CANCEL`` steps. Returns the
+    steps taken during the kernel call and why the kernel stopped. A kernel that holds
+    the GIL lets no step happen, so it cannot be cancelled and runs to its deadline.
+    """
     token = _probe.CancelToken()
-    outcome: dict[str, object] = {}
-    worker = threading.Thread(
-        target=lambda: outcome.update(_probe.spin_kernel(2, ENDLESS_UNITS, 60.0, token))
-    )
-    worker.start()
-    # This Python code can only run while the kernel runs if the kernel released the GIL.
-    busy = sum(i * i for i in range(20_000))
-    token.cancel()
-    worker.join(30)
-    assert not worker.is_alive()
-    assert busy > 0
-    assert token.cancelled
-    assert outcome["stop"] == "cancelled"
-    assert 0 <= int(outcome["units_done"]) < ENDLESS_UNITS  # type: ignore[call-overload]
+    go, done = threading.Event(), threading.Event()
+    steps = 0
+
+    def step_until_done() -> None:
+        nonlocal steps
+        go.wait()
+        while not done.is_set():
+            steps += 1
+            if steps == STEPS_TO_CANCEL:
+                token.cancel()
+            time.sleep(0.001)
+
+    stepper = threading.Thread(target=step_until_done, daemon=True)
+    stepper.start()
+    # The deadline ends a GIL-holding run; a releasing one must be cancelled long before.
+    deadline = 10.0 if release_gil else 0.3
+    go.set()
+    before = steps
+    result = _probe.spin_kernel(1, ENDLESS_UNITS, deadline, token, release_gil=release_gil)
+    during = steps - before
+    done.set()
+    stepper.join(30)
+    assert not stepper.is_alive()
+    return during, result.stop
+
+
+def test_a_python_thread_runs_and_cancels_while_the_kernel_releases_the_gil() -> None:
+    during, stop = python_steps_during_kernel(release_gil=True)
+    assert stop == "cancelled"  # by the Python thread, so it ran during the kernel
+    assert during >= STEPS_TO_CANCEL - 2
+
+
+def test_the_gil_test_tells_a_kernel_that_holds_the_gil() -> None:
+    """The same check on the same kernel run without releasing the GIL: no progress."""
+    during, stop = python_steps_during_kernel(release_gil=False)
+    assert stop == "deadline"  # the Python thread never got to cancel it
+    # None inside the call; a step or two at its edges, where the GIL changes hands.
+    assert during < STEPS_TO_CANCEL // 5
 
 
 def test_the_kernels_own_deadline_ends_an_endless_run() -> None:
     result = _probe.spin_kernel(2, ENDLESS_UNITS, 0.05)
-    assert result["stop"] == "deadline"
-    assert result["units_done"] < ENDLESS_UNITS
+    assert result.stop == "deadline"
+    assert result.units_done < ENDLESS_UNITS
 
 
 @pytest.mark.parametrize("threads", [0, _probe.KERNEL_MAX_THREADS + 1])
@@ -73,10 +118,25 @@ def test_a_negative_timeout_is_a_value_error() -> None:
         _probe.spin_kernel(1, 1, -1.0)
 
 
+class RecordingProbe:
+    """The real probe, keeping each kernel outcome so a test can see why it stopped."""
+
+    def __init__(self) -> None:
+        self.CancelToken = _probe.CancelToken
+        self.outcomes: list[_probe.KernelOutcome] = []
+
+    def spin_kernel(
+        self, threads: int, units: int, timeout_s: float, cancel: _probe.CancelToken
+    ) -> _probe.KernelOutcome:
+        outcome = _probe.spin_kernel(threads, units, timeout_s, cancel)
+        self.outcomes.append(outcome)
+        return outcome
+
+
 def test_the_watchdog_cancels_an_overrunning_rayon_run_and_says_so() -> None:
-    started = time.perf_counter()
+    probe = RecordingProbe()
     result = run_shape(
-        _probe,
+        probe,  # type: ignore[arg-type]
         None,
         rayon_threads=2,
         rayon_units=ENDLESS_UNITS,
@@ -86,7 +146,7 @@ def test_the_watchdog_cancels_an_overrunning_rayon_run_and_says_so() -> None:
     )
     assert result.overran
     assert 0 < result.rayon_units < ENDLESS_UNITS
-    assert time.perf_counter() - started < 30  # ended by the watchdog, not by the work
+    assert [o.stop for o in probe.outcomes] == ["cancelled"]  # by the watchdog, not the work
     assert result.window.run_ns > 0
 
 
@@ -193,7 +253,7 @@ def test_a_window_adds_the_kernels_threads_and_does_not_count_them_twice() -> No
     before = _counters(1.0, {1: (100, 10), 2: (50, 0)})
     # thread 2 exited; thread 3 is new; thread 7 is a pool thread still alive at the end
     after = _counters(1.5, {1: (300, 60), 3: (40, 40), 7: (999, 999)}, switches=4)
-    kernel = [{"tid": 7, "run_ns": 500, "wait_ns": 100}]
+    kernel = [SimpleNamespace(tid=7, run_ns=500, wait_ns=100)]
     window = window_between(before, after, kernel)
     assert window.run_ns == 200 + 40 + 500
     assert window.wait_ns == 50 + 40 + 100
@@ -228,10 +288,10 @@ class _FailingTorch:
 
 def test_a_failing_torch_kernel_stops_the_rayon_kernel_beside_it() -> None:
     fake = _FailingTorch()
-    started = time.perf_counter()
+    probe = RecordingProbe()
     with pytest.raises(RuntimeError, match="matmul failed"):
         run_shape(
-            _probe,
+            probe,  # type: ignore[arg-type]
             TorchMatmul(fake, size=8),  # type: ignore[arg-type]
             rayon_threads=2,
             rayon_units=ENDLESS_UNITS,
@@ -239,6 +299,6 @@ def test_a_failing_torch_kernel_stops_the_rayon_kernel_beside_it() -> None:
             torch_matmuls=5,
             timeout=60.0,
         )
-    assert time.perf_counter() - started < 30  # cancelled, not run to its 60 s deadline
+    assert [o.stop for o in probe.outcomes] == ["cancelled"]  # not run to its 60 s deadline
     assert fake.threads == 1  # the thread count was restored despite the failure
     assert surviving_bench_threads() == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import sys
+from typing import Any
 
 import jsonschema
 import pytest
@@ -76,13 +78,50 @@ def test_text_fits_80_columns() -> None:
     assert max(widths) <= 80, result.stdout
 
 
-def test_schema_is_generated_from_the_model() -> None:
-    from lkdoctor.model import Report, report_json_schema
+@pytest.fixture(scope="module")
+def real_report() -> dict[str, Any]:
+    """One real report, with an invalid LK_* value so that it has a finding."""
+    result = run_cli(script("lkdoctor"), "--json", "--no-bench", env={"LK_NUM_THREADS": "x"})
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert report["findings"] and report["plan"]["levels"] and report["errors"] == []
+    return report
 
-    schema = report_json_schema()
-    assert set(schema["properties"]) == set(Report.model_fields)
-    assert {"schema_version", "tool", "findings", "errors"} <= set(schema["required"]) | {
-        "schema_version",
-        "findings",
-        "errors",
-    }
+
+def _broken(report: dict[str, Any], path: tuple[str | int, ...], value: object) -> dict[str, Any]:
+    """A deep copy of ``report`` with the value at ``path`` replaced, or removed (``...``)."""
+    broken = copy.deepcopy(report)
+    target = broken
+    for step in path[:-1]:
+        target = target[step]
+    if value is Ellipsis:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("tool",), ...),  # a required section missing
+        (("cpu", "effective"), ...),  # a required key missing
+        (("cpu", "effective"), "2"),  # a count as a string
+        (("cpu", "limits"), {"source": "logical"}),  # a list as an object
+        (("plan", "levels", 0, "threads"), 1.5),  # a count as a float
+        (("findings", 0, "severity"), "fatal"),  # outside the vocabulary
+        (("bench", "verdict"), "great"),
+        (("errors",), [{"section": "cpu"}]),  # an error without its message
+    ],
+)
+def test_the_schema_rejects_a_report_that_breaks_the_contract(
+    real_report: dict[str, Any], path: tuple[str | int, ...], value: object
+) -> None:
+    """Real reports validate (above); the same report, broken in one place, does not."""
+    from lkdoctor.model import report_json_schema
+
+    validator = jsonschema.Draft202012Validator(report_json_schema())
+    report = copy.deepcopy(real_report)
+    validator.validate(report)
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(_broken(report, path, value))

@@ -71,6 +71,8 @@ def test_bad_lenskit_variable_is_a_finding_and_fail_on_exits_1() -> None:
         (["--sample-time", "soon"], "Invalid value for '--sample-time'"),
         (["--no-such-option"], "No such option"),
         (["--json", "--format", "markdown"], "--json conflicts with --format markdown"),
+        (["--apply", "--pid", "1"], "--apply changes this process"),
+        (["--ray", "127.0.0.1:1", "--apply"], "--ray cannot be combined with --apply or --pid"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -32,17 +32,41 @@ WORKER_CPU = AFFINITY[0]
 NODE_TIMEOUT = "60"
 
 
+PLANTED_USER = "zed-planted"
+PLANTED_SECRET = "tok-planted-ray-4242"
+
+
+@pytest.fixture(scope="module")
+def planted() -> Iterator[dict[str, str]]:
+    """A user, home folder and secret set for every node and for the driver, each also in a
+    variable the report shows, so a report that leaks them says so."""
+    home = Path(tempfile.mkdtemp(prefix="lkdhome", dir="/tmp")) / "home" / PLANTED_USER
+    home.mkdir(parents=True)
+    yield {
+        "HOME": str(home),
+        "USER": PLANTED_USER,
+        "SLURM_JOB_USER": PLANTED_USER,  # shown as it is unless --redact
+        "CONDA_PREFIX": str(home / "conda"),  # shown: the home folder unless --redact
+        "APP_TOKEN": PLANTED_SECRET,
+        "CONDA_DEFAULT_ENV": f"env-{PLANTED_SECRET}",  # shown: the secret, hunted down
+    }
+    shutil.rmtree(home.parents[1], ignore_errors=True)
+
+
 # Module scope: started once, and stopped before the rest of the suite (benchmarks among
 # it) runs, so an idle cluster never competes with them for the CPUs.
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[LocalRayCluster]:
+def ray_cluster(planted: dict[str, str]) -> Iterator[LocalRayCluster]:
     # A short path: Ray's socket names live under it and Unix socket paths are limited.
     workdir = Path(tempfile.mkdtemp(prefix="lkdray", dir="/tmp"))
     cluster = LocalRayCluster(workdir)
     try:
-        cluster.start_node("head", num_cpus=HEAD_CPUS, head=True)
+        cluster.start_node("head", num_cpus=HEAD_CPUS, head=True, env=planted)
         cluster.start_node(
-            "worker", num_cpus=1, cpus={WORKER_CPU}, env={"LK_NUM_BACKEND_THREADS": "1"}
+            "worker",
+            num_cpus=1,
+            cpus={WORKER_CPU},
+            env={**planted, "LK_NUM_BACKEND_THREADS": "1"},
         )
         yield cluster
     finally:
@@ -170,14 +194,50 @@ def test_text_and_markdown_show_every_node(ray_cluster: LocalRayCluster) -> None
     assert markdown.stdout.count("| ok |") == 2
 
 
+def _hostname_shown(text: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(socket.gethostname())}(?![\w-])", text) is not None
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "markdown"])
+def test_redact_hides_every_nodes_identity_and_secrets_never_show(
+    ray_cluster: LocalRayCluster, planted: dict[str, str], fmt: str
+) -> None:
+    """Each node's report and the cluster report are masked in every format: the secret
+    always, host names, user and home folder under --redact."""
+    args = ("--ray", ray_cluster.address, "--format", fmt, "--color", "never")
+    plain = _doctor(*args, env=planted)
+    redacted = _doctor(*args, "--redact", env=planted)
+    for result in (plain, redacted):
+        assert result.returncode == 0, result.stderr
+        assert PLANTED_SECRET not in result.stdout
+    shown = (PLANTED_USER, planted["HOME"])
+    for leak in shown:
+        assert leak not in redacted.stdout
+    assert not _hostname_shown(redacted.stdout)
+    if fmt == "json":  # the identity is there to hide: without --redact, JSON shows it
+        data = json.loads(plain.stdout)
+        assert all(leak in plain.stdout for leak in shown)
+        assert data["cluster"]["summary"]["nodes_reported"] == 2
+        assert {n["hostname"] for n in data["cluster"]["nodes"]} == {socket.gethostname()}
+        worker_variables = _node(data, "worker")["report"]["environment"]["variables"]
+        assert worker_variables["CONDA_DEFAULT_ENV"] == "env-****"  # hunted down on the node
+        hidden = json.loads(redacted.stdout)
+        assert {n["hostname"] for n in hidden["cluster"]["nodes"]} == {"<host>"}
+        for name in ("head", "worker"):
+            variables = _node(hidden, name)["report"]["environment"]["variables"]
+            assert variables["SLURM_JOB_USER"] == "<user>"
+            assert variables["CONDA_PREFIX"] == "~/conda"
+            assert _node(hidden, name)["report"]["environment"]["redacted"] is True
+
+
 def test_library_call_disconnects_only_what_it_connected(ray_cluster: LocalRayCluster) -> None:
     program = f"""
 import json, ray
-from lkdoctor.cluster.ray import collect_cluster
-first = collect_cluster({ray_cluster.address!r}, timeout=60)
+import lkdoctor
+first = lkdoctor.collect(ray={ray_cluster.address!r}, ray_timeout=60)
 after_own = ray.is_initialized()
 ray.init(address={ray_cluster.address!r}, log_to_driver=False, logging_level="ERROR")
-second = collect_cluster(timeout=60)
+second = lkdoctor.collect(ray="auto", ray_timeout=60)
 kept = ray.is_initialized()
 ray.shutdown()
 print(json.dumps([after_own, kept, first.cluster.summary.nodes_reported,

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from lkdoctor.host.cgroup import discover
 from lkdoctor.host.proc import (
+    LIVE_ROOT,
     mapped_paths,
     parse_environ,
     parse_stat,
+    proc_dir,
     process_exists,
     read_environ,
     read_nonvoluntary_switches,
@@ -198,3 +201,16 @@ def test_process_exists() -> None:
     assert process_exists(LIVE, os.getpid())
     assert not process_exists(LIVE, 2**22 + 12345)
     assert not process_exists(LIVE, 0)
+
+
+def test_no_pid_is_this_process_and_a_pid_below_one_is_refused(tmp_path: Path) -> None:
+    assert proc_dir(tmp_path, None) == tmp_path / "proc" / "self"
+    assert proc_dir(tmp_path, 42) == tmp_path / "proc" / "42"
+    live_self = (proc_dir(LIVE_ROOT, None) / "stat").read_text()
+    assert live_self.split()[0] == str(os.getpid())  # None really is this process
+    for pid in (0, -1):  # 0 is "the caller" only to system calls, never a /proc entry
+        with pytest.raises(ValueError, match="pid must be 1 or more"):
+            proc_dir(LIVE_ROOT, pid)
+        with pytest.raises(ValueError):
+            discover(LIVE_ROOT, pid)  # cgroup discovery shares the one rule
+        assert not process_exists(LIVE_ROOT, pid)

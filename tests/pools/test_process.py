@@ -9,7 +9,6 @@ import selectors
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,18 +182,39 @@ def test_unreadable_environ_and_maps_are_errors_not_crashes(idler: subprocess.Po
     assert process["threads"] == 1 and process["env"] == {} and process["libraries"] == {}
 
 
-def test_a_process_that_exits_while_sampled_is_an_error_entry() -> None:
-    proc = start('import time; print("ready", flush=True); time.sleep(0.3)', {})
-    reaper = threading.Thread(target=proc.wait, daemon=True)  # reaped at once: no zombie left
-    reaper.start()
+def test_a_process_that_exits_while_sampled_is_an_error_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The target runs until the test closes its stdin, which the test does once sampling
+    has begun (its first look at the threads), and waits until the process is gone."""
+    import lkdoctor.pools.process as process_module
+
+    target = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=target_environ({}),
+    )
+    assert target.stdin is not None and target.stdout is not None
+    assert target.stdout.readline().strip() == "ready"
+    read_states = process_module._read_states
+    looks = []
+
+    def read_states_then_end_the_target(root: Path, pid: int) -> Any:
+        looks.append(pid)
+        if len(looks) == 2 and target.stdin is not None:  # sampling is under way
+            target.stdin.close()
+            target.wait(timeout=60)  # exited and reaped: its /proc entries are gone
+        return read_states(root, pid)
+
+    monkeypatch.setattr(process_module, "_read_states", read_states_then_end_the_target)
     try:
-        result = run_cli(script("lkdoctor"), "--pid", str(proc.pid), "--json", "--no-bench")
+        report = lkdoctor.collect(pid=target.pid, sample_time=60)  # ends when the target does
     finally:
-        stop(proc)
-        reaper.join(10)
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    data = json.loads(result.stdout)
-    messages = [e["message"] for e in data["errors"] if e["section"] == "pools"]
-    assert any(str(proc.pid) in m or "No such file" in m for m in messages), messages
-    assert data["cpu"]["effective"] >= 1  # the rest of the report is still there
+        stop(target)
+    assert looks == [target.pid, target.pid]
+    messages = [e.message for e in report.errors if e.section == "pools"]
+    assert any(f"process {target.pid} exited while it was sampled" in m for m in messages)
+    assert report.cpu is not None and report.cpu.effective >= 1  # the rest is still there
+    assert report.plan is not None
