@@ -325,7 +325,7 @@ def describe_demand(res: Resolution, cpus: int, node_cpus: int) -> str:
             f"{counted}, ({j} − 1) × {counted} + {t})"
         )
     return (
-        f"sequential batch work; the Rayon pool of {t} threads, each of which may drive "
+        f"sequential: the Rayon pool of {t} threads, each of which may drive "
         f"backends of {backend}: {t} × {counted} (LensKit's total_threads)"
     )
 
