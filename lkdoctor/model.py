@@ -132,6 +132,46 @@ class BackendSetting(_Model):
     effect: str
 
 
+class SettingValue(_Model):
+    """One LensKit 2026 setting as resolved, and where its value came from."""
+
+    value: int | bool
+    source: str = Field(
+        description="default, derived, the variable's name (LK_X, LK_PARALLEL__X, LK_PARALLEL) "
+        "or the path of the lenskit.toml / lenskit.local.toml that set it"
+    )
+    line: int | None = Field(default=None, description="the line of the file that set it")
+    detail: str = Field(default="", description="how the value was derived from what was set")
+
+
+class SettingsProblem(_Model):
+    """A LensKit 2026 setting the installed LensKit rejects or ignores."""
+
+    kind: Literal["env-invalid", "env-ignored", "settings-file-invalid"]
+    where: str = Field(description="the variable's name, or the settings file's path")
+    line: int | None = Field(default=None, description="the line of the file, when known")
+    value: str = ""
+    message: str = Field(description="LensKit's (pydantic's, tomllib's) own message, or why")
+    fails: Literal["import", "configure"] | None = Field(
+        default=None,
+        description="import: `import lenskit.config` fails; configure: every lenskit command "
+        "(and lenskit_config()) fails; null: not fatal",
+    )
+    equivalent: str | None = Field(
+        default=None, description="a value LensKit 2026 accepts that means what was meant"
+    )
+
+
+class LensKit2026Settings(_Model):
+    """LensKit 2026's resolved parallel settings (``ParallelSettings`` after its defaults)."""
+
+    num_cpus: int
+    num_threads: int
+    num_backend_threads: int
+    num_batch_jobs: int
+    use_ray: bool
+
+
 class ThreadPlan(_Model):
     inputs: dict[str, str] = Field(
         description="the LK_* and backend variables as set (unset omitted)"
@@ -141,7 +181,11 @@ class ThreadPlan(_Model):
     levels: list[PlanLevel]
     peak_threads: int
     oversubscription: float
-    lenskit_resolved: list[PlanLevel] | None = None
+    lenskit_resolved: list[PlanLevel] | LensKit2026Settings | None = Field(
+        default=None,
+        description="what the installed LensKit's own code resolves: levels (2025 dialect) "
+        "or its parallel settings (2026 dialect)",
+    )
     lenskit_version: str | None = None
     lenskit_note: str | None = Field(
         default=None, description="why lenskit_resolved is null although lenskit is installed"
@@ -157,6 +201,32 @@ class ThreadPlan(_Model):
     )
     child_threads_equivalent: dict[str, str] = Field(
         default_factory=dict, description="the list form that replaces LK_NUM_CHILD_THREADS"
+    )
+    dialect: Literal["2025", "2026"] = Field(
+        default="2025", description="the LensKit configuration dialect the plan is resolved in"
+    )
+    dialect_reason: str = Field(default="", description="why this dialect")
+    settings: dict[str, SettingValue] | None = Field(
+        default=None,
+        description="2026 only: num_cpus, num_threads, num_backend_threads, num_batch_jobs, "
+        "use_ray, each with its source",
+    )
+    batch_mode: Literal["sequential", "thread-pool", "ray"] | None = Field(
+        default=None, description="2026 only: how LensKit runs batch inference"
+    )
+    demand_model: str = Field(
+        default="", description="2026 only: what runs at once at the peak, in words"
+    )
+    project_root: str | None = Field(
+        default=None, description="2026 only: the folder LensKit's CLI reads lenskit.toml from"
+    )
+    settings_files: list[str] = Field(
+        default_factory=list, description="2026 only: the settings files that exist and are read"
+    )
+    settings_problems: list[SettingsProblem] = Field(default_factory=list)
+    suggested_unset: list[str] = Field(
+        default_factory=list,
+        description="variables to unset beside suggested_env (no value of them is accepted)",
     )
 
 

@@ -20,13 +20,17 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
+from lkdoctor.host.lenskit import Dialect
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import Bench, ErrorEntry, Observed, Report, ToolInfo
+from lkdoctor.model import Bench, ErrorEntry, Observed, Report, ThreadPlan, ToolInfo
 from lkdoctor.version import __version__
+
+if TYPE_CHECKING:
+    from lkdoctor.plan.plan2026 import PendingAnswer
 
 T = TypeVar("T")
 
@@ -54,6 +58,8 @@ class Request:
     ray_timeout: float = DEFAULT_RAY_TIMEOUT
     tree: bool = True  # --pid covers the process tree; False with --single-process
     command: tuple[str, ...] = ()  # -- COMMAND: run and observed by the command line
+    dialect: Dialect | None = None  # the plan's LensKit dialect; None: the installed one's
+    project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
@@ -146,6 +152,8 @@ def collect(
     ray_timeout: float = DEFAULT_RAY_TIMEOUT,
     tree: bool = True,
     observation: Collected[Observed | None] | None = None,
+    dialect: Dialect | None = None,
+    project_root: Path | None = None,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
@@ -161,6 +169,8 @@ def collect(
     Options that exclude each other raise `OptionConflict` (a ValueError).
     ``pid`` covers its whole process tree unless ``tree`` is false. ``observation`` is a
     run already observed (``-- COMMAND``); the report then describes that run.
+    ``dialect`` forces the LensKit configuration dialect of the plan (default: the installed
+    LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     """
     request = Request(
         bench=bench,
@@ -174,6 +184,8 @@ def collect(
         ray_address=ray,
         ray_timeout=ray_timeout,
         tree=tree,
+        dialect=dialect,
+        project_root=project_root,
     )
     return run(
         request, root=Path(root), environ=environ, progress=progress, observation=observation
@@ -244,7 +256,7 @@ def _collect_here(
     from lkdoctor.environment.info import collect_environment
     from lkdoctor.observe.plan import with_plan
     from lkdoctor.observe.sampler import observe_pid
-    from lkdoctor.plan.resolve import collect_plan
+    from lkdoctor.plan.plan2026 import attach_answers
     from lkdoctor.pools.live import collect_live
     from lkdoctor.pools.process import collect_process, target_environ
 
@@ -257,17 +269,23 @@ def _collect_here(
         report.errors.append(ErrorEntry(section="probe", message=probe_error))
 
     cpu = report.cpu = _section(report, "cpu", lambda: collect_cpu(root, env, pid))
+    pending: list[PendingAnswer | None] = []
     if cpu is not None:
         report.plan = _section(
-            report, "plan", lambda: collect_plan(cpu.lenskit_effective, cpu.effective, env)
+            report,
+            "plan",
+            lambda: _plan(cpu.lenskit_effective, cpu.effective, env, request, root, pending),
         )
     plan = report.plan
     if observation is not None:  # -- COMMAND: the run is the subject, not this process
         report.observed = _section(report, "observed", lambda: observation)
     elif pid is None:
         level_zero = plan.levels[0] if plan is not None and plan.levels else None
+        dialect = plan.dialect if plan is not None else "2025"
         report.pools = _section(
-            report, "pools", lambda: collect_live(level_zero, root, env, apply=request.apply)
+            report,
+            "pools",
+            lambda: collect_live(level_zero, root, env, apply=request.apply, dialect=dialect),
         )
     elif request.tree:
         cpus = cpu.effective if cpu is not None else None
@@ -281,6 +299,8 @@ def _collect_here(
             "pools",
             lambda: collect_process(root, pid, request.sample_time, env, cpus),
         )
+    if plan is not None:  # LensKit's own answer is in before the benchmarks it would disturb
+        _section(report, "plan", lambda: attach_answers(plan, pending))
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()
@@ -298,6 +318,42 @@ def _collect_here(
         lambda: collect_environment(env, packages=request.packages, paths=request.paths),
     )
     return report, env
+
+
+def _plan(
+    lenskit_cpus: int,
+    effective: int,
+    env: Mapping[str, str],
+    request: Request,
+    root: Path,
+    pending: list[PendingAnswer | None],
+) -> ThreadPlan:
+    """The plan in the installed LensKit's dialect (2026: in the diagnosed folder).
+
+    Under 2026, LensKit's own answer is started in a child process and added to
+    ``pending``, to run while the other sections are collected.
+    """
+    from lkdoctor.host.lenskit import detect_dialect
+    from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
+    from lkdoctor.plan.resolve import collect_plan
+
+    chosen = detect_dialect(request.dialect)
+    if chosen.dialect == "2025":
+        plan = collect_plan(lenskit_cpus, effective, env)
+        plan.dialect_reason = chosen.reason
+        return plan
+    cwd = None
+    if request.pid is not None:
+        try:
+            cwd = Path(os.readlink(root / "proc" / str(request.pid) / "cwd"))
+        except OSError:
+            cwd = None
+    plan = collect_plan_2026(
+        lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=request.project_root, ask=False
+    )
+    if request.pid is None or cwd is not None:
+        pending.append(start_answer(plan, env, cwd, request.project_root))
+    return plan
 
 
 def _collect_cluster(

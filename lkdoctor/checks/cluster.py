@@ -51,6 +51,8 @@ def _overcommit(node: ClusterNode) -> Finding | None:
 
 #: Each one-CPU task single-threaded at every level: Ray's CPU count then bounds the threads.
 ONE_THREAD_PER_TASK = {"LK_NUM_PROCS": "1", "LK_NUM_THREADS": "1", "LK_NUM_BACKEND_THREADS": "1"}
+#: The same for LensKit 2026, which ignores LK_NUM_PROCS.
+ONE_THREAD_PER_TASK_2026 = {"LK_NUM_THREADS": "1", "LK_NUM_BACKEND_THREADS": "1"}
 
 
 def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
@@ -62,25 +64,35 @@ def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
     report = node.report
     if report is None or report.cpu is None or report.plan is None or node.ray_cpus is None:
         return None
-    slots = int(node.ray_cpus)
-    peak = report.plan.peak_threads
+    task_cpus, peak, env = 1, report.plan.peak_threads, ONE_THREAD_PER_TASK
+    settings = report.plan.settings
+    if report.plan.dialect == "2026" and settings is not None:
+        # LensKit 2026's batch tasks ask num_cpus = backend threads; each worker runs its
+        # own Rayon pool of num_threads and backends of num_backend_threads.
+        threads = int(settings["num_threads"].value)
+        backend = int(settings["num_backend_threads"].value)
+        task_cpus = max(backend, 1)
+        peak = threads * (backend if backend >= 1 else report.plan.cpu_count)
+        env = ONE_THREAD_PER_TASK_2026
+    slots = int(node.ray_cpus) // task_cpus
     effective = report.cpu.effective
     demand = slots * peak
     if peak <= 1 or demand <= effective:
         return None
+    kind = "one-CPU" if task_cpus == 1 else f"{task_cpus}-CPU"
     return Finding(
         id="ray-tasks-oversubscribed",
         severity="error" if demand >= 2 * effective else "warning",
         section="cluster",
-        title=f"{slots} one-CPU Ray tasks at once on node {node.label} would run "
+        title=f"{slots} {kind} Ray tasks at once on node {node.label} would run "
         f"{demand} threads on {effective} CPUs",
-        evidence=f"Ray runs up to {slots} tasks of num_cpus=1 at once (CPU={node.ray_cpus:g}); "
-        f"LensKit in each plans for the node and peaks at {peak} threads "
-        f"({_plan_text(report)}): {slots} × {peak} = {demand}",
+        evidence=f"Ray runs up to {slots} tasks of num_cpus={task_cpus} at once "
+        f"(CPU={node.ray_cpus:g}); LensKit in each plans for the node and peaks at {peak} "
+        f"threads ({_plan_text(report)}): {slots} × {peak} = {demand}",
         remediation="give each task num_cpus equal to its plan's peak, or make each task "
         "single-threaded: set these in the node's environment before `ray start` (or in "
         "runtime_env env_vars)",
-        env=dict(ONE_THREAD_PER_TASK),
+        env=dict(env),
     )
 
 

@@ -22,3 +22,15 @@ def env_problem_findings(report_section: str, problems: list[EnvProblem]) -> lis
             )
         )
     return findings
+
+
+def lenskit_unsupported(report_section: str, note: str, follows: str) -> Finding:
+    """LensKit is installed but its own answer could not be read (``note`` says why)."""
+    return Finding(
+        id="lenskit-unsupported",
+        severity="info",
+        section=report_section,
+        title="LensKit is installed but its own plan could not be read",
+        evidence=note,
+        remediation=f"the plan shown follows {follows}",
+    )

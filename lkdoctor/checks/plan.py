@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.checks.common import env_problem_findings, lenskit_unsupported
+from lkdoctor.checks.plan2026 import check_2026
 from lkdoctor.host.pool_kinds import BLAS_VARIABLES
 from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan, plan_signature
 
@@ -117,14 +118,14 @@ def conflicts(plan: ThreadPlan) -> list[Finding]:
 
 def lenskit_agrees(plan: ThreadPlan) -> bool | None:
     """Whether LensKit's own code resolves the documented plan; None when it was not asked."""
-    if plan.lenskit_resolved is None:
+    if not isinstance(plan.lenskit_resolved, list):
         return None
     return plan_signature(plan.lenskit_resolved) == plan_signature(plan.levels)
 
 
 def divergence(plan: ThreadPlan) -> list[Finding]:
     resolved = plan.lenskit_resolved
-    if resolved is None or lenskit_agrees(plan):
+    if not isinstance(resolved, list) or lenskit_agrees(plan):
         return []
     differing = []
     for index in range(max(len(plan.levels), len(resolved))):
@@ -169,14 +170,7 @@ def lenskit_unavailable(plan: ThreadPlan) -> list[Finding]:
     if plan.lenskit_note is None:
         return []
     return [
-        Finding(
-            id="lenskit-unsupported",
-            severity="info",
-            section=SECTION,
-            title="LensKit is installed but its own plan could not be read",
-            evidence=plan.lenskit_note,
-            remediation="the plan shown follows LensKit's documented 2025.3 – 2025.8 rule",
-        )
+        lenskit_unsupported(SECTION, plan.lenskit_note, "LensKit's documented 2025.3 – 2025.8 rule")
     ]
 
 
@@ -184,6 +178,12 @@ def check(report: Report) -> list[Finding]:
     plan = report.plan
     if plan is None:
         return []
+    if plan.dialect == "2026":
+        return [
+            *env_problem_findings(SECTION, plan.env_problems),
+            *check_2026(plan),
+            *conflicts(plan),
+        ]
     return [
         *env_problem_findings(SECTION, plan.env_problems),
         *deprecated_child(plan),

@@ -291,7 +291,7 @@ def child_equivalent(lk: LkSettings, b0: int) -> dict[str, str]:
 # --- the collector ----------------------------------------------------------------------
 
 
-def _inputs(environ: Mapping[str, str]) -> dict[str, str]:
+def plan_inputs(environ: Mapping[str, str]) -> dict[str, str]:
     lk = {name: environ[name] for name in LK_VARIABLES if environ.get(name)}
     backends = {v.name: environ[v.name] for v in BACKEND_VARIABLES if v.name in environ}
     return {**lk, **backends}
@@ -319,7 +319,7 @@ def collect_plan(
     peak = max(level.demand for level in levels)
     suggested, fits_as_is = suggest_env(counts, settings, effective)
     plan = ThreadPlan(
-        inputs=_inputs(env),
+        inputs=plan_inputs(env),
         cpu_count=cpus,
         effective=effective,
         levels=levels,

@@ -213,9 +213,17 @@ def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) ->
 
 
 def collect_live(
-    level_zero: PlanLevel | None, root: Path, environ: Mapping[str, str], *, apply: bool
+    level_zero: PlanLevel | None,
+    root: Path,
+    environ: Mapping[str, str],
+    *,
+    apply: bool,
+    dialect: str = "2025",
 ) -> Collected[Pools]:
-    """This process's pools, after applying ``level_zero`` of the plan first if asked."""
+    """This process's pools, after applying ``level_zero`` of the plan first if asked.
+
+    ``dialect`` is the plan's: LensKit 2026 sets its pools up differently.
+    """
     steps = []
     errors = []
     if apply:
@@ -227,7 +235,7 @@ def collect_live(
                 )
             )
         else:
-            steps = apply_level_zero(level_zero, environ)
+            steps = apply_level_zero(level_zero, environ, dialect)
     collected = collect_pools(root, read_lenskit_pool=apply)
     collected.value.applied = bool(steps)
     collected.value.apply_steps = steps

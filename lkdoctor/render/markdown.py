@@ -176,9 +176,23 @@ def _plan_details(report: Report) -> list[str]:
             (lv.level, lv.processes, lv.threads, lv.backend_threads, lv.demand) for lv in levels
         ]
 
-    lines = [f"As documented (resolved with {plan.cpu_count} CPUs):", ""]
+    if plan.dialect == "2026":
+        lines = [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""]
+        settings = [
+            (name, v.value, v.source + (f":{v.line}" if v.line else ""), v.detail)
+            for name, v in (plan.settings or {}).items()
+        ]
+        lines += table(("setting", "value", "source", "how"), settings)
+        lines += ["", f"Batch work: {plan.demand_model}.", ""]
+        own = plan.lenskit_resolved
+        if own is not None and not isinstance(own, list):
+            lines += ["As the installed LensKit resolves it:", ""]
+            lines += table(("setting", "value"), own.model_dump().items())
+            lines += [""]
+    else:
+        lines = [f"As documented (resolved with {plan.cpu_count} CPUs):", ""]
     lines += table(header, rows(plan.levels))
-    if plan.lenskit_resolved is not None:
+    if isinstance(plan.lenskit_resolved, list):
         version = f" {plan.lenskit_version}" if plan.lenskit_version else ""
         lines += ["", f"As the installed LensKit{version} resolves it:", ""]
         lines += table(header, rows(plan.lenskit_resolved))
@@ -191,6 +205,8 @@ def _plan_details(report: Report) -> list[str]:
         lines += ["", "Inputs:", "", *table(("variable", "value"), plan.inputs.items())]
     if plan.suggested_env:
         lines += ["", "A plan that fits:", "", *export_block(plan.suggested_env)]
+        if plan.suggested_unset:
+            lines += code_block("\n".join(f"unset {n}" for n in plan.suggested_unset), "sh")
     return lines
 
 

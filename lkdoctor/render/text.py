@@ -146,6 +146,8 @@ def _lenskit_lines(plan: ThreadPlan) -> list[RenderableType]:
         if plan.lenskit_note:
             return [Text(f"LensKit's own plan: not read ({plan.lenskit_note})", style="dim")]
         return [Text("LensKit is not installed: the documented rule is shown", style="dim")]
+    if not isinstance(plan.lenskit_resolved, list):
+        return _settings_lines(plan)
     if lenskit_agrees(plan):
         return [
             Text(f"LensKit {plan.lenskit_version}'s own code resolves the same plan", style="dim")
@@ -154,6 +156,36 @@ def _lenskit_lines(plan: ThreadPlan) -> list[RenderableType]:
         Text(f"LensKit {plan.lenskit_version}'s own code resolves instead:", style="bold"),
         _plan_table(plan.lenskit_resolved, plan.effective),
     ]
+
+
+def _settings_lines(plan: ThreadPlan) -> list[RenderableType]:
+    """LensKit 2026: whether its own code resolves the same settings."""
+    own = plan.lenskit_resolved
+    if own is None or isinstance(own, list) or plan.settings is None:
+        return []
+    differing = [n for n, v in plan.settings.items() if getattr(own, n) != v.value]
+    if not differing:
+        return [
+            Text(
+                f"LensKit {plan.lenskit_version}'s own code resolves the same settings", style="dim"
+            )
+        ]
+    shown = ", ".join(f"{n}={getattr(own, n)}" for n in differing)
+    return [Text(f"LensKit {plan.lenskit_version}'s own code resolves {shown}", style="bold")]
+
+
+def _dialect_lines(plan: ThreadPlan) -> list[RenderableType]:
+    """The dialect and why; for 2026 each setting with its source and how batch work runs."""
+    lines: list[RenderableType] = []
+    if plan.dialect_reason:
+        lines.append(Text(f"dialect {plan.dialect}: {plan.dialect_reason}", style="dim"))
+    for name, setting in (plan.settings or {}).items():
+        where = setting.source + (f":{setting.line}" if setting.line else "")
+        detail = f" ({setting.detail})" if setting.detail else ""
+        lines.append(Text(f"  {name} = {setting.value}  from {where}{detail}"))
+    if plan.demand_model:
+        lines.append(Text(f"batch work: {plan.demand_model}"))
+    return lines
 
 
 def render_plan(report: Report, full: bool = False) -> RenderableType | None:
@@ -165,7 +197,11 @@ def render_plan(report: Report, full: bool = False) -> RenderableType | None:
         f"(oversubscription {plan.oversubscription:.2f}); LensKit resolves with "
         f"{plan.cpu_count} CPUs"
     )
-    parts: list[RenderableType] = [_plan_table(plan.levels, plan.effective), summary]
+    parts: list[RenderableType] = [
+        *_dialect_lines(plan),
+        _plan_table(plan.levels, plan.effective),
+        summary,
+    ]
     parts.extend(_lenskit_lines(plan))
     if plan.suggested_env:
         label = (
@@ -175,6 +211,7 @@ def render_plan(report: Report, full: bool = False) -> RenderableType | None:
         )
         parts.append(Text(label, style="bold"))
         parts.extend(Text(f"  {line}") for line in export_lines(plan.suggested_env))
+        parts.extend(Text(f"  unset {name}") for name in plan.suggested_unset)
     return Group(*parts)
 
 

@@ -111,6 +111,20 @@ def test_concurrent_one_cpu_tasks_multiply_the_plan() -> None:
     assert "ray-tasks-oversubscribed" not in _ids(_cluster_report(fixed))
 
 
+@pytest.mark.lenskit2026
+def test_lenskit_2026_tasks_ask_their_backend_threads_in_cpus() -> None:
+    budget = _budget()
+    node = _node("p" * 56, 2 * budget, environ={"LK_NUM_BACKEND_THREADS": "2"})
+    assert node.report is not None and node.report.plan is not None
+    assert node.report.plan.dialect == "2026"
+    report = _cluster_report(node)
+    [finding] = [f for f in report.findings if f.id == "ray-tasks-oversubscribed"]
+    threads = node.report.plan.levels[0].threads
+    assert "tasks of num_cpus=2 at once" in finding.evidence
+    assert f"{budget} × {threads * 2} = {budget * threads * 2}" in finding.evidence
+    assert "LK_NUM_PROCS" not in finding.env  # LensKit 2026 ignores it
+
+
 def test_different_plans_across_nodes_are_heterogeneous() -> None:
     report = _cluster_report(_node("g" * 56, 1), _node("h" * 56, 1, lk_threads="7"))
     [finding] = [f for f in report.findings if f.id == "cluster-heterogeneous"]

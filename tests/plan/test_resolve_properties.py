@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +102,7 @@ def test_a_plan_that_fits_is_kept_as_it_is(env: dict[str, str], cpus: int, effec
         assert not plan.suggestion_fits_as_is
 
 
+@pytest.mark.lenskit2025
 @given(environments, cpu_counts, cpu_counts)
 @settings(max_examples=40, deadline=None)
 def test_every_suggestion_also_fits_lenskits_own_code(

@@ -21,6 +21,9 @@ from lkdoctor.model import ThreadPlan
 from lkdoctor.plan.resolve import collect_plan
 from lkdoctor.plan.settings import BACKEND_VARIABLES, LK_VARIABLES
 
+# Written for LensKit 2025.x (its config API and initialize()); see pyproject markers.
+pytestmark = pytest.mark.lenskit2025
+
 PROBE = Path(__file__).parents[1] / "plan_lenskit_probe.py"
 CPUS = len(os.sched_getaffinity(0))
 

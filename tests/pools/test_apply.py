@@ -47,6 +47,7 @@ def steps_by_number(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {step["step"]: step for step in data["pools"]["apply_steps"]}
 
 
+@pytest.mark.lenskit2025
 def test_apply_sets_every_pool_to_level_zero() -> None:
     data = apply_json(clean_env(LK_NUM_THREADS="3", LK_NUM_BACKEND_THREADS="2"))
     level = data["plan"]["levels"][0]
@@ -78,6 +79,7 @@ def test_blas_limit_is_skipped_when_a_blas_variable_is_set(variable: str) -> Non
     assert data["pools"]["torch"]["intra_op"] == 2  # step 4 still applies
 
 
+@pytest.mark.lenskit2025
 def test_each_failing_step_is_a_finding_and_the_rest_still_apply() -> None:
     code = textwrap.dedent(
         """
@@ -123,6 +125,7 @@ def test_apply_with_pid_is_a_usage_error() -> None:
         lkdoctor.collect(apply=True, pid=os.getpid())
 
 
+@pytest.mark.lenskit2025
 def test_apply_text_lists_the_steps() -> None:
     result = run_cli(script("lkdoctor"), "--apply", "--no-bench", env=clean_env(LK_NUM_THREADS="2"))
     assert result.returncode == 0, result.stderr
@@ -131,3 +134,28 @@ def test_apply_text_lists_the_steps() -> None:
     assert "torch.set_num_interop_threads(2)" in section
     assert "lenskit._accel.init_accel_pool(2)" in section
     assert "LensKit Rayon" in section and "not read" not in section
+
+
+# --- LensKit 2026: what its init_threading does -------------------------------------------
+
+
+@pytest.mark.lenskit2026
+def test_apply_under_2026_does_what_init_threading_does() -> None:
+    data = apply_json(clean_env(LK_NUM_THREADS="3", LK_NUM_BACKEND_THREADS="2"))
+    assert data["plan"]["dialect"] == "2026"
+    steps = steps_by_number(data)
+    assert sorted(steps) == [0, 1, 3, 4]  # no inter-op step in 2026
+    assert all(step["status"] == "applied" for step in steps.values()), steps
+    pools = data["pools"]
+    assert pools["torch"]["intra_op"] == 2
+    assert pools["rayon"]["lenskit_threads"] == 3
+    blas = [e for e in pools["blas"] if e["user_api"] == "blas"]
+    assert blas and all(e["num_threads"] == 2 for e in blas)
+
+
+@pytest.mark.lenskit2026
+def test_apply_under_2026_leaves_backends_alone_when_negative() -> None:
+    data = apply_json(clean_env(LK_NUM_THREADS="2", LK_NUM_BACKEND_THREADS="-1"))
+    steps = steps_by_number(data)
+    assert steps[1]["status"] == "skipped" and steps[4]["status"] == "skipped"
+    assert steps[3]["status"] == "applied"
