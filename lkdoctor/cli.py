@@ -51,7 +51,19 @@ class _OneLineUsageErrors(click.Command):
 
 
 class DoctorCommand(_OneLineUsageErrors):
-    """``doctor``: one-line usage errors."""
+    """``doctor``: one-line usage errors; a command to observe only after ``--``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        marked = "--" in args
+        rest = super().parse_args(ctx, args)
+        command = ctx.params.get("command") or ()
+        if command and not marked:  # a typo such as `lkdoctor jsn` is not a program to run
+            raise click.UsageError(
+                f"unexpected argument {command[0]!r}; to run and observe a command, "
+                f"put it after --: {ctx.command_path} -- {' '.join(command)}",
+                ctx,
+            )
+        return rest
 
 
 class LenskitGroup(_OneLineUsageErrors, click.Group):

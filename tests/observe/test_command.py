@@ -129,6 +129,17 @@ def test_a_missing_command_is_127_and_conflicts_are_usage_errors() -> None:
     assert doctor("--single-process").returncode == 2
 
 
+def test_a_command_is_only_run_after_the_double_dash() -> None:
+    """`lkdoctor jsn` is a typo, not a program: a usage error that shows the `--` form."""
+    for program in ("lkdoctor", "lenskit"):
+        prefix = ["doctor"] if program == "lenskit" else []
+        result = run_cli(script(program), *prefix, "--no-bench", "jsn")
+        assert result.returncode == 2, result.stderr
+        assert "unexpected argument 'jsn'" in result.stderr
+        assert "doctor -- jsn" in result.stderr or "lkdoctor -- jsn" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_a_progress_line_on_a_terminal_and_none_otherwise(tmp_path: Path) -> None:
     """With stderr a terminal the doctor shows what it watches, then erases the line."""
     import pty
