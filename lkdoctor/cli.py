@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # the report machinery is imported only when a report is made
     from lkdoctor.pipeline import Request
 
 FORMATS = ("text", "json", "markdown")
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
 
 def _usage_exit(exc: click.ClickException) -> NoReturn:
@@ -57,6 +59,18 @@ class DoctorCommand(_OneLineUsageErrors):
 
 class LenskitGroup(_OneLineUsageErrors, click.Group):
     """``lenskit``: the same one-line usage errors for unknown commands and options."""
+
+
+def _project_root_option(text: str) -> Callable[[FC], FC]:
+    """``-R/--project-root DIR``, as LensKit's own root command has it."""
+    return click.option(
+        "-R",
+        "--project-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        metavar="DIR",
+        help=text,
+    )
 
 
 @click.command(
@@ -169,14 +183,9 @@ class LenskitGroup(_OneLineUsageErrors, click.Group):
     help="Resolve the plan in this LensKit configuration dialect "
     "(default: the installed LensKit's, else the one pip installs for this Python).",
 )
-@click.option(
-    "-R",
-    "--project-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="Where LensKit's settings files are, as `lenskit -R DIR` "
-    "(default: that, else LK_PROJECT_ROOT, else LensKit's own search).",
+@_project_root_option(
+    "Where LensKit's settings files are, as `lenskit -R DIR` "
+    "(default: that, else LK_PROJECT_ROOT, else LensKit's own search)."
 )
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
@@ -360,14 +369,7 @@ def _deliver_to_github(report: Report, github_output: Path | None) -> None:
 @click.group(
     name="lenskit", cls=LenskitGroup, context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.option(
-    "-R",
-    "--project-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="Look for LensKit's settings files in DIR (as LensKit's own `lenskit -R`).",
-)
+@_project_root_option("Look for LensKit's settings files in DIR (as LensKit's own `lenskit -R`).")
 def lenskit(project_root: Path | None) -> None:
     """LensKit command line (lkdoctor provides `lenskit doctor`)."""
 
