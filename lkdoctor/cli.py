@@ -5,19 +5,22 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
+    from lkdoctor.host.lenskit import Dialect
     from lkdoctor.model import Report
     from lkdoctor.output import ColorMode, FailOn, Format
     from lkdoctor.pipeline import Request
 
 FORMATS = ("text", "json", "markdown")
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
 
 def _usage_exit(exc: click.ClickException) -> NoReturn:
@@ -68,6 +71,18 @@ class DoctorCommand(_OneLineUsageErrors):
 
 class LenskitGroup(_OneLineUsageErrors, click.Group):
     """``lenskit``: the same one-line usage errors for unknown commands and options."""
+
+
+def _project_root_option(text: str) -> Callable[[FC], FC]:
+    """``-R/--project-root DIR``, as LensKit's own root command has it."""
+    return click.option(
+        "-R",
+        "--project-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        metavar="DIR",
+        help=text,
+    )
 
 
 @click.command(
@@ -173,6 +188,17 @@ class LenskitGroup(_OneLineUsageErrors, click.Group):
     metavar="SECONDS",
     help="With --ray: how long each node may take to answer.",
 )
+@click.option(
+    "--dialect",
+    type=click.Choice(("2025", "2026")),
+    default=None,
+    help="Resolve the plan in this LensKit configuration dialect "
+    "(default: the installed LensKit's, else the one pip installs for this Python).",
+)
+@_project_root_option(
+    "Where LensKit's settings files are, as `lenskit -R DIR` "
+    "(default: that, else LK_PROJECT_ROOT, else LensKit's own search)."
+)
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def doctor(
@@ -196,6 +222,8 @@ def doctor(
     single_process: bool,
     report_path: Path | None,
     command: tuple[str, ...],
+    dialect: Dialect | None,
+    project_root: Path | None,
 ) -> None:
     """Diagnose LensKit's CPU budget, thread plan and live thread pools.
 
@@ -229,6 +257,8 @@ def doctor(
         ray_timeout=ray_timeout,
         tree=not single_process,
         command=command,
+        dialect=dialect,
+        project_root=project_root or _group_project_root(),
     )
     options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
     try:
@@ -238,6 +268,19 @@ def doctor(
     except OptionConflict as exc:
         raise click.UsageError(str(exc)) from None
     _deliver(report, options)
+
+
+def _group_project_root() -> Path | None:
+    """The ``-R/--project-root`` given to the ``lenskit`` group above the doctor: LensKit's
+    own (whose root command has read its settings files from there) or ours."""
+    ctx = click.get_current_context(silent=True)
+    parent = ctx.parent if ctx is not None else None
+    while parent is not None:
+        given = parent.params.get("project_root")
+        if given:
+            return Path(given)
+        parent = parent.parent
+    return None
 
 
 def _collect(request: Request) -> Report:
@@ -338,7 +381,8 @@ def _deliver_to_github(report: Report, github_output: Path | None) -> None:
 @click.group(
     name="lenskit", cls=LenskitGroup, context_settings={"help_option_names": ["-h", "--help"]}
 )
-def lenskit() -> None:
+@_project_root_option("Look for LensKit's settings files in DIR (as LensKit's own `lenskit -R`).")
+def lenskit(project_root: Path | None) -> None:
     """LensKit command line (lkdoctor provides `lenskit doctor`)."""
 
 

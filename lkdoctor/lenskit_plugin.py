@@ -1,6 +1,6 @@
 """lkdoctor's doctor as a plugin of LensKit's own ``lenskit`` command.
 
-LensKit (2025.x) builds its CLI group by loading every entry point of the group
+LensKit (2025.x and 2026.x alike) builds its CLI group by loading every entry point of the group
 ``lenskit.cli.plugins`` and adding the command each one names; its own doctor is one
 of them (``lenskit-doctor = lenskit.cli.doctor:doctor``). Two commands named
 ``doctor`` means the one added last wins, and entry-point order follows the file

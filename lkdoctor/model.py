@@ -263,7 +263,8 @@ class RayonPool(_Model):
     lenskit_accel_loaded: bool = Field(default=False, description="lenskit._accel is imported")
     lenskit_threads: int | None = Field(
         default=None,
-        description="lenskit._accel.thread_count(), read only under --apply (reading creates the pool)",
+        description="lenskit._accel.thread_count(), read only when LensKit's pool exists: "
+        "LensKit set it up (see pools.lenskit_setup) or --apply did (reading creates the pool)",
     )
     note: str = ""
 
@@ -402,10 +403,32 @@ class ApplyStep(_Model):
     detail: str = ""
 
 
+class LensKitSetup(_Model):
+    """LensKit's parallelism, found already set up in this process when the doctor looked."""
+
+    by: Literal["lenskit-cli", "program"] = Field(
+        description="lenskit-cli: LensKit's `lenskit` command configured the pools before "
+        "running `doctor` (LensKit 2026 does it for every command); program: this program "
+        "called LensKit's setup (2026 configure()/init_threading(), 2025 initialize())"
+    )
+    threads: int | None = Field(description="the Rayon pool size LensKit asked for")
+    backend_threads: int | None = Field(
+        description="the torch intra-op (and BLAS) threads LensKit set"
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="the parallel settings LensKit applied, as it holds them"
+    )
+
+
 class Pools(_Model):
     blas: list[dict[str, Any]] = Field(default_factory=list)
     torch: TorchPool | None = None
     rayon: RayonPool | None = None
+    lenskit_setup: LensKitSetup | None = Field(
+        default=None,
+        description="LensKit had already set up its pools in this process (the pools shown "
+        "are its setup); null when it had not",
+    )
     threads: ThreadsSnapshot | None = None
     applied: bool = Field(default=False, description="level 0 of the plan was applied first")
     apply_steps: list[ApplyStep] = Field(default_factory=list)

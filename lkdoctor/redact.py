@@ -90,6 +90,8 @@ def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:
                 found.update(userinfo.split(":", 1))
     # also as the report writes them once undecodable bytes are escaped (evidence quotes them)
     found |= {escape_undecodable(v) for v in found}
+    # and as Python's repr writes them (LensKit 2026's pydantic errors quote input_value so)
+    found |= {repr(v)[1:-1] for v in found}
     return {v for v in found if len(v) >= _MIN_SECRET_LENGTH and not v.isdigit()}
 
 

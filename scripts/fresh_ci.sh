@@ -12,6 +12,8 @@ variants=("${@:-with without}")
 read -r -a variants <<<"${variants[*]}"
 for variant in "${variants[@]}"; do
   work="$(mktemp -d /tmp/lkdoctor-fresh-XXXXXX)"
+  # two environments with torch take ~12 GB: removed also when the run fails
+  trap 'rm -rf "$work"' EXIT
   git clone -q "$repo" "$work/clone"
   echo "== fresh clone in $work ($variant OPENBLAS_*)" >&2
   if [ "$variant" = with ]; then

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +12,47 @@ import pytest
 # write into the job's real outputs.
 for _name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
     os.environ.pop(_name, None)
+
+SOURCE_PACKAGE = Path(__file__).resolve().parents[1] / "lkdoctor"
+CHILD_IMPORT = "import lkdoctor._probe, lkdoctor; print(lkdoctor.__file__)"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under scripts/test.sh the suite tests the installed wheel: this process and the Pythons
+    it starts must import lkdoctor from site-packages, not from the source tree."""
+    if not os.environ.get("LKDOCTOR_TEST_INSTALLED"):
+        return
+    import lkdoctor._probe
+
+    here = Path(lkdoctor.__file__).resolve()
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_IMPORT], capture_output=True, text=True, timeout=60
+    )
+    for who, found in (("pytest", str(here)), ("a child python", child.stdout.strip())):
+        if not found or Path(found).resolve().is_relative_to(SOURCE_PACKAGE):
+            pytest.exit(
+                f"LKDOCTOR_TEST_INSTALLED: {who} imports lkdoctor from {found or child.stderr!r}, "
+                f"not the installed wheel",
+                returncode=pytest.ExitCode.USAGE_ERROR,
+            )
+
+
+def installed_lenskit_year() -> str | None:
+    try:
+        return metadata.version("lenskit").split(".", 1)[0]
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked for one LensKit release fails clearly beside another (CI deselects it)."""
+    for year in ("2025", "2026"):
+        if item.get_closest_marker(f"lenskit{year}") and installed_lenskit_year() != year:
+            pytest.fail(
+                f"needs LensKit {year}.x, this environment has {installed_lenskit_year()}; "
+                f"deselect with -m 'not lenskit{year}' (scripts/test.sh runs each where it fits)",
+                pytrace=False,
+            )
 
 
 @pytest.hookimpl(trylast=True)

@@ -24,6 +24,8 @@ def check(report: Report) -> list[Finding]:
     effective = report.cpu.effective if report.cpu is not None else None
     findings = openmp_findings(pools.blas) + duplicate_blas_findings(pools.blas)
     findings += apply_findings(pools.apply_steps)
+    if pools.lenskit_setup is not None:
+        findings.append(lenskit_setup_finding(pools))
     if pools.torch is None and not _torch_failed(report):
         findings.append(torch_absent_finding())
     if effective is not None:
@@ -94,6 +96,40 @@ def duplicate_blas_findings(blas: list[dict[str, Any]]) -> list[Finding]:
 
 
 # --- torch, Rayon and sizes ----------------------------------------------------
+
+
+def lenskit_setup_finding(pools: Pools) -> Finding:
+    """LensKit set its pools up before the doctor looked: the pools shown are its setup."""
+    setup = pools.lenskit_setup
+    assert setup is not None
+    shown = []
+    if pools.torch is not None:
+        shown.append(f"torch intra-op {pools.torch.intra_op}")
+    if setup.backend_threads is not None:
+        shown.append(f"LensKit's backend threads {setup.backend_threads}")
+    rayon = pools.rayon.lenskit_threads if pools.rayon is not None else None
+    if rayon is not None:
+        shown.append(f"LensKit's Rayon pool {rayon} threads")
+    elif setup.threads is not None:
+        shown.append(f"LensKit's threads {setup.threads}")
+    if setup.by == "lenskit-cli":
+        title = "LensKit's `lenskit` command set up the pools before the doctor ran"
+        remediation = (
+            "the pools shown are what every `lenskit` command gets; your own program gets "
+            "them only when it calls lenskit.configure() (2026) or initialize() (2025) - run "
+            "`lkdoctor` (or `python -m lkdoctor`) to see a process LensKit has not set up"
+        )
+    else:
+        title = "this program had already set up LensKit's pools when the doctor looked"
+        remediation = "the pools shown are LensKit's setup, not the libraries' defaults"
+    return Finding(
+        id="lenskit-preconfigured",
+        severity="info",
+        section=SECTION,
+        title=title,
+        evidence="; ".join(shown) or "LensKit's parallel settings are applied",
+        remediation=remediation,
+    )
 
 
 def torch_absent_finding() -> Finding:

@@ -386,6 +386,10 @@ class LensKitRayon(PoolKind):
             return []
         if rayon.lenskit_threads is not None:
             note = "lenskit._accel.thread_count()"
+            setup = pools.lenskit_setup
+            if setup is not None:
+                by = "LensKit's `lenskit` command" if setup.by == "lenskit-cli" else "this program"
+                note += f"; set up by {by} before the doctor ran"
             return [PoolSize(cls, cls.name, cls.name, rayon.lenskit_threads, note, 1)]
         if rayon.lenskit_accel:
             return [PoolSize(cls, cls.name, cls.name, None, "not read (--apply reads it)", 1)]

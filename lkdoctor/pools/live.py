@@ -1,8 +1,9 @@
 """Live pools collector: BLAS/OpenMP, torch, Rayon and this process's threads, as they are.
 
 Nothing here changes a pool. Torch and threadpoolctl are imported lazily, only
-when pools are collected, and LensKit's Rayon pool size is read only when the
-caller asks (``--apply``), because reading it creates that pool.
+when pools are collected, and LensKit's Rayon pool size is read only when that pool
+exists already (LensKit set up its pools in this process, or ``--apply`` did), because
+reading it creates that pool.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any, TypeVar
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
-from lkdoctor.host.lenskit import lenskit_accel_origin
+from lkdoctor.host.lenskit import (
+    LensKitParallelState,
+    lenskit_accel_origin,
+    lenskit_parallel_state,
+)
 from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
 from lkdoctor.host.proc import LIVE_ROOT, STATE_NAMES, TaskStat, clock_ticks, read_task_stats
 from lkdoctor.model import (
     ErrorEntry,
+    LensKitSetup,
     PlanLevel,
     Pools,
     RayonPool,
@@ -130,8 +136,14 @@ def lenskit_thread_count() -> int:
     return int(thread_count())
 
 
-def collect_rayon(*, read_lenskit_pool: bool) -> RayonPool | None:
-    """Rayon's default pool size from the probe (no pool is created); None without the probe."""
+def collect_rayon(
+    *, read_lenskit_pool: bool, lenskit_state: LensKitParallelState | None = None
+) -> RayonPool | None:
+    """Rayon's default pool size from the probe (no pool is created); None without the probe.
+
+    LensKit's own pool size is read when ``lenskit_state`` says LensKit built that pool, or
+    with ``read_lenskit_pool`` (after ``--apply``); otherwise reading it would create it.
+    """
     probe, _ = load_probe()
     if probe is None:
         return None
@@ -145,6 +157,10 @@ def collect_rayon(*, read_lenskit_pool: bool) -> RayonPool | None:
     )
     if origin is None:
         pool.note = "lenskit._accel is not installed, so LensKit has no Rayon pool here"
+    elif lenskit_state is not None:
+        pool.lenskit_threads = lenskit_thread_count()
+        who = "LensKit's `lenskit` command" if lenskit_state.by_cli else "this program"
+        pool.note = f"LensKit's pool, set up by {who} before the doctor looked"
     elif read_lenskit_pool:
         pool.lenskit_threads = lenskit_thread_count()
         pool.note = "LensKit's pool size read with lenskit._accel.thread_count() after --apply"
@@ -187,9 +203,27 @@ def collect_threads(root: Path = LIVE_ROOT, pid: int | None = None) -> ThreadsSn
 # --- all together ------------------------------------------------------------
 
 
+def lenskit_setup_of(state: LensKitParallelState) -> LensKitSetup:
+    return LensKitSetup(
+        by="lenskit-cli" if state.by_cli else "program",
+        threads=state.threads,
+        backend_threads=state.backend_threads,
+        settings=state.settings,
+    )
+
+
 def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) -> Collected[Pools]:
     """Every live pool of this process; a part that fails becomes an error entry."""
+    return pools_with(root, read_lenskit_pool, lenskit_parallel_state())
+
+
+def pools_with(
+    root: Path, read_lenskit_pool: bool, lenskit_state: LensKitParallelState | None
+) -> Collected[Pools]:
+    """:func:`collect_pools`, given LensKit's own setup as found before any ``--apply``."""
     pools = Pools()
+    if lenskit_state is not None:
+        pools.lenskit_setup = lenskit_setup_of(lenskit_state)
     errors: list[ErrorEntry] = []
     modules: dict[str, Any] = {}
     for name in NUMERIC_MODULES:
@@ -207,7 +241,10 @@ def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) ->
     pools.blas = part("blas", collect_blas) or []
     if modules["torch"] is not None:
         pools.torch = part("torch", lambda: torch_pool_from(modules["torch"]))
-    pools.rayon = part("rayon", lambda: collect_rayon(read_lenskit_pool=read_lenskit_pool))
+    pools.rayon = part(
+        "rayon",
+        lambda: collect_rayon(read_lenskit_pool=read_lenskit_pool, lenskit_state=lenskit_state),
+    )
     pools.threads = part("threads", lambda: collect_threads(root, None))
     return Collected(pools, errors)
 
@@ -226,6 +263,7 @@ def collect_live(
     """
     steps = []
     errors = []
+    found = lenskit_parallel_state()  # before --apply, which may set LensKit up itself
     if apply:
         if level_zero is None:
             errors.append(
@@ -236,7 +274,7 @@ def collect_live(
             )
         else:
             steps = apply_level_zero(level_zero, environ, dialect)
-    collected = collect_pools(root, read_lenskit_pool=apply)
+    collected = pools_with(root, apply, found)
     collected.value.applied = bool(steps)
     collected.value.apply_steps = steps
     return Collected(collected.value, [*errors, *collected.errors])

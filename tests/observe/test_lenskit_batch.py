@@ -16,6 +16,9 @@ import pytest
 import lkdoctor
 from lkdoctor.model import Report
 
+# LensKit 2025.x's process pool (LK_NUM_PROCS); LensKit 2026 has none.
+pytestmark = pytest.mark.lenskit2025
+
 TARGET = Path(__file__).parent.parent / "lenskit_batch_target.py"
 
 

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import jsonschema
+import pytest
 from helpers import run_cli, script
 from process_trees import Tree
 
@@ -67,6 +68,7 @@ def test_the_tree_with_workers_grandchild_exits_and_births(tree: Tree) -> None:
     assert observed.peak_runnable < 20  # the tree has 13 threads
 
 
+@pytest.mark.lenskit2025  # the plan of LK_NUM_PROCS=2 is LensKit 2025.x's
 def test_pid_reports_the_tree_and_blames_its_workers(tree: Tree) -> None:
     result = run_cli(
         script("lkdoctor"), "--pid", str(tree.pid), "--json", "--no-bench", "--sample-time", "1"
