@@ -83,8 +83,13 @@ def run_command(
         except ProcessLookupError:
             pass
 
-    for signum in early:
-        forward(signum, from_kernel=False)
+    def forward_early() -> None:
+        # Signals taken by the Python handler: before the mask was set, or delivered to a
+        # thread started earlier that does not block them (the progress line's).
+        while early:
+            forward(early.pop(0), from_kernel=False)
+
+    forward_early()
 
     def exited() -> bool:
         # WNOWAIT: the command stays a zombie, so its last counters can still be read.
@@ -97,6 +102,7 @@ def run_command(
     def wait(seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
+            forward_early()
             info = signal.sigtimedwait(FORWARDED, left)
             if info is None:
                 return
