@@ -15,6 +15,30 @@ from typing import Any
 BIN = Path(sys.executable).parent
 
 
+#: Prefixes of the variables a target's report shows as its threading environment.
+THREADING_PREFIXES = ("LK_", "OMP_", "MKL_", "OPENBLAS_", "RAYON_")
+
+#: Set on some processors, where older OpenBLAS builds compute wrong results or crash
+#: without them: a target keeps them, and tests expect them.
+KEPT_HOST_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def target_environ(env: dict[str, str]) -> dict[str, str]:
+    """Our environment without its threading variables (but the kept ones), plus ``env``."""
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(THREADING_PREFIXES) or name in KEPT_HOST_VARIABLES
+    }
+    return {**kept, **env}
+
+
+def expected_threading_env(env: dict[str, str]) -> dict[str, str]:
+    """The threading variables a target started with ``target_environ(env)`` shows."""
+    started = target_environ(env)
+    return {name: value for name, value in started.items() if name.startswith(THREADING_PREFIXES)}
+
+
 def script(name: str) -> str:
     """The installed console script ``name`` beside this interpreter."""
     path = BIN / name

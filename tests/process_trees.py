@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import target_environ
 
 TREE_TARGET = Path(__file__).with_name("tree_target.py")
 
@@ -25,7 +26,7 @@ class Tree:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, **env},
+            env=target_environ(env),
             start_new_session=True,
         )
         ready = self.answer()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import target_environ
 
 import lkdoctor
 from lkdoctor.model import Report
@@ -29,7 +30,7 @@ def batch_run(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[int, set[in
     working.touch()
     proc = subprocess.Popen(
         [sys.executable, str(TARGET)],
-        env={**os.environ, **env, "TARGET_CPUS": "2", "WORKING_FILE": str(working)},
+        env=target_environ({**env, "TARGET_CPUS": "2", "WORKING_FILE": str(working)}),
         cwd=tmp_path,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

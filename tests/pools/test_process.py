@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import selectors
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from helpers import run_cli, script
+from helpers import expected_threading_env, run_cli, script, target_environ
 
 import lkdoctor
 from lkdoctor.model import report_json_schema
@@ -35,19 +34,7 @@ BURN = textwrap.dedent(
     """
 )
 
-THREADING_VARIABLE = re.compile(r"^(LK_|OMP_|MKL_|OPENBLAS_|RAYON_)")
-
 IDLE = 'import time; print("ready", flush=True); time.sleep(600)'
-
-
-def target_environ(env: dict[str, str]) -> dict[str, str]:
-    """The surrounding environment without its threading variables, plus ``env``.
-
-    Machines may carry OPENBLAS_CORETYPE and the like; the target's threading variables
-    are then exactly the ones a test sets.
-    """
-    kept = {k: v for k, v in os.environ.items() if not THREADING_VARIABLE.match(k)}
-    return {**kept, **env}
 
 
 def start(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -117,7 +104,9 @@ def test_six_torch_threads_on_one_cpu_are_oversubscribed(burner: subprocess.Pope
     assert process["nonvoluntary_switches_per_s"] > 0
     assert data["pools"]["threads"]["count"] >= 6
     assert {"libgomp", "libtorch_cpu"} <= set(process["libraries"])
-    assert process["env"] == {"LK_NUM_THREADS": "4", "OMP_NUM_THREADS": "6"}  # no APP_TOKEN
+    assert process["env"] == expected_threading_env(
+        {"LK_NUM_THREADS": "4", "OMP_NUM_THREADS": "6"}
+    )  # no APP_TOKEN
     assert data["plan"]["levels"][0]["threads"] == 4  # the plan of *its* environment
     [finding] = [f for f in data["findings"] if f["id"] == "process-oversubscribed"]
     assert finding["severity"] in ("warning", "error")
@@ -149,7 +138,7 @@ def test_an_idle_process_fits(idler: subprocess.Popen[str]) -> None:
     assert process is not None
     assert process.avg_runnable < 0.5
     assert process.threads == 1
-    assert process.env == {"RAYON_NUM_THREADS": "1"}
+    assert process.env == expected_threading_env({"RAYON_NUM_THREADS": "1"})
     assert "libtorch_cpu" not in process.libraries
     assert not [f for f in report.findings if f.id == "process-oversubscribed"]
     assert report.pools is not None and report.pools.threads is not None
