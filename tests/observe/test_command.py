@@ -57,13 +57,17 @@ def test_report_to_a_file_and_its_children_are_observed(tmp_path: Path) -> None:
 
 
 def test_fail_on_applies_when_the_command_succeeds_oversubscribed(tmp_path: Path) -> None:
-    """Pinned to one CPU, 3 busy threads run for a moment: the run is flagged, exit 1."""
+    """Pinned to one CPU, 3 busy threads run for seconds: the run is flagged, exit 1.
+
+    Long enough that the interpreter's start and exit (one thread) stay a small part of
+    the run on a loaded machine; a run of a moment was once judged to fit.
+    """
     burn = textwrap.dedent(
         """
         import hashlib, threading
         data = b"x" * (4 << 20)
         def burn():
-            for _ in range(40):
+            for _ in range(250):
                 hashlib.sha256(data).digest()
         threads = [threading.Thread(target=burn) for _ in range(3)]
         for t in threads: t.start()
