@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from lkdoctor.host.undecodable import quoted
-from lkdoctor.model import EnvProblem, Finding
+from lkdoctor.model import EnvProblem, Finding, Severity
+
+
+def oversubscription_severity(ratio: float) -> Severity:
+    """Threads per CPU over the budget: a warning above the CPUs, an error from twice as many."""
+    return "error" if ratio >= 2.0 else "warning"
 
 
 def env_problem_findings(report_section: str, problems: list[EnvProblem]) -> list[Finding]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from lkdoctor.checks.common import oversubscription_severity
 from lkdoctor.checks.pools import (
     multiple_openmp_finding,
     oversubscription_env,
-    runnable_severity,
 )
 from lkdoctor.host.pool_kinds import KINDS, OpenMP
 from lkdoctor.model import Finding, Observed, ObservedProcess, Report
@@ -86,7 +86,7 @@ def tree_oversubscribed_finding(observed: Observed, cpus: int, report: Report) -
     )
     return Finding(
         id="process-oversubscribed",
-        severity=runnable_severity(ratio),
+        severity=oversubscription_severity(ratio),
         section=SECTION,
         title=f"{what} and its {len(observed.processes) - 1} descendant(s) keep "
         f"{observed.avg_runnable:g} threads runnable on {cpus} CPU(s)",

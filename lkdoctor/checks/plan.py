@@ -5,7 +5,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from lkdoctor.checks.common import env_problem_findings, lenskit_unsupported
+from lkdoctor.checks.common import (
+    env_problem_findings,
+    lenskit_unsupported,
+    oversubscription_severity,
+)
 from lkdoctor.checks.plan2026 import check_2026
 from lkdoctor.host.pool_kinds import BLAS_VARIABLES
 from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan, plan_signature
@@ -43,7 +47,7 @@ def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     return [
         Finding(
             id="plan-oversubscribed",
-            severity="error" if plan.oversubscription >= 2.0 else "warning",
+            severity=oversubscription_severity(plan.oversubscription),
             section=SECTION,
             title=f"Level {worst.level} of the thread plan asks for {worst.demand} threads "
             f"on {plan.effective} CPUs",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from lkdoctor.checks.common import lenskit_unsupported
+from lkdoctor.checks.common import lenskit_unsupported, oversubscription_severity
 from lkdoctor.model import Finding, SettingsProblem, ThreadPlan
 
 SECTION = "plan"
@@ -212,7 +212,7 @@ def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     return [
         Finding(
             id="plan-oversubscribed",
-            severity="error" if plan.oversubscription >= 2.0 else "warning",
+            severity=oversubscription_severity(plan.oversubscription),
             section=SECTION,
             title=f"LensKit's settings can keep {plan.peak_threads} threads busy on "
             f"{plan.effective} CPUs",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from lkdoctor.checks.common import oversubscription_severity
 from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
-from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report, Severity
+from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
 
 SECTION = "pools"
 
@@ -218,7 +219,7 @@ def process_oversubscribed_finding(sample: ProcessSample, cpus: int, report: Rep
     )
     return Finding(
         id="process-oversubscribed",
-        severity=runnable_severity(ratio),
+        severity=oversubscription_severity(ratio),
         section=SECTION,
         title=f"pid {sample.pid} keeps {sample.avg_runnable:g} threads runnable on {cpus} CPU(s)",
         evidence=f"average over {sample.seconds:g} s from {sample.runnable_source}: "
@@ -226,11 +227,6 @@ def process_oversubscribed_finding(sample: ProcessSample, cpus: int, report: Rep
         remediation="restart it with fewer threads per pool so they fit its CPUs",
         env=oversubscription_env(report, cpus),
     )
-
-
-def runnable_severity(ratio: float) -> Severity:
-    """Runnable threads per CPU: a warning above the CPUs, an error from twice as many."""
-    return "error" if ratio >= 2.0 else "warning"
 
 
 def oversubscription_env(report: Report, omp_threads: int) -> dict[str, str]:
