@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -287,33 +287,6 @@ class ThreadsSnapshot(_Model):
     threads: list[ThreadInfo] = Field(default_factory=list)
 
 
-class ProcessSample(_Model):
-    """Another process (``--pid``), sampled read-only over a short window."""
-
-    pid: int
-    name: str
-    seconds: float = Field(description="the sampling window actually measured")
-    samples: int = Field(description="how many times the thread states were read")
-    threads: int = Field(description="threads at the end of the window")
-    cpus: int | None = Field(default=None, description="the CPUs this process may use")
-    avg_runnable: float = Field(description="average threads running or waiting for a CPU")
-    avg_running: float | None = Field(default=None, description="average CPUs in use (schedstat)")
-    avg_waiting: float | None = Field(
-        default=None, description="average threads runnable but waiting for a CPU (schedstat)"
-    )
-    runnable_source: Literal["schedstat", "sampled-states"]
-    avg_states: dict[str, float] = Field(
-        default_factory=dict, description="average threads per state name over the samples"
-    )
-    nonvoluntary_switches_per_s: float | None = None
-    libraries: dict[str, list[str]] = Field(
-        default_factory=dict, description="threading libraries in /proc/PID/maps, by kind"
-    )
-    env: dict[str, str] = Field(
-        default_factory=dict, description="its LK_*, OMP_*, MKL_*, OPENBLAS_*, RAYON_* variables"
-    )
-
-
 class ObservedProcess(_Model):
     """One process of an observed tree, over the part of the window it was alive."""
 
@@ -325,6 +298,11 @@ class ObservedProcess(_Model):
     helper: bool = Field(
         default=False,
         description="a multiprocessing helper (resource tracker, forkserver): no plan level",
+    )
+    wrapper: bool = Field(
+        default=False,
+        description="outside the LensKit process's subtree (a wrapper that started it: "
+        "bash -c, uv run): no plan level",
     )
     threads: int = Field(description="the most threads it had at once")
     thread_names: dict[str, int] = Field(
@@ -367,6 +345,11 @@ class Observed(_Model):
     """A process tree watched over a window: ``--pid`` (sampled) or ``-- COMMAND`` (whole run)."""
 
     root_pid: int
+    lenskit_pid: int | None = Field(
+        default=None,
+        description="the process plan levels count from: the shallowest with LensKit's "
+        "extension mapped, else the root",
+    )
     tree: bool = Field(default=True, description="false with --single-process: the root only")
     command: list[str] | None = Field(default=None, description="-- COMMAND as run, else null")
     exit_status: int | None = Field(
@@ -432,9 +415,6 @@ class Pools(_Model):
     threads: ThreadsSnapshot | None = None
     applied: bool = Field(default=False, description="level 0 of the plan was applied first")
     apply_steps: list[ApplyStep] = Field(default_factory=list)
-    process: ProcessSample | None = Field(
-        default=None, description="the --pid process; null when inspecting this process"
-    )
 
 
 class Throttling(_Model):

@@ -258,7 +258,7 @@ def _collect_here(
     from lkdoctor.observe.sampler import observe_pid
     from lkdoctor.plan.plan2026 import attach_answers
     from lkdoctor.pools.live import collect_live
-    from lkdoctor.pools.process import collect_process, target_environ
+    from lkdoctor.pools.process import target_environ
 
     pid = request.pid
     report = Report(tool=tool_info())
@@ -287,17 +287,12 @@ def _collect_here(
             "pools",
             lambda: collect_live(level_zero, root, env, apply=request.apply, dialect=dialect),
         )
-    elif request.tree:
+    else:  # --pid: its tree, or with --single-process the process alone
         cpus = cpu.effective if cpu is not None else None
         report.observed = _section(
-            report, "observed", lambda: observe_pid(pid, request.sample_time, cpus=cpus, root=root)
-        )
-    else:
-        cpus = cpu.effective if cpu is not None else None
-        report.pools = _section(
             report,
-            "pools",
-            lambda: collect_process(root, pid, request.sample_time, env, cpus),
+            "observed",
+            lambda: observe_pid(pid, request.sample_time, cpus=cpus, tree=request.tree, root=root),
         )
     if plan is not None:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, "plan", lambda: attach_answers(plan, pending))
@@ -343,16 +338,19 @@ def _plan(
         plan.dialect_reason = chosen.reason
         return plan
     cwd = None
+    affinity = None
     if request.pid is not None:
         try:
             cwd = Path(os.readlink(root / "proc" / str(request.pid) / "cwd"))
+            # LensKit counts the CPUs of the process it runs in: the target's, not ours
+            affinity = os.sched_getaffinity(request.pid) if root == LIVE_ROOT else None
         except OSError:
             cwd = None
     plan = collect_plan_2026(
         lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=request.project_root, ask=False
     )
     if request.pid is None or cwd is not None:
-        pending.append(start_answer(plan, env, cwd, request.project_root))
+        pending.append(start_answer(plan, env, cwd, request.project_root, affinity))
     return plan
 
 

@@ -96,7 +96,8 @@ def tree_oversubscribed_finding(observed: Observed, cpus: int, report: Report) -
         f"By process: {breakdown(observed)}",
         remediation="give each process fewer threads so that processes × threads × backend "
         "threads fits the CPUs",
-        env=oversubscription_env(report, 1),  # several processes: one OpenMP thread each
+        # several processes: one OpenMP thread each; one process alone: its CPUs
+        env=oversubscription_env(report, cpus if len(observed.processes) == 1 else 1),
     )
 
 

@@ -1,27 +1,20 @@
-"""Findings about the live pools: this process's, or another's (``--pid``)."""
+"""Findings about the live pools of this process."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from lkdoctor.checks.common import oversubscription_severity
 from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
-from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
+from lkdoctor.model import ApplyStep, Finding, Pools, Report
 
 SECTION = "pools"
-
-#: schedstat charges a wait to the window in which it ends, so a process that only
-#: just fits its CPUs can read a little above them; beyond this it is oversubscribed.
-RUNNABLE_MARGIN = 1.1
 
 
 def check(report: Report) -> list[Finding]:
     pools = report.pools
     if pools is None:
         return []
-    if pools.process is not None:
-        return process_findings(pools.process, report)
     effective = report.cpu.effective if report.cpu is not None else None
     findings = openmp_findings(pools.blas) + duplicate_blas_findings(pools.blas)
     findings += apply_findings(pools.apply_steps)
@@ -190,43 +183,6 @@ def apply_findings(steps: list[ApplyStep]) -> list[Finding]:
         for step in steps
         if step.status == "failed"
     ]
-
-
-# --- another process ---------------------------------------------------------
-
-
-def process_findings(sample: ProcessSample, report: Report) -> list[Finding]:
-    findings = []
-    openmp = {library.name for library in OpenMP.libraries}
-    runtimes = {name: paths for name, paths in sample.libraries.items() if name in openmp}
-    if len(runtimes) > 1:
-        findings.append(multiple_openmp_finding(runtimes))
-    cpus = sample.cpus
-    if cpus is not None and sample.avg_runnable > cpus * RUNNABLE_MARGIN:
-        findings.append(process_oversubscribed_finding(sample, cpus, report))
-    return findings
-
-
-def process_oversubscribed_finding(sample: ProcessSample, cpus: int, report: Report) -> Finding:
-    ratio = sample.avg_runnable / cpus
-    switches = (
-        f", {sample.nonvoluntary_switches_per_s:g} non-voluntary context switches/s"
-        if sample.nonvoluntary_switches_per_s is not None
-        else ""
-    )
-    waiting = (
-        f" ({sample.avg_waiting:g} waiting for a CPU)" if sample.avg_waiting is not None else ""
-    )
-    return Finding(
-        id="process-oversubscribed",
-        severity=oversubscription_severity(ratio),
-        section=SECTION,
-        title=f"pid {sample.pid} keeps {sample.avg_runnable:g} threads runnable on {cpus} CPU(s)",
-        evidence=f"average over {sample.seconds:g} s from {sample.runnable_source}: "
-        f"{sample.avg_runnable:g} runnable{waiting} of {sample.threads} threads{switches}",
-        remediation="restart it with fewer threads per pool so they fit its CPUs",
-        env=oversubscription_env(report, cpus),
-    )
 
 
 def oversubscription_env(report: Report, omp_threads: int) -> dict[str, str]:

@@ -111,15 +111,6 @@ def read_task_stats(root: Path, pid: int | None) -> list[TaskStat]:
     return stats
 
 
-def read_schedstat(root: Path, pid: int | None, tid: int) -> tuple[int, int] | None:
-    """``(ns on CPU, ns runnable but waiting)`` of a thread, or None when unavailable."""
-    try:
-        fields = (proc_dir(root, pid) / "task" / str(tid) / "schedstat").read_text().split()
-        return int(fields[0]), int(fields[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def parse_status(text: str) -> dict[str, str]:
     """``Key:<tab>value`` lines of a ``status`` file as a dict."""
     fields = {}
@@ -135,19 +126,6 @@ def read_status(root: Path, pid: int | None, tid: int | None = None) -> dict[str
     base = proc_dir(root, pid)
     path = base / "status" if tid is None else base / "task" / str(tid) / "status"
     return parse_status(path.read_text())
-
-
-def read_nonvoluntary_switches(root: Path, pid: int | None) -> dict[int, int]:
-    """Non-voluntary context switches per thread (``status`` of the process shows the leader only)."""
-    switches = {}
-    for tid in task_ids(root, pid):
-        try:
-            value = read_status(root, pid, tid).get("nonvoluntary_ctxt_switches")
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if value is not None and value.isdigit():
-            switches[tid] = int(value)
-    return switches
 
 
 def parse_environ(data: bytes) -> dict[str, str]:

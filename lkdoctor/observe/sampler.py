@@ -53,6 +53,9 @@ STATIC_REFRESH_AGES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 #: CPUs can read a little above them; an interval is oversubscribed beyond this factor.
 OVERSUBSCRIBED_MARGIN = 1.1
 
+#: LensKit's Rust extension, mapped by every process that runs LensKit's batch code.
+LENSKIT_LIBRARY = "lenskit._accel"
+
 #: multiprocessing's own helper processes: not workers of the plan.
 HELPER_COMMAND = re.compile(r"multiprocessing\.(resource_tracker|forkserver|semaphore_tracker)")
 
@@ -310,20 +313,45 @@ class TreeSampler:
 
     # --- the result -------------------------------------------------------------
 
-    def _levels(self) -> dict[int, tuple[int, bool]]:
-        """``pid → (level, helper)``: the root is level 0; a helper adds no level."""
-        result: dict[int, tuple[int, bool]] = {}
+    def _depth(self, pid: int) -> int:
+        depth = 0
+        while pid != self.root_pid and pid in self.processes and depth <= 64:
+            pid, depth = self.processes[pid].ppid, depth + 1
+        return depth
 
-        def level_of(pid: int, depth: int = 0) -> tuple[int, bool]:
+    def lenskit_pid(self) -> int:
+        """The process that runs LensKit: the shallowest with LensKit's extension mapped
+        (a wrapper such as ``bash -c`` or ``uv run`` above it adds no plan level); the
+        root when none has it."""
+        running = [pid for pid, proc in self.processes.items() if LENSKIT_LIBRARY in proc.libraries]
+        return min(
+            running,
+            key=lambda pid: (self._depth(pid), self.processes[pid].first_seen),
+            default=self.root_pid,
+        )
+
+    def _levels(self) -> dict[int, tuple[int, bool, bool]]:
+        """``pid → (level, helper, wrapper)``: the LensKit process is level 0; a helper adds
+        no level; a process outside its subtree (the wrapper that started it) has none."""
+        anchor = self.lenskit_pid()
+        result: dict[int, tuple[int, bool, bool]] = {}
+
+        def level_of(pid: int, depth: int = 0) -> tuple[int, bool, bool]:
             if pid in result:
                 return result[pid]
             proc = self.processes[pid]
             helper = bool(HELPER_COMMAND.search(proc.command))
-            if pid == self.root_pid or proc.ppid not in self.processes or depth > 64:
-                value = (0 if pid == self.root_pid else 1, helper)
+            if pid == anchor:
+                value = (0, helper, False)
+            elif pid == self.root_pid or proc.ppid not in self.processes or depth > 64:
+                outside = anchor != self.root_pid or pid == self.root_pid
+                value = (0 if outside else 1, helper, outside and pid != anchor)
             else:
-                parent_level, parent_helper = level_of(proc.ppid, depth + 1)
-                value = (parent_level + (0 if parent_helper else 1), helper)
+                parent_level, parent_helper, parent_outside = level_of(proc.ppid, depth + 1)
+                if parent_outside:
+                    value = (0, helper, True)
+                else:
+                    value = (parent_level + (0 if parent_helper else 1), helper, False)
             result[pid] = value
             return value
 
@@ -349,7 +377,7 @@ class TreeSampler:
         levels = self._levels()
         rows = []
         for pid, proc in sorted(self.processes.items(), key=lambda item: item[1].first_seen):
-            level, helper = levels[pid]
+            level, helper, wrapper = levels[pid]
             running = proc.run_ns / 1e9 / window
             waiting = proc.wait_ns / 1e9 / window
             rows.append(
@@ -360,6 +388,7 @@ class TreeSampler:
                     command=proc.command,
                     level=level,
                     helper=helper,
+                    wrapper=wrapper,
                     threads=proc.threads,
                     thread_names=dict(Counter(proc.thread_names.values()).most_common()),
                     avg_running=round(running, 2),
@@ -380,6 +409,7 @@ class TreeSampler:
         running, waiting = run_ns / 1e9 / window, wait_ns / 1e9 / window
         observed = Observed(
             root_pid=self.root_pid,
+            lenskit_pid=self.lenskit_pid(),
             tree=self.tree,
             seconds=round(window, 3),
             cpus=self.cpus,

@@ -1,6 +1,6 @@
 """LensKit 2026's own answer: run in a child process by lkdoctor, prints one JSON line.
 
-This file is run as a script (``python -P -c <source> [PROJECT_ROOT]``) by the Python
+This file is run as a script (``python -P -c <source> [--affinity=CPUS] [PROJECT_ROOT]``) by the Python
 that has LensKit installed, in the diagnosed folder and environment. It imports nothing
 from lkdoctor. It resolves the settings exactly as LensKit's ``lenskit`` command does
 before any subcommand (``-R`` / ``LK_PROJECT_ROOT`` / ``locate_configuration_root()``,
@@ -98,6 +98,11 @@ def _lenskit_2026_3() -> tuple[Any, Any, Any, Any]:
 
 def main(argv: list[str]) -> None:
     stage = "import"
+    args = argv[1:]
+    if args and args[0].startswith("--affinity="):
+        # the diagnosed process's CPUs (--pid), before LensKit counts them
+        cpus = {int(cpu) for cpu in args.pop(0).split("=", 1)[1].split(",")}
+        os.sched_setaffinity(0, cpus)
     try:
         try:
             settings_cls, load, locate, parallel = _lenskit_2026_3()
@@ -111,8 +116,8 @@ def main(argv: list[str]) -> None:
             settings_cls = config.LenskitSettings
             load, locate = config._load_settings, config.locate_configuration_root  # type: ignore[attr-defined, unused-ignore]
         stage = "project-root"
-        if len(argv) > 1 and argv[1]:
-            root, how = Path(argv[1]), "argument"
+        if args and args[0]:
+            root, how = Path(args[0]), "argument"
         elif os.environ.get("LK_PROJECT_ROOT"):
             root, how = Path(os.environ["LK_PROJECT_ROOT"]), "LK_PROJECT_ROOT"
         else:

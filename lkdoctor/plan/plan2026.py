@@ -60,10 +60,13 @@ class PendingAnswer:
         project_root: Path | None = None,
         python: str | None = None,
         timeout: float = CHILD_TIMEOUT,
+        affinity: set[int] | None = None,
     ) -> None:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         command = [python or sys.executable, "-P", str(CHILD_SCRIPT)]
+        if affinity:
+            command.append("--affinity=" + ",".join(map(str, sorted(affinity))))
         if project_root is not None:
             command.append(str(project_root))
         self.process: subprocess.Popen[str] | None = None
@@ -130,12 +133,18 @@ def attach_answers(plan: ThreadPlan, pending: list[PendingAnswer | None]) -> Non
 
 
 def start_answer(
-    plan: ThreadPlan, environ: Mapping[str, str], cwd: Path | None, project_root: Path | None
+    plan: ThreadPlan,
+    environ: Mapping[str, str],
+    cwd: Path | None,
+    project_root: Path | None,
+    affinity: set[int] | None = None,
 ) -> PendingAnswer | None:
-    """Start asking the installed LensKit (None when there is none to ask)."""
+    """Start asking the installed LensKit (None when there is none to ask); ``affinity``:
+    the CPUs of the diagnosed process when it is not this one (``--pid``)."""
     if plan.dialect != "2026" or plan.lenskit_version is None or not lenskit_package_dirs():
         return None
-    return PendingAnswer(environ, Path(os.getcwd()) if cwd is None else cwd, project_root)
+    folder = Path(os.getcwd()) if cwd is None else cwd
+    return PendingAnswer(environ, folder, project_root, affinity=affinity)
 
 
 def lenskit_resolved(answer: ChildAnswer) -> LensKit2026Settings | None:

@@ -93,7 +93,7 @@ def _process_table(observed: Observed, full: bool) -> Table:
         table.add_row(
             str(row.pid),
             str(row.ppid),
-            "h" if row.helper else str(row.level),
+            "h" if row.helper else "w" if row.wrapper else str(row.level),
             row.name + (" †" if row.exited else ""),
             str(row.threads),
             f"{row.avg_running:.2f}",

@@ -22,7 +22,6 @@ from lkdoctor.model import (
     Finding,
     PlanLevel,
     Pools,
-    ProcessSample,
     Report,
     SearchPaths,
     ThreadPlan,
@@ -244,49 +243,11 @@ def _apply_lines(pools: Pools) -> list[RenderableType]:
     return lines
 
 
-def _process_lines(
-    sample: ProcessSample, threads: ThreadsSnapshot | None, oversubscribed: bool
-) -> list[RenderableType]:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    cpus = "?" if sample.cpus is None else str(sample.cpus)
-    grid.add_row(
-        "process",
-        f"pid {sample.pid} ({sample.name}), {sample.threads} threads, may use {cpus} CPU(s)",
-    )
-    runnable = Text(f"{sample.avg_runnable:.1f} on average over {sample.seconds:.1f} s")
-    if sample.avg_running is not None and sample.avg_waiting is not None:
-        runnable.append(f" ({sample.avg_running:.1f} running, {sample.avg_waiting:.1f} waiting)")
-    if oversubscribed:
-        runnable.append(f"  ✗ > {cpus} CPUs", style="yellow")
-    elif sample.cpus is not None:
-        runnable.append("  ✓ fits", style="green")
-    grid.add_row("runnable", runnable)
-    if sample.nonvoluntary_switches_per_s is not None:
-        grid.add_row(
-            "preempted", f"{sample.nonvoluntary_switches_per_s:g} non-voluntary context switches/s"
-        )
-    grid.add_row("libraries", ", ".join(sample.libraries) or "no threading library found in maps")
-    grid.add_row(
-        "env",
-        " ".join(f"{k}={v}" for k, v in sample.env.items())
-        or "none of LK_*, OMP_*, MKL_*, OPENBLAS_*, RAYON_*",
-    )
-    parts: list[RenderableType] = [grid]
-    if threads is not None:
-        parts.append(_threads_line(threads, "threads now"))
-    return parts
-
-
 def render_pools(report: Report, full: bool = False) -> RenderableType | None:
     """Who has how many threads, and whether that fits the CPUs."""
     pools = report.pools
     if pools is None:
         return None
-    if pools.process is not None:
-        oversubscribed = any(f.id == "process-oversubscribed" for f in report.findings)
-        return Group(*_process_lines(pools.process, pools.threads, oversubscribed))
     cpus = report.cpu.effective if report.cpu is not None else None
     parts: list[RenderableType] = []
     if pools.applied:
