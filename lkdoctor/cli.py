@@ -140,6 +140,26 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
     help="Time budget of the micro-benchmarks.",
 )
 @click.option(
+    "--verify",
+    is_flag=True,
+    help="Prove the suggestion: run the plan-shaped benchmark under the current settings "
+    "and under the suggested exports (fresh processes, alternating pairs) and compare.",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="With -- COMMAND: run COMMAND under the current settings and under the suggested "
+    "exports, alternating, and compare the runs.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1, max=100),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="With --compare: run each variant N times.",
+)
+@click.option(
     "--apply",
     is_flag=True,
     help="Apply level 0 of the plan the way LensKit's initialize() does, then inspect.",
@@ -224,12 +244,16 @@ def doctor(
     command: tuple[str, ...],
     dialect: Dialect | None,
     project_root: Path | None,
+    verify: bool,
+    compare: bool,
+    repeat: int,
 ) -> None:
     """Diagnose LensKit's CPU budget, thread plan and live thread pools.
 
     With `-- COMMAND [ARGS]...`, run COMMAND and observe its whole process tree until it
     exits; the report then goes to stderr (or --report PATH) and the exit status is the
-    command's own when non-zero.
+    command's own when non-zero. With `--compare -- COMMAND`, run it under the current
+    settings and under the suggested exports instead, and compare.
     """
     if json_schema:
         import json
@@ -259,9 +283,16 @@ def doctor(
         command=command,
         dialect=dialect,
         project_root=project_root or _group_project_root(),
+        verify=verify,
     )
     options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
+    if compare and not command:
+        raise click.UsageError("--compare needs a command to run: --compare -- COMMAND [ARGS]...")
+    if repeat != 1 and not compare:
+        raise click.UsageError("--repeat needs --compare")
     try:
+        if compare:
+            _doctor_compare(request, options, repeat)
         if command:
             _doctor_command(request, options)
         report = _collect(request)
@@ -359,6 +390,54 @@ def _doctor_command(request: Request, options: _ReportOptions) -> NoReturn:
     _write_report(report, options, default=sys.stderr)
     _deliver_to_github(report, options.github_output)
     sys.exit(observed.exit_status or exit_code(report, options.fail_on))
+
+
+def _doctor_compare(request: Request, options: _ReportOptions, repeat: int) -> NoReturn:
+    """``--compare -- COMMAND``: the command under both variants, the report on stderr;
+    exit with the failing run's status, else as ``--fail-on`` says."""
+    from dataclasses import replace
+
+    from lkdoctor.bench.verify import nothing_to_suggest, suggested_environ
+    from lkdoctor.observe.compare import compare_command
+    from lkdoctor.output import exit_code
+    from lkdoctor.pipeline import OptionConflict, effective_cpus, plan_for_environ, run
+    from lkdoctor.render.progress import compare_status
+
+    command = list(request.command)
+    # the runs are the measurement: no benchmark of this process
+    request = replace(request, command=(), bench=False)
+    problem = request.conflict() or (
+        "--compare cannot be combined with --apply, --pid, --ray or --verify"
+        if request.apply or request.pid is not None or request.ray_address or request.verify
+        else None
+    )
+    if problem:
+        raise OptionConflict(problem)
+    environ = dict(os.environ)
+    plan = plan_for_environ(environ, request.dialect, request.project_root)
+    suggested = None
+    if nothing_to_suggest(plan, environ) is None:
+        suggested = plan_for_environ(
+            suggested_environ(plan, environ), request.dialect, request.project_root
+        )
+    try:
+        with compare_status(command) as starting:
+            compared = compare_command(
+                command,
+                plan,
+                environ,
+                repeat=repeat,
+                cpus=effective_cpus(),
+                suggested_plan=suggested,
+                starting=starting,
+            )
+    except OSError as exc:  # as a shell does: 127 not found, 126 not runnable
+        click.echo(f"lkdoctor: cannot run {command[0]}: {exc.strerror}", err=True)
+        sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
+    report = run(request, comparison=compared.comparison)
+    _write_report(report, options, default=sys.stderr)
+    _deliver_to_github(report, options.github_output)
+    sys.exit(compared.exit_status or exit_code(report, options.fail_on))
 
 
 def _deliver_to_github(report: Report, github_output: Path | None) -> None:

@@ -481,6 +481,78 @@ class BenchMetrics(_Model):
     psi_some_share: float | None = None
 
 
+ComparisonVerdict = Literal["improved", "no-gain", "worse", "inconclusive", "nothing-to-verify"]
+Variant = Literal["current", "suggested"]
+
+
+class VariantRun(_Model):
+    """One measured run of one variant (the current settings or the suggested exports)."""
+
+    variant: Variant
+    wall_seconds: float
+    cpu_seconds: float = Field(description="CPU time of the run's threads")
+    wait_seconds: float = Field(description="thread-seconds runnable but waiting for a CPU")
+    wait_share: float | None = Field(
+        default=None, description="wait_seconds over the threads' runnable time"
+    )
+    threads: int = Field(description="peak threads of the run (all its processes)")
+    exit_status: int = Field(default=0, description="the run's exit status (0: it succeeded)")
+
+
+class ComparedPair(_Model):
+    """The two variants run back to back; ``ratio`` > 1 means the suggestion ran faster."""
+
+    current: VariantRun
+    suggested: VariantRun
+    ratio: float = Field(description="current wall time / suggested wall time")
+
+
+class VariantSummary(_Model):
+    """One variant over all its runs: medians of the measured runs."""
+
+    variant: Variant
+    env: dict[str, str] = Field(
+        default_factory=dict, description="the exports this variant adds (none for current)"
+    )
+    unset: list[str] = Field(default_factory=list, description="variables this variant unsets")
+    threads_planned: int | None = Field(
+        default=None, description="threads level 0 of its plan keeps busy (threads × backend)"
+    )
+    runs: int = 0
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    wait_seconds: float | None = None
+    wait_share: float | None = None
+    threads: int | None = Field(default=None, description="peak threads over its runs")
+    exit_status: int | None = Field(default=None, description="the last run's exit status")
+
+
+class Comparison(_Model):
+    """The current settings against the suggested exports, measured on the same work:
+    ``--verify`` (the plan-shaped benchmark) or ``--compare -- COMMAND`` (the user's run)."""
+
+    subject: Literal["benchmark", "command"]
+    command: list[str] | None = Field(default=None, description="--compare: the command run")
+    verdict: ComparisonVerdict
+    reason: str = Field(default="", description="the verdict in words")
+    variants: list[VariantSummary] = Field(default_factory=list)
+    pairs: list[ComparedPair] = Field(default_factory=list)
+    ratio: float | None = Field(
+        default=None, description="median of the pairs' ratios (> 1: the suggestion is faster)"
+    )
+    ratio_min: float | None = None
+    ratio_max: float | None = None
+    noise: float = Field(description="ratios within 1 ± noise count as no difference")
+    work: str = Field(default="", description="the work each run did, in words")
+    stopped: str | None = Field(
+        default=None, description="why the comparison stopped before all its runs, or null"
+    )
+    exit_status: int | None = Field(
+        default=None, description="the failing run's exit status when one failed, else null"
+    )
+    elapsed_seconds: float | None = None
+
+
 class Bench(_Model):
     verdict: Verdict
     reason: str = Field(default="", description="the verdict in words")
@@ -491,6 +563,11 @@ class Bench(_Model):
     elapsed_seconds: float | None = None
     overruns: list[str] = Field(
         default_factory=list, description="kernels the watchdog cancelled at their deadline"
+    )
+    verification: Comparison | None = Field(
+        default=None,
+        description="--verify: the plan-shaped benchmark under the current settings and "
+        "under the suggested exports; null without --verify",
     )
 
 
@@ -621,6 +698,11 @@ class Report(_Model):
     )
     observed: Observed | None = Field(
         default=None, description="--pid's process tree or -- COMMAND's run, as observed"
+    )
+    comparison: Comparison | None = Field(
+        default=None,
+        description="--compare -- COMMAND: the command under the current settings and under "
+        "the suggested exports; null otherwise",
     )
     findings: list[Finding] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)

@@ -26,7 +26,15 @@ from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
 from lkdoctor.host.lenskit import Dialect
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import Bench, ErrorEntry, Observed, Report, ThreadPlan, ToolInfo
+from lkdoctor.model import (
+    Bench,
+    Comparison,
+    ErrorEntry,
+    Observed,
+    Report,
+    ThreadPlan,
+    ToolInfo,
+)
 from lkdoctor.version import __version__
 
 if TYPE_CHECKING:
@@ -60,9 +68,14 @@ class Request:
     command: tuple[str, ...] = ()  # -- COMMAND: run and observed by the command line
     dialect: Dialect | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
+    verify: bool = False  # --verify: measure the suggested exports against the current ones
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
+        if self.verify and (self.command or self.pid is not None or self.ray_address):
+            return "--verify measures this machine; it cannot be combined with -- COMMAND, --pid or --ray"
+        if self.verify and not self.bench:
+            return "--verify is a benchmark; it cannot be combined with --no-bench"
         if self.command and (self.apply or self.pid is not None or self.ray_address):
             return "-- COMMAND cannot be combined with --apply, --pid or --ray"
         if not self.tree and self.pid is None:
@@ -154,6 +167,7 @@ def collect(
     observation: Collected[Observed | None] | None = None,
     dialect: Dialect | None = None,
     project_root: Path | None = None,
+    verify: bool = False,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
@@ -171,6 +185,8 @@ def collect(
     run already observed (``-- COMMAND``); the report then describes that run.
     ``dialect`` forces the LensKit configuration dialect of the plan (default: the installed
     LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
+    ``verify`` (with ``bench``) also measures the suggested exports against the current
+    settings, in fresh child processes (``bench.verification``).
     """
     request = Request(
         bench=bench,
@@ -186,6 +202,7 @@ def collect(
         tree=tree,
         dialect=dialect,
         project_root=project_root,
+        verify=verify,
     )
     return run(
         request, root=Path(root), environ=environ, progress=progress, observation=observation
@@ -200,8 +217,10 @@ def run(
     progress: Callable[[str], None] | None = None,
     exit_if_connect_hangs: bool = False,
     observation: Collected[Observed | None] | None = None,
+    comparison: Comparison | None = None,
 ) -> Report:
-    """The report ``request`` asks for, analysed and masked (see :func:`collect`).
+    """The report ``request`` asks for, analysed and masked (see :func:`collect`);
+    ``comparison`` is a ``--compare`` already measured, which the report then carries.
 
     ``exit_if_connect_hangs`` (the command line, which owns its process) ends the process
     when connecting to a Ray cluster hangs for longer than ``request.ray_timeout``.
@@ -226,6 +245,12 @@ def run(
             report, env = _collect_here(
                 request, root, env, progress, target_env=environ is None, observation=observation
             )
+            if comparison is not None:  # the command's runs are the measurement
+                report.comparison = comparison
+                report.bench = Bench(
+                    verdict="skipped",
+                    reason="not run with --compare: the command's runs are measured",
+                )
         from lkdoctor.checks import analyse
         from lkdoctor.redact import redact_report
 
@@ -251,7 +276,7 @@ def _collect_here(
     """Every section of this process (or of ``request.pid``, or of the run ``observation``
     describes), before analysis, and the environment it was read with (with
     ``target_env``, ``request.pid``'s own)."""
-    from lkdoctor.bench.run import collect_bench, skipped
+    from lkdoctor.bench.run import DEFAULT_BUDGET, collect_bench, skipped
     from lkdoctor.cpu.budget import collect_cpu
     from lkdoctor.environment.info import collect_environment
     from lkdoctor.observe.plan import with_plan
@@ -277,6 +302,24 @@ def _collect_here(
             lambda: _plan(cpu.lenskit_effective, cpu.effective, env, request, root, pending),
         )
     plan = report.plan
+    verification = None
+    if request.verify and request.bench_skipped() is None:
+        # the children start up (import torch) while the rest is collected
+        from lkdoctor.bench.verify import Verification
+
+        budget = request.bench_time or DEFAULT_BUDGET
+        verification = _section(
+            report,
+            "verification",
+            lambda: Verification(
+                plan,
+                env,
+                budget=budget,
+                resolve=lambda environ: plan_for_environ(
+                    environ, request.dialect, request.project_root
+                ),
+            ),
+        )
     if observation is not None:  # -- COMMAND: the run is the subject, not this process
         report.observed = _section(report, "observed", lambda: observation)
     elif pid is None:
@@ -302,11 +345,17 @@ def _collect_here(
     if skip is not None:
         report.bench = skipped(skip)
     else:
+        if verification is not None:  # their start-up must not disturb the benchmark
+            verification.wait_ready()
         report.bench = _section(
             report,
             "bench",
             lambda: collect_bench(cpu, plan, budget=request.bench_time, progress=progress),
         ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
+    if verification is not None:
+        report.bench.verification = _section(
+            report, "verification", lambda: verification.measure(progress)
+        )
     report.environment = _section(
         report,
         "environment",
@@ -322,11 +371,14 @@ def _plan(
     request: Request,
     root: Path,
     pending: list[PendingAnswer | None],
+    *,
+    ask_lenskit: bool = True,
 ) -> ThreadPlan:
     """The plan in the installed LensKit's dialect (2026: in the diagnosed folder).
 
     Under 2026, LensKit's own answer is started in a child process and added to
-    ``pending``, to run while the other sections are collected.
+    ``pending``, to run while the other sections are collected; without ``ask_lenskit``
+    LensKit's own code is not asked (in either dialect).
     """
     from lkdoctor.host.lenskit import detect_dialect
     from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
@@ -334,7 +386,7 @@ def _plan(
 
     chosen = detect_dialect(request.dialect)
     if chosen.dialect == "2025":
-        plan = collect_plan(lenskit_cpus, effective, env)
+        plan = collect_plan(lenskit_cpus, effective, env, ask_lenskit=ask_lenskit)
         plan.dialect_reason = chosen.reason
         return plan
     cwd = None
@@ -349,9 +401,24 @@ def _plan(
     plan = collect_plan_2026(
         lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=request.project_root, ask=False
     )
-    if request.pid is None or cwd is not None:
+    if ask_lenskit and (request.pid is None or cwd is not None):
         pending.append(start_answer(plan, env, cwd, request.project_root, affinity))
     return plan
+
+
+def plan_for_environ(
+    env: Mapping[str, str], dialect: Dialect | None = None, project_root: Path | None = None
+) -> ThreadPlan:
+    """The plan this process would resolve under ``env`` (the doctor's model only; LensKit
+    itself is not asked): what a child started with ``env`` plans, e.g. under suggested
+    exports."""
+    from lkdoctor.cpu.budget import collect_cpu
+
+    cpu = collect_cpu(LIVE_ROOT, env, None)
+    request = Request(dialect=dialect, project_root=project_root)
+    return _plan(
+        cpu.lenskit_effective, cpu.effective, env, request, LIVE_ROOT, [], ask_lenskit=False
+    )
 
 
 def _collect_cluster(

@@ -12,6 +12,7 @@ from . import cpu as cpu_checks
 from . import observed as observed_checks
 from . import plan as plan_checks
 from . import pools as pools_checks
+from . import verification
 
 CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cpu_checks.check,
@@ -27,3 +28,4 @@ def analyse(report: Report) -> None:
     """Append every check's findings to ``report.findings``."""
     for check in CHECKS:
         report.findings.extend(check(report))
+    report.findings = verification.quote(report.findings, report)

@@ -13,8 +13,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from lkdoctor.collected import Collected
 from lkdoctor.model import Observed
@@ -39,6 +39,8 @@ class CommandRun:
     observed: Collected[Observed | None]
     exit_status: int
     forwarded: list[str]
+    #: every signal that arrived while the command ran, passed on or not
+    received: list[str] = field(default_factory=list)
 
 
 def shell_status(returncode: int) -> int:
@@ -58,23 +60,26 @@ def run_command(
     *,
     cpus: int | None,
     progress: Callable[[TreeSampler], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> CommandRun:
-    """Run ``command``, observe its tree from start to exit; FileNotFoundError /
-    PermissionError when it cannot be started."""
+    """Run ``command`` (in ``env``, default ours), observe its tree from start to exit;
+    FileNotFoundError / PermissionError when it cannot be started."""
     # Signals that arrive before the mask is in place are remembered, then passed on.
     early: list[int] = []
     previous = {sig: signal.signal(sig, lambda n, _f: early.append(n)) for sig in FORWARDED}
     try:
         started = time.monotonic()
-        child = subprocess.Popen(list(command))
+        child = subprocess.Popen(list(command), env=None if env is None else dict(env))
     except BaseException:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         raise
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     forwarded: list[str] = []
+    received: list[str] = []
 
     def forward(signum: int, from_kernel: bool) -> None:
+        received.append(signal.Signals(signum).name)
         if from_kernel and _same_group(child.pid):
             return  # the terminal already sent it to the command's group
         try:
@@ -126,4 +131,4 @@ def run_command(
     if result.value is not None:
         result.value.command = list(command)
         result.value.exit_status = status
-    return CommandRun(result, status, forwarded)
+    return CommandRun(result, status, forwarded, received)

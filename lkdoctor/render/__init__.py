@@ -19,6 +19,7 @@ SECTION_TITLES = {
     "plan": "Thread plan",
     "pools": "Live pools",
     "observed": "Observed",
+    "comparison": "Compared",
     "bench": "Measured",
     "environment": "Environment",
     "cluster": "Ray cluster",

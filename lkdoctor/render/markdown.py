@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lkdoctor.model import SEVERITY_RANK, Finding, Report
+from lkdoctor.model import SEVERITY_RANK, Comparison, Finding, Report
 from lkdoctor.render import (
     FINDING_MARK,
     SECTION_TITLES,
@@ -21,6 +21,8 @@ from lkdoctor.render import (
     section_title,
     summary_text,
 )
+from lkdoctor.render.comparison import ratio_line
+from lkdoctor.render.comparison import rows as comparison_rows
 from lkdoctor.render.observed import resample, sparkline
 
 #: Top-level keys that are not sections.
@@ -92,7 +94,30 @@ def _pools_summary(report: Report) -> str:
 
 def _bench_summary(report: Report) -> str:
     bench = report.bench
-    return f"{bench.verdict}: {bench.reason}" if bench.reason else bench.verdict
+    summary = f"{bench.verdict}: {bench.reason}" if bench.reason else bench.verdict
+    if bench.verification is not None:
+        summary += f"; suggestion verified: {bench.verification.verdict}"
+    return summary
+
+
+def _comparison_summary(report: Report) -> str:
+    comparison = report.comparison
+    return "" if comparison is None else f"{comparison.verdict}: {comparison.reason}"
+
+
+def comparison_markdown(comparison: Comparison, label: str) -> list[str]:
+    """The current settings and the suggested exports side by side, as Markdown."""
+    lines = [f"**{label}: {comparison.verdict}**: {comparison.reason}", ""]
+    if comparison.verdict == "nothing-to-verify":
+        return lines
+    if comparison.command:
+        lines += [f"command: `{' '.join(comparison.command)}`", ""]
+    lines += table(("", "current", "suggested"), comparison_rows(comparison))
+    return [*lines, "", ratio_line(comparison), ""]
+
+
+def _comparison_details(report: Report) -> list[str]:
+    return [] if report.comparison is None else comparison_markdown(report.comparison, "verdict")
 
 
 def _environment_summary(report: Report) -> str:
@@ -122,6 +147,7 @@ SUMMARIES: dict[str, Callable[[Report], str]] = {
     "bench": _bench_summary,
     "environment": _environment_summary,
     "cluster": _cluster_summary,
+    "comparison": _comparison_summary,
 }
 
 
@@ -310,6 +336,7 @@ DETAILS: dict[str, Callable[[Report], list[str]]] = {
     "environment": _environment_details,
     "cluster": _cluster_details,
     "observed": _observed_details,
+    "comparison": _comparison_details,
 }
 
 

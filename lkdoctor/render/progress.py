@@ -73,3 +73,22 @@ def observe_status(
         if last[0]:
             out.write("\r\033[K")
             out.flush()
+
+
+@contextmanager
+def compare_status(
+    command: list[str], enabled: bool = True, file: IO[str] | None = None
+) -> Iterator[Callable[[str, int, int], None] | None]:
+    """Yield a callback that says on stderr which run of ``--compare`` starts (a whole line,
+    since the command's own output follows), or None when stderr is not a terminal."""
+    out = sys.stderr if file is None else file
+    if not enabled or not out.isatty():
+        yield None
+        return
+
+    def starting(variant: str, index: int, repeat: int) -> None:
+        settings = "the current settings" if variant == "current" else "the suggested exports"
+        out.write(f"lenskit doctor: {command[0]} under {settings} (run {index} of {repeat})\n")
+        out.flush()
+
+    yield starting

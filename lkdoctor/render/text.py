@@ -36,6 +36,7 @@ from lkdoctor.render import (
     status,
     summary_text,
 )
+from lkdoctor.render.comparison import render_comparison
 from lkdoctor.render.observed import render_observed
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
@@ -330,7 +331,16 @@ def render_bench(report: Report, full: bool = False) -> RenderableType | None:
                 style="dim",
             )
         )
+    if bench.verification is not None:
+        parts += [Text(), render_comparison(bench.verification, "suggestion verified")]
     return Group(*parts)
+
+
+def render_compared(report: Report, full: bool = False) -> RenderableType | None:
+    """``--compare``: the command under both variants."""
+    if report.comparison is None:
+        return None
+    return render_comparison(report.comparison, "verdict")
 
 
 def render_environment(report: Report, full: bool = False) -> RenderableType | None:
@@ -485,6 +495,7 @@ BODIES: dict[str, Callable[[Report, bool], RenderableType | None]] = {
     "bench": render_bench,
     "environment": render_environment,
     "cluster": render_cluster,
+    "comparison": render_compared,
 }
 
 # In report order; a finding or error whose section is not here is shown under "Other".
