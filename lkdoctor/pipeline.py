@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
-from lkdoctor.host.lenskit import Dialect
 from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import Bench, ErrorEntry, Observed, Report, ThreadPlan, ToolInfo
 from lkdoctor.version import __version__
 
 if TYPE_CHECKING:
-    from lkdoctor.plan.plan2026 import PendingAnswer
+    from lkdoctor.plan.dialect import AttachAnswer
 
 T = TypeVar("T")
 
@@ -58,7 +57,7 @@ class Request:
     ray_timeout: float = DEFAULT_RAY_TIMEOUT
     tree: bool = True  # --pid covers the process tree; False with --single-process
     command: tuple[str, ...] = ()  # -- COMMAND: run and observed by the command line
-    dialect: Dialect | None = None  # the plan's LensKit dialect; None: the installed one's
+    dialect: str | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
 
     def conflict(self) -> str | None:
@@ -152,7 +151,7 @@ def collect(
     ray_timeout: float = DEFAULT_RAY_TIMEOUT,
     tree: bool = True,
     observation: Collected[Observed | None] | None = None,
-    dialect: Dialect | None = None,
+    dialect: str | None = None,
     project_root: Path | None = None,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
@@ -256,7 +255,7 @@ def _collect_here(
     from lkdoctor.environment.info import collect_environment
     from lkdoctor.observe.plan import with_plan
     from lkdoctor.observe.sampler import observe_pid
-    from lkdoctor.plan.plan2026 import attach_answers
+    from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.live import collect_live
     from lkdoctor.pools.process import collect_process, target_environ
 
@@ -269,7 +268,7 @@ def _collect_here(
         report.errors.append(ErrorEntry(section="probe", message=probe_error))
 
     cpu = report.cpu = _section(report, "cpu", lambda: collect_cpu(root, env, pid))
-    pending: list[PendingAnswer | None] = []
+    pending: list[AttachAnswer] = []
     if cpu is not None:
         report.plan = _section(
             report,
@@ -281,7 +280,7 @@ def _collect_here(
         report.observed = _section(report, "observed", lambda: observation)
     elif pid is None:
         level_zero = plan.levels[0] if plan is not None and plan.levels else None
-        dialect = plan.dialect if plan is not None else "2025"
+        dialect = dialect_named(plan.dialect) if plan is not None else None
         report.pools = _section(
             report,
             "pools",
@@ -299,8 +298,8 @@ def _collect_here(
             "pools",
             lambda: collect_process(root, pid, request.sample_time, env, cpus),
         )
-    if plan is not None:  # LensKit's own answer is in before the benchmarks it would disturb
-        _section(report, "plan", lambda: attach_answers(plan, pending))
+    for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
+        _section(report, "plan", attach)
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()
@@ -326,33 +325,37 @@ def _plan(
     env: Mapping[str, str],
     request: Request,
     root: Path,
-    pending: list[PendingAnswer | None],
+    pending: list[AttachAnswer],
 ) -> ThreadPlan:
-    """The plan in the installed LensKit's dialect (2026: in the diagnosed folder).
+    """The plan in the installed LensKit's dialect, in the diagnosed folder.
 
-    Under 2026, LensKit's own answer is started in a child process and added to
-    ``pending``, to run while the other sections are collected.
+    LensKit's own answer is started and added to ``pending``, to run while the other
+    sections are collected.
     """
-    from lkdoctor.host.lenskit import detect_dialect
-    from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
-    from lkdoctor.plan.resolve import collect_plan
+    from lkdoctor.plan.dialect import PlanRequest
+    from lkdoctor.plan.dialects import detect_dialect
 
     chosen = detect_dialect(request.dialect)
-    if chosen.dialect == "2025":
-        plan = collect_plan(lenskit_cpus, effective, env)
-        plan.dialect_reason = chosen.reason
-        return plan
     cwd = None
     if request.pid is not None:
         try:
             cwd = Path(os.readlink(root / "proc" / str(request.pid) / "cwd"))
         except OSError:
             cwd = None
-    plan = collect_plan_2026(
-        lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=request.project_root, ask=False
+    plan_request = PlanRequest(
+        lenskit_cpus=lenskit_cpus,
+        effective=effective,
+        environ=env,
+        reason=chosen.reason,
+        version=chosen.version,
+        cwd=cwd,
+        project_root=request.project_root,
+        foreign=request.pid is not None,
     )
-    if request.pid is None or cwd is not None:
-        pending.append(start_answer(plan, env, cwd, request.project_root))
+    plan = chosen.line.collect(plan_request, ask=False)
+    attach = chosen.line.start_answer(plan, plan_request)
+    if attach is not None:
+        pending.append(attach)
     return plan
 
 

@@ -8,12 +8,12 @@ from typing import Any
 from lkdoctor.checks.common import oversubscription_severity
 from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
 from lkdoctor.model import ApplyStep, Finding, Pools, ProcessSample, Report
+from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN
 
 SECTION = "pools"
 
-#: schedstat charges a wait to the window in which it ends, so a process that only
-#: just fits its CPUs can read a little above them; beyond this it is oversubscribed.
-RUNNABLE_MARGIN = 1.1
+#: The sampler's own margin: how far above its CPUs a process may read and still fit.
+RUNNABLE_MARGIN = OVERSUBSCRIBED_MARGIN
 
 
 def check(report: Report) -> list[Finding]:

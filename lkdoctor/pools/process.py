@@ -8,7 +8,6 @@ are the fallback when the kernel has no schedstat.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lkdoctor.collected import Collected, guard
+from lkdoctor.host.pool_kinds import VARIABLE_PREFIXES
 from lkdoctor.host.proc import (
     LIVE_ROOT,
     STATE_NAMES,
@@ -33,7 +33,8 @@ from lkdoctor.model import Pools, ProcessSample
 from lkdoctor.pools.live import threads_snapshot
 
 #: The variables that steer thread pools; only these are copied from another process.
-THREADING_ENV = re.compile(r"^(LK_|OMP_|MKL_|OPENBLAS_|RAYON_)")
+#: LensKit's variables and every pool kind's (a process's threading environment).
+THREADING_ENV_PREFIXES = ("LK_", *VARIABLE_PREFIXES)
 
 #: The sampler reads every thread's stat this often; 20 ms keeps its own cost small.
 SAMPLE_INTERVAL = 0.02
@@ -43,7 +44,11 @@ RUNNABLE_STATES = frozenset({"R"})
 
 def threading_env(environ: Mapping[str, str]) -> dict[str, str]:
     """Only the variables that steer thread pools (another process's other variables may be secret)."""
-    return {name: value for name, value in sorted(environ.items()) if THREADING_ENV.match(name)}
+    return {
+        name: value
+        for name, value in sorted(environ.items())
+        if name.startswith(THREADING_ENV_PREFIXES)
+    }
 
 
 @dataclass
