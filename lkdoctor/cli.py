@@ -13,8 +13,9 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from lkdoctor.plan.dialects import dialect_names
+
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
-    from lkdoctor.host.lenskit import Dialect
     from lkdoctor.model import Report
     from lkdoctor.output import ColorMode, FailOn, Format
     from lkdoctor.pipeline import Request
@@ -210,7 +211,7 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
 )
 @click.option(
     "--dialect",
-    type=click.Choice(("2025", "2026")),
+    type=click.Choice(dialect_names()),
     default=None,
     help="Resolve the plan in this LensKit configuration dialect "
     "(default: the installed LensKit's, else the one pip installs for this Python).",
@@ -242,7 +243,7 @@ def doctor(
     single_process: bool,
     report_path: Path | None,
     command: tuple[str, ...],
-    dialect: Dialect | None,
+    dialect: str | None,
     project_root: Path | None,
     verify: bool,
     compare: bool,

@@ -8,12 +8,13 @@ rather than faked.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "2.0"
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -22,6 +23,22 @@ SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 PlanSignature = tuple[tuple[int, int, int], ...]
 
 Verdict = Literal["ok", "oversubscribed", "contended", "undersubscribed", "inconclusive", "skipped"]
+
+
+class Section(StrEnum):
+    """The parts of a report, as findings and errors name them (report order first)."""
+
+    CPU = "cpu"
+    PLAN = "plan"
+    POOLS = "pools"
+    OBSERVED = "observed"
+    COMPARISON = "comparison"  # --compare -- COMMAND
+    BENCH = "bench"
+    VERIFICATION = "verification"  # --verify
+    ENVIRONMENT = "environment"
+    CLUSTER = "cluster"
+    PROBE = "probe"  # the Rust extension could not be loaded
+    CHECKS = "checks"  # a check failed
 
 
 class _Model(BaseModel):
@@ -172,7 +189,11 @@ class LensKit2026Settings(_Model):
     use_ray: bool
 
 
-class ThreadPlan(_Model):
+class PlanBase(_Model):
+    """What a thread plan holds in every LensKit dialect."""
+
+    dialect: str = Field(description="the LensKit configuration dialect the plan is resolved in")
+    dialect_reason: str = Field(default="", description="why this dialect")
     inputs: dict[str, str] = Field(
         description="the LK_* and backend variables as set (unset omitted)"
     )
@@ -181,11 +202,6 @@ class ThreadPlan(_Model):
     levels: list[PlanLevel]
     peak_threads: int
     oversubscription: float
-    lenskit_resolved: list[PlanLevel] | LensKit2026Settings | None = Field(
-        default=None,
-        description="what the installed LensKit's own code resolves: levels (2025 dialect) "
-        "or its parallel settings (2026 dialect)",
-    )
     lenskit_version: str | None = None
     lenskit_note: str | None = Field(
         default=None, description="why lenskit_resolved is null although lenskit is installed"
@@ -194,40 +210,60 @@ class ThreadPlan(_Model):
     suggestion_fits_as_is: bool = Field(
         default=False, description="the current plan already fits; suggested_env only pins it"
     )
+    suggested_unset: list[str] = Field(
+        default_factory=list,
+        description="variables to unset beside suggested_env (no value of them is accepted)",
+    )
     env_problems: list[EnvProblem] = Field(default_factory=list)
     backend_env: list[BackendSetting] = Field(default_factory=list)
+
+
+class ThreadPlan2025(PlanBase):
+    """The plan in LensKit 2025's dialect: per-level lists (LK_NUM_PROCS, ...)."""
+
+    dialect: Literal["2025"] = Field(
+        default="2025", description="the LensKit configuration dialect the plan is resolved in"
+    )
+    lenskit_resolved: list[PlanLevel] | None = Field(
+        default=None, description="the levels the installed LensKit's own code resolves"
+    )
     child_threads: int | None = Field(
         default=None, description="LK_NUM_CHILD_THREADS (deprecated) when set and valid"
     )
     child_threads_equivalent: dict[str, str] = Field(
         default_factory=dict, description="the list form that replaces LK_NUM_CHILD_THREADS"
     )
-    dialect: Literal["2025", "2026"] = Field(
-        default="2025", description="the LensKit configuration dialect the plan is resolved in"
+
+
+class ThreadPlan2026(PlanBase):
+    """The plan in LensKit 2026's dialect: settings with sources (variables, lenskit.toml)."""
+
+    dialect: Literal["2026"] = Field(
+        default="2026", description="the LensKit configuration dialect the plan is resolved in"
     )
-    dialect_reason: str = Field(default="", description="why this dialect")
-    settings: dict[str, SettingValue] | None = Field(
-        default=None,
-        description="2026 only: num_cpus, num_threads, num_backend_threads, num_batch_jobs, "
-        "use_ray, each with its source",
+    lenskit_resolved: LensKit2026Settings | None = Field(
+        default=None, description="the parallel settings the installed LensKit's own code resolves"
     )
-    batch_mode: Literal["sequential", "thread-pool", "ray"] | None = Field(
-        default=None, description="2026 only: how LensKit runs batch inference"
+    settings: dict[str, SettingValue] = Field(
+        default_factory=dict,
+        description="num_cpus, num_threads, num_backend_threads, num_batch_jobs, use_ray, "
+        "each with its source",
     )
-    demand_model: str = Field(
-        default="", description="2026 only: what runs at once at the peak, in words"
+    batch_mode: Literal["sequential", "thread-pool", "ray"] = Field(
+        default="sequential", description="how LensKit runs batch inference"
     )
+    demand_model: str = Field(default="", description="what runs at once at the peak, in words")
     project_root: str | None = Field(
-        default=None, description="2026 only: the folder LensKit's CLI reads lenskit.toml from"
+        default=None, description="the folder LensKit's CLI reads lenskit.toml from"
     )
     settings_files: list[str] = Field(
-        default_factory=list, description="2026 only: the settings files that exist and are read"
+        default_factory=list, description="the settings files that exist and are read"
     )
     settings_problems: list[SettingsProblem] = Field(default_factory=list)
-    suggested_unset: list[str] = Field(
-        default_factory=list,
-        description="variables to unset beside suggested_env (no value of them is accepted)",
-    )
+
+
+#: The plan, one shape per LensKit dialect, told apart by its ``dialect`` key.
+ThreadPlan = Annotated[ThreadPlan2025 | ThreadPlan2026, Field(discriminator="dialect")]
 
 
 class TorchPool(_Model):
@@ -325,7 +361,8 @@ class ObservedProcess(_Model):
         default_factory=list, description="threading libraries in its /proc/PID/maps"
     )
     env: dict[str, str] = Field(
-        default_factory=dict, description="its LK_*, OMP_*, MKL_*, OPENBLAS_*, RAYON_* variables"
+        default_factory=dict,
+        description="its LensKit (LK_*) and thread-pool variables (each pool kind's prefix)",
     )
     planned_threads: int | None = Field(
         default=None, description="threads the plan lets a process at its level keep busy (T × B)"
@@ -616,7 +653,7 @@ class Finding(_Model):
     title: str
     evidence: str
     remediation: str = ""
-    section: str = ""
+    section: Section
     env: dict[str, str] = Field(
         default_factory=dict, description="settings that fix it, shown as export lines"
     )
@@ -628,7 +665,7 @@ def worst_severity(findings: Iterable[Finding]) -> Severity | None:
 
 
 class ErrorEntry(_Model):
-    section: str
+    section: Section
     message: str
 
 

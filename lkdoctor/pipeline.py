@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
-from lkdoctor.host.lenskit import Dialect
 from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import (
     Bench,
@@ -38,7 +37,7 @@ from lkdoctor.model import (
 from lkdoctor.version import __version__
 
 if TYPE_CHECKING:
-    from lkdoctor.plan.plan2026 import PendingAnswer
+    from lkdoctor.plan.dialect import AttachAnswer
 
 T = TypeVar("T")
 
@@ -66,7 +65,7 @@ class Request:
     ray_timeout: float = DEFAULT_RAY_TIMEOUT
     tree: bool = True  # --pid covers the process tree; False with --single-process
     command: tuple[str, ...] = ()  # -- COMMAND: run and observed by the command line
-    dialect: Dialect | None = None  # the plan's LensKit dialect; None: the installed one's
+    dialect: str | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
     verify: bool = False  # --verify: measure the suggested exports against the current ones
 
@@ -165,7 +164,7 @@ def collect(
     ray_timeout: float = DEFAULT_RAY_TIMEOUT,
     tree: bool = True,
     observation: Collected[Observed | None] | None = None,
-    dialect: Dialect | None = None,
+    dialect: str | None = None,
     project_root: Path | None = None,
     verify: bool = False,
 ) -> Report:
@@ -281,7 +280,7 @@ def _collect_here(
     from lkdoctor.environment.info import collect_environment
     from lkdoctor.observe.plan import with_plan
     from lkdoctor.observe.sampler import observe_pid
-    from lkdoctor.plan.plan2026 import attach_answers
+    from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.live import collect_live
     from lkdoctor.pools.process import target_environ
 
@@ -294,7 +293,7 @@ def _collect_here(
         report.errors.append(ErrorEntry(section="probe", message=probe_error))
 
     cpu = report.cpu = _section(report, "cpu", lambda: collect_cpu(root, env, pid))
-    pending: list[PendingAnswer | None] = []
+    pending: list[AttachAnswer] = []
     if cpu is not None:
         report.plan = _section(
             report,
@@ -324,7 +323,7 @@ def _collect_here(
         report.observed = _section(report, "observed", lambda: observation)
     elif pid is None:
         level_zero = plan.levels[0] if plan is not None and plan.levels else None
-        dialect = plan.dialect if plan is not None else "2025"
+        dialect = dialect_named(plan.dialect) if plan is not None else None
         report.pools = _section(
             report,
             "pools",
@@ -337,8 +336,8 @@ def _collect_here(
             "observed",
             lambda: observe_pid(pid, request.sample_time, cpus=cpus, tree=request.tree, root=root),
         )
-    if plan is not None:  # LensKit's own answer is in before the benchmarks it would disturb
-        _section(report, "plan", lambda: attach_answers(plan, pending))
+    for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
+        _section(report, "plan", attach)
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()
@@ -370,25 +369,19 @@ def _plan(
     env: Mapping[str, str],
     request: Request,
     root: Path,
-    pending: list[PendingAnswer | None],
+    pending: list[AttachAnswer],
     *,
     ask_lenskit: bool = True,
 ) -> ThreadPlan:
-    """The plan in the installed LensKit's dialect (2026: in the diagnosed folder).
+    """The plan in the installed LensKit's dialect, in the diagnosed folder.
 
-    Under 2026, LensKit's own answer is started in a child process and added to
-    ``pending``, to run while the other sections are collected; without ``ask_lenskit``
-    LensKit's own code is not asked (in either dialect).
+    LensKit's own answer is started and added to ``pending``, to run while the other
+    sections are collected; without ``ask_lenskit`` LensKit's own code is not asked.
     """
-    from lkdoctor.host.lenskit import detect_dialect
-    from lkdoctor.plan.plan2026 import collect_plan_2026, start_answer
-    from lkdoctor.plan.resolve import collect_plan
+    from lkdoctor.plan.dialect import PlanRequest
+    from lkdoctor.plan.dialects import detect_dialect
 
     chosen = detect_dialect(request.dialect)
-    if chosen.dialect == "2025":
-        plan = collect_plan(lenskit_cpus, effective, env, ask_lenskit=ask_lenskit)
-        plan.dialect_reason = chosen.reason
-        return plan
     cwd = None
     affinity = None
     if request.pid is not None:
@@ -398,16 +391,26 @@ def _plan(
             affinity = os.sched_getaffinity(request.pid) if root == LIVE_ROOT else None
         except OSError:
             cwd = None
-    plan = collect_plan_2026(
-        lenskit_cpus, effective, env, chosen, cwd=cwd, project_root=request.project_root, ask=False
+    plan_request = PlanRequest(
+        lenskit_cpus=lenskit_cpus,
+        effective=effective,
+        environ=env,
+        reason=chosen.reason,
+        version=chosen.version,
+        cwd=cwd,
+        project_root=request.project_root,
+        foreign=request.pid is not None,
+        affinity=affinity,
     )
-    if ask_lenskit and (request.pid is None or cwd is not None):
-        pending.append(start_answer(plan, env, cwd, request.project_root, affinity))
+    plan = chosen.line.collect(plan_request, ask=False)
+    attach = chosen.line.start_answer(plan, plan_request) if ask_lenskit else None
+    if attach is not None:
+        pending.append(attach)
     return plan
 
 
 def plan_for_environ(
-    env: Mapping[str, str], dialect: Dialect | None = None, project_root: Path | None = None
+    env: Mapping[str, str], dialect: str | None = None, project_root: Path | None = None
 ) -> ThreadPlan:
     """The plan this process would resolve under ``env`` (the doctor's model only; LensKit
     itself is not asked): what a child started with ``env`` plans, e.g. under suggested

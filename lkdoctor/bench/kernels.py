@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lkdoctor.bench.measure import Counters, Window, window_between
 
 if TYPE_CHECKING:
+    from lkdoctor._native import Probe
     from lkdoctor._probe import CancelToken, KernelOutcome
 
 #: Matrix size of the torch kernel: a few ms of work per matmul on one core, so the
@@ -103,7 +104,7 @@ class TorchMatmul:
 
 
 def run_shape(
-    probe: ModuleType,
+    probe: Probe,
     matmul: TorchMatmul | None,
     *,
     rayon_threads: int,

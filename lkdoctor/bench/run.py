@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from lkdoctor._native import load_probe
+from lkdoctor._native import Probe, load_probe
 from lkdoctor.bench.kernels import RunResult, TorchMatmul, run_shape
 from lkdoctor.bench.verdict import judge
 from lkdoctor.model import (
@@ -197,7 +197,7 @@ class Rates:
     stretch: float = 1.0
 
 
-def calibrate(probe: ModuleType, matmul: TorchMatmul | None) -> Rates:
+def calibrate(probe: Probe, matmul: TorchMatmul | None) -> Rates:
     """Work per CPU second (not wall second), so a busy machine does not shrink the runs."""
     probe.spin_kernel(1, 4, 1.0)  # first pool start-up and page faults, not measured
     result: KernelOutcome = probe.spin_kernel(1, 40, 1.0)
@@ -407,7 +407,7 @@ def collect_bench(
 
 
 def _measure(
-    probe: ModuleType,
+    probe: Probe,
     matmul: TorchMatmul | None,
     plan: Plan,
     rates: Rates,

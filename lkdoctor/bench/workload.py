@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from lkdoctor.bench.measure import Counters, window_between
 
 if TYPE_CHECKING:
+    from lkdoctor._native import Probe
     from lkdoctor._probe import ThreadStats
 
 #: Longest a single Rayon phase may run before the probe stops it.
@@ -40,7 +41,7 @@ class PlanWork:
 
     def __init__(
         self,
-        probe: ModuleType,
+        probe: Probe,
         torch: ModuleType | None,
         *,
         threads: int,

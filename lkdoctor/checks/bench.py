@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lkdoctor.checks.common import oversubscription_severity
 from lkdoctor.model import Bench, Finding, Report, Throttling
 
 
@@ -27,11 +28,10 @@ def oversubscribed(report: Report) -> list[Finding]:
     if bench.verdict != "oversubscribed" or bench.metrics is None:
         return []
     m = bench.metrics
-    severe = m.plan_threads >= 2 * m.effective
     return [
         Finding(
             id="bench-oversubscribed",
-            severity="error" if severe else "warning",
+            severity=oversubscription_severity(m.plan_threads / max(m.effective, 1)),
             section="bench",
             title=f"Measured: {m.plan_threads} busy threads oversubscribe {m.effective} CPUs",
             evidence=bench.reason,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lkdoctor.model import ClusterNode, ClusterReport, Finding, Report
+from lkdoctor.checks.common import oversubscription_severity
+from lkdoctor.model import ClusterNode, ClusterReport, Finding, Report, Section
+from lkdoctor.plan.dialects import dialect_named
 
 
 def check(report: Report) -> list[Finding]:
@@ -38,8 +40,8 @@ def _overcommit(node: ClusterNode) -> Finding | None:
     per_task = f"; each task's LensKit plan may run {peak} threads on top" if peak else ""
     return Finding(
         id="ray-cpu-overcommit",
-        severity="error" if node.ray_cpus >= 2 * cpu.effective else "warning",
-        section="cluster",
+        severity=oversubscription_severity(node.ray_cpus / max(cpu.effective, 1)),
+        section=Section.CLUSTER,
         title=f"Ray schedules {node.ray_cpus:g} CPUs on node {node.label}, "
         f"which has {cpu.effective}",
         evidence=f"Ray resources CPU={node.ray_cpus:g}, effective budget {cpu.effective}"
@@ -47,12 +49,6 @@ def _overcommit(node: ClusterNode) -> Finding | None:
         remediation=f"start this node with `ray start --num-cpus={cpu.effective}` "
         "(or request more num_cpus per task) so Ray's CPU count matches the budget",
     )
-
-
-#: Each one-CPU task single-threaded at every level: Ray's CPU count then bounds the threads.
-ONE_THREAD_PER_TASK = {"LK_NUM_PROCS": "1", "LK_NUM_THREADS": "1", "LK_NUM_BACKEND_THREADS": "1"}
-#: The same for LensKit 2026, which ignores LK_NUM_PROCS.
-ONE_THREAD_PER_TASK_2026 = {"LK_NUM_THREADS": "1", "LK_NUM_BACKEND_THREADS": "1"}
 
 
 def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
@@ -64,16 +60,8 @@ def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
     report = node.report
     if report is None or report.cpu is None or report.plan is None or node.ray_cpus is None:
         return None
-    task_cpus, peak, env = 1, report.plan.peak_threads, ONE_THREAD_PER_TASK
-    settings = report.plan.settings
-    if report.plan.dialect == "2026" and settings is not None:
-        # LensKit 2026's batch tasks ask num_cpus = backend threads; each worker runs its
-        # own Rayon pool of num_threads and backends of num_backend_threads.
-        threads = int(settings["num_threads"].value)
-        backend = int(settings["num_backend_threads"].value)
-        task_cpus = max(backend, 1)
-        peak = threads * (backend if backend >= 1 else report.plan.cpu_count)
-        env = ONE_THREAD_PER_TASK_2026
+    task = dialect_named(report.plan.dialect).ray_task(report.plan)
+    task_cpus, peak, env = task.cpus, task.peak, task.single_threaded_env
     slots = int(node.ray_cpus) // task_cpus
     effective = report.cpu.effective
     demand = slots * peak
@@ -82,8 +70,8 @@ def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
     kind = "one-CPU" if task_cpus == 1 else f"{task_cpus}-CPU"
     return Finding(
         id="ray-tasks-oversubscribed",
-        severity="error" if demand >= 2 * effective else "warning",
-        section="cluster",
+        severity=oversubscription_severity(demand / max(effective, 1)),
+        section=Section.CLUSTER,
         title=f"{slots} {kind} Ray tasks at once on node {node.label} would run "
         f"{demand} threads on {effective} CPUs",
         evidence=f"Ray runs up to {slots} tasks of num_cpus={task_cpus} at once "
@@ -117,7 +105,7 @@ def _heterogeneous(cluster: ClusterReport) -> Finding | None:
     return Finding(
         id="cluster-heterogeneous",
         severity="warning" if plans_differ else "info",
-        section="cluster",
+        section=Section.CLUSTER,
         title=f"The nodes differ in {what}",
         evidence=per_node,
         remediation="size LensKit's threads per node (set LK_NUM_* in each node's "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lkdoctor.host.undecodable import quoted
-from lkdoctor.model import EnvProblem, Finding, Severity
+from lkdoctor.model import EnvProblem, Finding, Section, Severity
 
 
 def oversubscription_severity(ratio: float) -> Severity:
@@ -11,7 +11,7 @@ def oversubscription_severity(ratio: float) -> Severity:
     return "error" if ratio >= 2.0 else "warning"
 
 
-def env_problem_findings(report_section: str, problems: list[EnvProblem]) -> list[Finding]:
+def env_problem_findings(report_section: Section, problems: list[EnvProblem]) -> list[Finding]:
     """``env-invalid`` findings for the environment values a collector could not use."""
     findings = []
     for problem in problems:
@@ -29,7 +29,7 @@ def env_problem_findings(report_section: str, problems: list[EnvProblem]) -> lis
     return findings
 
 
-def lenskit_unsupported(report_section: str, note: str, follows: str) -> Finding:
+def lenskit_unsupported(report_section: Section, note: str, follows: str) -> Finding:
     """LensKit is installed but its own answer could not be read (``note`` says why)."""
     return Finding(
         id="lenskit-unsupported",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import env_problem_findings
-from lkdoctor.model import CpuBudget, Finding, Report
+from lkdoctor.model import CpuBudget, Finding, Report, Section
 
 
 def check(report: Report) -> list[Finding]:
     cpu = report.cpu
     if cpu is None:
         return []
-    findings = env_problem_findings("cpu", cpu.env_problems)
+    findings = env_problem_findings(Section.CPU, cpu.env_problems)
     mismatch = count_mismatch(report)
     if mismatch is not None:
         findings.append(mismatch)
@@ -40,7 +40,7 @@ def count_mismatch(report: Report) -> Finding | None:
     return Finding(
         id="cpu-count-mismatch",
         severity="warning",
-        section="cpu",
+        section=Section.CPU,
         title=f"LensKit will plan for {cpu.lenskit_effective} CPUs but only "
         f"{cpu.effective} are available",
         evidence=f"lenskit_effective={cpu.lenskit_effective} (affinity / process_cpu_count; "
@@ -60,7 +60,7 @@ def smt_finding(cpu: CpuBudget) -> Finding | None:
     return Finding(
         id="cpu-smt",
         severity="info",
-        section="cpu",
+        section=Section.CPU,
         title=f"SMT: {cpu.logical} logical CPUs on {cpu.physical} physical cores",
         evidence=f"{per_core:g} hardware threads per core; torch's default intra-op count is "
         f"the physical core count, LensKit's defaults count logical CPUs",

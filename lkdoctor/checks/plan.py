@@ -1,9 +1,15 @@
-"""Findings about the thread plan."""
+"""Findings about the thread plan: those of every dialect, then the dialect's own.
+
+The plan's shape (its model) says which dialect's findings apply: `DIALECT_CHECKS` maps
+each shape to its checks (LensKit 2025's are here, LensKit 2026's in ``plan2026``); a plan
+of another shape gets the checks every plan has.
+"""
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from lkdoctor.checks.common import (
     env_problem_findings,
@@ -12,9 +18,19 @@ from lkdoctor.checks.common import (
 )
 from lkdoctor.checks.plan2026 import check_2026
 from lkdoctor.host.pool_kinds import BLAS_VARIABLES
-from lkdoctor.model import BackendSetting, Finding, PlanLevel, Report, ThreadPlan, plan_signature
+from lkdoctor.model import (
+    BackendSetting,
+    Finding,
+    PlanBase,
+    PlanLevel,
+    Report,
+    Section,
+    ThreadPlan2025,
+    ThreadPlan2026,
+    plan_signature,
+)
 
-SECTION = "plan"
+SECTION = Section.PLAN
 
 
 def _many(count: int, noun: str) -> str:
@@ -39,7 +55,7 @@ def overflows(level: PlanLevel, effective: int) -> bool:
     return level.demand > effective
 
 
-def oversubscribed(plan: ThreadPlan) -> list[Finding]:
+def oversubscribed(plan: PlanBase) -> list[Finding]:
     if plan.oversubscription <= 1.0:
         return []
     overflowing = [level for level in plan.levels if overflows(level, plan.effective)]
@@ -60,7 +76,7 @@ def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     ]
 
 
-def deprecated_child(plan: ThreadPlan) -> list[Finding]:
+def deprecated_child(plan: ThreadPlan2025) -> list[Finding]:
     if plan.child_threads is None:
         return []
     equivalent = plan.child_threads_equivalent
@@ -115,21 +131,21 @@ def _conflict(
     )
 
 
-def conflicts(plan: ThreadPlan) -> list[Finding]:
+def conflicts(plan: PlanBase) -> list[Finding]:
     found = (_conflict(s, plan.levels, plan.suggested_env) for s in plan.backend_env)
     return [finding for finding in found if finding is not None]
 
 
-def lenskit_agrees(plan: ThreadPlan) -> bool | None:
+def lenskit_agrees(plan: ThreadPlan2025) -> bool | None:
     """Whether LensKit's own code resolves the documented plan; None when it was not asked."""
-    if not isinstance(plan.lenskit_resolved, list):
+    if plan.lenskit_resolved is None:
         return None
     return plan_signature(plan.lenskit_resolved) == plan_signature(plan.levels)
 
 
-def divergence(plan: ThreadPlan) -> list[Finding]:
+def divergence(plan: ThreadPlan2025) -> list[Finding]:
     resolved = plan.lenskit_resolved
-    if not isinstance(resolved, list) or lenskit_agrees(plan):
+    if resolved is None or lenskit_agrees(plan):
         return []
     differing = []
     for index in range(max(len(plan.levels), len(resolved))):
@@ -170,7 +186,7 @@ def _shape(level: PlanLevel | None) -> str:
     )
 
 
-def lenskit_unavailable(plan: ThreadPlan) -> list[Finding]:
+def lenskit_unavailable(plan: ThreadPlan2025) -> list[Finding]:
     if plan.lenskit_note is None:
         return []
     return [
@@ -178,16 +194,7 @@ def lenskit_unavailable(plan: ThreadPlan) -> list[Finding]:
     ]
 
 
-def check(report: Report) -> list[Finding]:
-    plan = report.plan
-    if plan is None:
-        return []
-    if plan.dialect == "2026":
-        return [
-            *env_problem_findings(SECTION, plan.env_problems),
-            *check_2026(plan),
-            *conflicts(plan),
-        ]
+def check_2025(plan: ThreadPlan2025) -> list[Finding]:
     return [
         *env_problem_findings(SECTION, plan.env_problems),
         *deprecated_child(plan),
@@ -196,3 +203,34 @@ def check(report: Report) -> list[Finding]:
         *divergence(plan),
         *lenskit_unavailable(plan),
     ]
+
+
+def _check_2026(plan: ThreadPlan2026) -> list[Finding]:
+    return [
+        *env_problem_findings(SECTION, plan.env_problems),
+        *check_2026(plan),
+        *conflicts(plan),
+    ]
+
+
+def check_any(plan: PlanBase) -> list[Finding]:
+    """What every plan is checked for, whatever its dialect."""
+    return [
+        *env_problem_findings(SECTION, plan.env_problems),
+        *conflicts(plan),
+        *oversubscribed(plan),
+    ]
+
+
+#: Each plan shape's checks (a shape not listed gets `check_any`).
+DIALECT_CHECKS: dict[type[PlanBase], Callable[[Any], list[Finding]]] = {
+    ThreadPlan2025: check_2025,
+    ThreadPlan2026: _check_2026,
+}
+
+
+def check(report: Report) -> list[Finding]:
+    plan = report.plan
+    if plan is None:
+        return []
+    return DIALECT_CHECKS.get(type(plan), check_any)(plan)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 
 from lkdoctor.checks.common import lenskit_unsupported, oversubscription_severity
-from lkdoctor.model import Finding, SettingsProblem, ThreadPlan
+from lkdoctor.model import Finding, Section, SettingsProblem, ThreadPlan2026
 
-SECTION = "plan"
+SECTION = Section.PLAN
 _FAILS = {
     "import": "`import lenskit.config` fails, so every lenskit command and import of "
     "LensKit's configuration fails",
@@ -19,7 +19,7 @@ def _where(problem: SettingsProblem) -> str:
     return f"{problem.where}:{problem.line}" if problem.line else problem.where
 
 
-def _remedy(problem: SettingsProblem, plan: ThreadPlan) -> tuple[str, dict[str, str]]:
+def _remedy(problem: SettingsProblem, plan: ThreadPlan2026) -> tuple[str, dict[str, str]]:
     if problem.kind == "settings-file-invalid":
         return f"fix or remove that entry in {_where(problem)}", {}
     if problem.where in plan.suggested_unset:
@@ -38,7 +38,7 @@ def _remedy(problem: SettingsProblem, plan: ThreadPlan) -> tuple[str, dict[str, 
     return f"unset {problem.where}", {}
 
 
-def settings_problems(plan: ThreadPlan) -> list[Finding]:
+def settings_problems(plan: ThreadPlan2026) -> list[Finding]:
     findings = []
     for problem in plan.settings_problems:
         if problem.kind == "env-ignored":
@@ -78,7 +78,7 @@ def settings_problems(plan: ThreadPlan) -> list[Finding]:
     return findings
 
 
-def unexplained_failure(plan: ThreadPlan) -> list[Finding]:
+def unexplained_failure(plan: ThreadPlan2026) -> list[Finding]:
     """LensKit's own code fails on settings the doctor found nothing wrong with."""
     if plan.lenskit_note is None or any(p.fails for p in plan.settings_problems):
         return []
@@ -96,10 +96,10 @@ def unexplained_failure(plan: ThreadPlan) -> list[Finding]:
     ]
 
 
-def mismatch(plan: ThreadPlan) -> list[Finding]:
+def mismatch(plan: ThreadPlan2026) -> list[Finding]:
     """The doctor's resolution differs from LensKit's own: the plan may be wrong."""
     own = plan.lenskit_resolved
-    if own is None or isinstance(own, list) or plan.settings is None:
+    if own is None:
         return []
     differing = [
         f"{name}: lkdoctor {plan.settings[name].value}, LensKit {getattr(own, name)}"
@@ -120,9 +120,9 @@ def mismatch(plan: ThreadPlan) -> list[Finding]:
     ]
 
 
-def divergences(plan: ThreadPlan) -> list[Finding]:
+def divergences(plan: ThreadPlan2026) -> list[Finding]:
     """Where LensKit 2026's code does not do what its documentation says, for these settings."""
-    if plan.settings is None:
+    if not plan.settings:
         return []
     found = []
     inputs = {name.upper(): name for name in plan.inputs}
@@ -198,13 +198,13 @@ def divergences(plan: ThreadPlan) -> list[Finding]:
     return found
 
 
-def oversubscribed(plan: ThreadPlan) -> list[Finding]:
+def oversubscribed(plan: ThreadPlan2026) -> list[Finding]:
     if plan.oversubscription <= 1.0:
         return []
     remediation = "use the suggested settings: they fit the CPUs and LensKit 2026 accepts them"
     edits = [
         f"{name} = {plan.suggested_env[var]} in {s.source}:{s.line}"
-        for name, s in (plan.settings or {}).items()
+        for name, s in plan.settings.items()
         if s.line is not None and (var := f"LK_PARALLEL__{name.upper()}") in plan.suggested_env
     ]
     if edits:
@@ -224,7 +224,7 @@ def oversubscribed(plan: ThreadPlan) -> list[Finding]:
     ]
 
 
-def check_2026(plan: ThreadPlan) -> list[Finding]:
+def check_2026(plan: ThreadPlan2026) -> list[Finding]:
     return [
         *settings_problems(plan),
         *unexplained_failure(plan),

@@ -16,23 +16,18 @@ from pathlib import Path
 
 from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import EnvironmentInfo, PackageVersion, SearchPaths
+from lkdoctor.pools.process import THREADING_ENV_PREFIXES
 
-#: Prefixes of variables that size a thread pool, pick a CPU count or steer the backends.
+#: Prefixes of variables that size a thread pool, pick a CPU count or steer the backends:
+#: a process's threading environment (LensKit's and every pool kind's), then the rest.
 THREADING_PREFIXES = (
-    "LK_",
-    "OMP_",
+    *THREADING_ENV_PREFIXES,
     "KMP_",
     "GOMP_",
-    "MKL_",
-    "OPENBLAS_",
     "GOTO_",
-    "BLIS_",
     "VECLIB_",
-    "RAYON_",
     "TORCH_",
     "PYTORCH_",
-    "NUMEXPR_",
-    "NUMBA_",
     "TBB_",
     "RAY_",
     "JOBLIB_",

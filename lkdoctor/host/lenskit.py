@@ -9,7 +9,6 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 
 def version_at(site: Path) -> str | None:
@@ -44,70 +43,12 @@ def lenskit_accel_origin() -> str | None:
     return spec.origin if spec is not None and spec.has_location else None
 
 
-Dialect = Literal["2025", "2026"]
-
-#: LensKit 2026.1 and later need this Python; pip gives 2025.8 on anything older.
-LENSKIT_2026_PYTHON = (3, 12, 5)
-
-
-@dataclass(frozen=True)
-class LensKitDialect:
-    """Which configuration dialect the plan is resolved in, and why."""
-
-    dialect: Dialect
-    version: str | None  # the installed LensKit, None when none is installed
-    reason: str
-
-
 def installed_lenskit_version() -> str | None:
     """The version of the importable LensKit, read from its metadata without importing it."""
     for package in lenskit_package_dirs():
         if found := version_at(package.parent):
             return found
     return None
-
-
-def dialect_of_version(version: str) -> Dialect | None:
-    """``"2026"`` for 2026.x and later, ``"2025"`` for 2025.x; None when not a LensKit year."""
-    year = version.split(".", 1)[0]
-    if not year.isdigit():
-        return None
-    return "2026" if int(year) >= 2026 else "2025" if int(year) == 2025 else None
-
-
-def detect_dialect(
-    override: Dialect | None = None,
-    *,
-    version: str | None = None,
-    python: tuple[int, int, int] | None = None,
-) -> LensKitDialect:
-    """The dialect of the installed LensKit; with none installed, the one pip would install.
-
-    ``override`` (the user's choice) wins; ``version`` and ``python`` default to the
-    installed LensKit's version and this interpreter's.
-    """
-    installed = installed_lenskit_version() if version is None else version
-    if override is not None:
-        why = f"chosen with --dialect {override}"
-        if installed:
-            why += f" (LensKit {installed} is installed)"
-        return LensKitDialect(override, installed, why)
-    if installed:
-        dialect = dialect_of_version(installed)
-        if dialect is not None:
-            return LensKitDialect(dialect, installed, f"LensKit {installed} is installed")
-        return LensKitDialect(
-            "2026", installed, f"LensKit {installed} is installed; read as the current 2026.x"
-        )
-    py = python or (sys.version_info.major, sys.version_info.minor, sys.version_info.micro)
-    shown = ".".join(map(str, py))
-    if py >= LENSKIT_2026_PYTHON:
-        return LensKitDialect(
-            "2026", None, f"no LensKit installed; pip installs 2026.x on Python {shown}"
-        )
-    return LensKitDialect(
-        "2025", None, f"no LensKit installed; pip installs 2025.8 on Python {shown} (< 3.12.5)"
-    )
 
 
 @dataclass(frozen=True)

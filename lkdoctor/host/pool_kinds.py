@@ -97,6 +97,25 @@ def skipped_step(step: int, action: str, why: str) -> ApplyStep:
 TORCH_MISSING = "torch is not installed (LensKit needs it)"
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What a kind's variable does to LensKit's plan depends on."""
+
+    environ: Mapping[str, str]
+    cpus: int  # the CPU count LensKit resolves with
+    blas_skipped: bool  # OPENBLAS_ or MKL_NUM_THREADS is set: LensKit leaves BLAS alone
+    blas_fallback: tuple[int, str]  # threads OpenBLAS starts without its own variable, and why
+
+
+@dataclass(frozen=True)
+class PlanEffect:
+    """A kind's variable set to a usable count, as LensKit's process pool meets it."""
+
+    threads: int  # threads per process it starts
+    counted: bool  # counted in the plan's demand (a pool of this size runs)
+    effect: str
+
+
 # --- the kinds ---------------------------------------------------------------------------
 
 
@@ -131,6 +150,16 @@ class PoolKind:
     def sizes(cls, pools: Pools) -> list[PoolSize]:
         """Its pools as the collected section shows them."""
         return []
+
+    @classmethod
+    def plan_effect(cls, variable: str, number: int, context: PlanContext) -> PlanEffect:
+        """What ``variable`` = ``number`` does to LensKit's plan (the plan's backend notes)."""
+        return PlanEffect(
+            number,
+            True,
+            f"{cls.name} uses {number} threads per process; LensKit does not set it, "
+            "and worker processes inherit it",
+        )
 
     @classmethod
     def initialize(
@@ -199,6 +228,15 @@ class OpenMP(ThreadpoolctlKind):
     runtimes: ClassVar[dict[str, str]] = {"libgomp": "GNU", "libiomp": "Intel", "libomp": "LLVM"}
 
     @classmethod
+    def plan_effect(cls, variable: str, number: int, context: PlanContext) -> PlanEffect:
+        return PlanEffect(
+            number,
+            True,
+            f"OpenMP code that LensKit does not size (anything beyond torch and BLAS) "
+            f"starts {number} threads per process; worker processes inherit it",
+        )
+
+    @classmethod
     def runtime(cls, prefix: str) -> str:
         """The OpenMP runtime of a threadpoolctl prefix (the prefix itself when unknown)."""
         return next((name for p, name in cls.runtimes.items() if prefix.startswith(p)), prefix)
@@ -215,6 +253,15 @@ class Blas(ThreadpoolctlKind):
         "no action needed unless BLAS threads are wrong; then set OPENBLAS_NUM_THREADS / "
         "MKL_NUM_THREADS"
     )
+
+    @classmethod
+    def plan_effect(cls, variable: str, number: int, context: PlanContext) -> PlanEffect:
+        return PlanEffect(
+            number,
+            True,
+            f"LensKit skips its BLAS limit (threadpoolctl) because {variable} is set, so BLAS "
+            f"runs {number} threads per process at every level",
+        )
 
     @classmethod
     def initialize(
@@ -265,12 +312,33 @@ class MKL(Blas):
     libraries = (Library("libmkl_rt", r"libmkl_rt[.-]"),)
     threadpoolctl_api = "mkl"
 
+    @classmethod
+    def plan_effect(cls, variable: str, number: int, context: PlanContext) -> PlanEffect:
+        found = super().plan_effect(variable, number, context)
+        if OpenBLAS.variables[0].name in context.environ:
+            return found
+        fallback, source = context.blas_fallback
+        return PlanEffect(
+            max(number, fallback),
+            True,
+            f"{found.effect}; OpenBLAS (numpy's BLAS) ignores {variable} and starts "
+            f"{fallback} ({source})",
+        )
+
 
 class BLIS(Blas):
     name = "BLIS"
     variables = (BackendVariable("BLIS_NUM_THREADS"),)
     libraries = (Library("libblis", r"libblis[.-]"),)
     threadpoolctl_api = "blis"
+
+    @classmethod
+    def plan_effect(cls, variable: str, number: int, context: PlanContext) -> PlanEffect:
+        if context.blas_skipped:
+            effect = f"LensKit skips its BLAS limit, so BLIS runs {number} threads per process"
+        else:
+            effect = "overridden: LensKit limits every BLAS, BLIS included, to the backend count"
+        return PlanEffect(number, context.blas_skipped, effect)
 
 
 class OtherThreadpoolctlLibrary(ThreadpoolctlKind):
@@ -354,6 +422,16 @@ class RayonDefault(PoolKind):
     name = "Rayon default"
     source = "rayon"
     variables = (BackendVariable("RAYON_NUM_THREADS", allows_zero=True),)
+
+    @classmethod
+    def plan_effect(cls, variable: str, number: int, context: PlanContext) -> PlanEffect:
+        threads = number or context.cpus
+        return PlanEffect(
+            threads,
+            False,
+            f"LensKit builds its Rayon pool with LK_NUM_THREADS explicitly, so this only "
+            f"sizes other Rust extensions' pools ({threads} threads)",
+        )
 
     @classmethod
     def sizes(cls, pools: Pools) -> list[PoolSize]:
@@ -452,6 +530,14 @@ KINDS: tuple[type[PoolKind], ...] = (
 #: Every library that brings a pool, each once (the torch kinds share theirs).
 THREADING_LIBRARIES: tuple[Library, ...] = tuple(
     dict.fromkeys(library for kind in KINDS for library in kind.libraries)
+)
+
+#: The prefixes of the kinds' own variables (``OMP_``, ``OPENBLAS_``, ...): a variable with
+#: one of them belongs to a pool's library, whatever its name says beyond.
+VARIABLE_PREFIXES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        variable.name.split("_", 1)[0] + "_" for kind in KINDS for variable in kind.variables
+    )
 )
 
 #: The BLAS kinds' variables.

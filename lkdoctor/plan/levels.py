@@ -16,3 +16,11 @@ class Counts:
     processes: int
     threads: int
     backend: int
+
+
+def oversubscription(peak: int, effective: int) -> float:
+    """``peak / effective`` to 3 decimals, bounded so absurd inputs stay a finite float."""
+    effective = max(effective, 1)
+    if peak > 10**12 * effective:
+        return float(10**12)
+    return round(peak / effective, 3)

@@ -1,8 +1,8 @@
-"""``--apply``: set up level 0 of the plan the way LensKit's ``initialize()`` does.
+"""``--apply``: set up level 0 of the plan the way LensKit's own setup does.
 
-(LensKit 2026's ``init_threading``: see :func:`apply_level_zero`.)
+Each LensKit line orders and picks the pool kinds' steps itself (``LensKitLine.apply_steps``).
 
-LensKit 2025.x ``lenskit.parallel.config.initialize()`` does, in this order:
+LensKit 2025.x's ``lenskit.parallel.config.initialize()``, for one, does in this order:
 set torch's sharing strategy; limit BLAS with threadpoolctl unless
 ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set; set torch's inter-op
 threads; build lenskit._accel's global Rayon pool; set torch's intra-op threads.
@@ -17,12 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
-from lkdoctor.host.pool_kinds import TORCH_MISSING, attempt_step, initialize_steps, skipped_step
+from lkdoctor.host.pool_kinds import TORCH_MISSING, attempt_step, skipped_step
 from lkdoctor.model import ApplyStep, PlanLevel
-
-#: LensKit 2026's ``init_threading`` order: BLAS, torch intra-op, Rayon (no inter-op step).
-INIT_ORDER_2026 = (1, 4, 3)
-BACKEND_STEPS_2026 = (1, 4)
+from lkdoctor.plan.dialect import LensKitLine
 
 
 def apply_sharing_strategy(torch: Any | None) -> ApplyStep:
@@ -39,26 +36,10 @@ def apply_sharing_strategy(torch: Any | None) -> ApplyStep:
 
 
 def apply_level_zero(
-    level: PlanLevel, environ: Mapping[str, str], dialect: str = "2025"
+    level: PlanLevel, environ: Mapping[str, str], dialect: LensKitLine
 ) -> list[ApplyStep]:
-    """Apply ``level`` (level 0 of the plan) as LensKit's ``initialize()`` would: the
-    sharing strategy, then each pool kind's step in LensKit's order.
-
-    LensKit 2026's ``init_threading`` differs: no inter-op step (2); BLAS (1) and torch's
-    intra-op threads (4) only when ``num_backend_threads`` > 0; then the Rayon pool (3).
-    """
+    """Apply ``level`` (level 0 of the plan) as ``dialect``'s LensKit sets itself up: the
+    sharing strategy, then the pool kinds' steps in that LensKit's order."""
     modules = {name: import_if_installed(name)[0] for name in NUMERIC_MODULES}
     torch = modules["torch"]
-    kinds = initialize_steps()
-    if dialect != "2026":
-        steps = [kind.initialize(level, environ, torch) for kind in kinds]
-        return [apply_sharing_strategy(torch), *steps]
-    by_step = {kind.init_step: kind for kind in kinds}
-    why = "num_backend_threads < 1: LensKit 2026 leaves the backends' pools alone"
-    steps = [
-        skipped_step(step, f"size {by_step[step].name} to {level.backend_threads}", why)
-        if step in BACKEND_STEPS_2026 and level.backend_threads < 1
-        else by_step[step].initialize(level, environ, torch)
-        for step in INIT_ORDER_2026
-    ]
-    return [apply_sharing_strategy(torch), *steps]
+    return [apply_sharing_strategy(torch), *dialect.apply_steps(level, environ, torch)]

@@ -33,6 +33,7 @@ from lkdoctor.model import (
     ThreadsSnapshot,
     TorchPool,
 )
+from lkdoctor.plan.dialect import LensKitLine
 from lkdoctor.pools.apply import apply_level_zero
 
 T = TypeVar("T")
@@ -255,17 +256,15 @@ def collect_live(
     environ: Mapping[str, str],
     *,
     apply: bool,
-    dialect: str = "2025",
+    dialect: LensKitLine | None = None,
 ) -> Collected[Pools]:
-    """This process's pools, after applying ``level_zero`` of the plan first if asked.
-
-    ``dialect`` is the plan's: LensKit 2026 sets its pools up differently.
-    """
+    """This process's pools, after applying ``level_zero`` of the plan first if asked, as
+    the plan's ``dialect`` of LensKit sets its pools up."""
     steps = []
     errors = []
     found = lenskit_parallel_state()  # before --apply, which may set LensKit up itself
     if apply:
-        if level_zero is None:
+        if level_zero is None or dialect is None:
             errors.append(
                 ErrorEntry(
                     section="pools",

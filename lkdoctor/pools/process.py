@@ -6,19 +6,24 @@ for ``--single-process`` alike.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from lkdoctor.host.pool_kinds import VARIABLE_PREFIXES
 from lkdoctor.host.proc import read_environ
 
 #: The variables that steer thread pools; only these are copied from another process.
-THREADING_ENV = re.compile(r"^(LK_|OMP_|MKL_|OPENBLAS_|RAYON_)")
+#: LensKit's variables and every pool kind's (a process's threading environment).
+THREADING_ENV_PREFIXES = ("LK_", *VARIABLE_PREFIXES)
 
 
 def threading_env(environ: Mapping[str, str]) -> dict[str, str]:
     """Only the variables that steer thread pools (another process's other variables may be secret)."""
-    return {name: value for name, value in sorted(environ.items()) if THREADING_ENV.match(name)}
+    return {
+        name: value
+        for name, value in sorted(environ.items())
+        if name.startswith(THREADING_ENV_PREFIXES)
+    }
 
 
 def target_environ(root: Path, pid: int) -> dict[str, str]:

@@ -10,19 +10,19 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from lkdoctor.model import Finding, Report, worst_severity
+from lkdoctor.model import Finding, Report, Section, worst_severity
 
 #: Every section of a report in report order, with its heading; a section not listed
 #: here is shown after these, under its own name.
-SECTION_TITLES = {
-    "cpu": "CPU budget",
-    "plan": "Thread plan",
-    "pools": "Live pools",
-    "observed": "Observed",
-    "comparison": "Compared",
-    "bench": "Measured",
-    "environment": "Environment",
-    "cluster": "Ray cluster",
+SECTION_TITLES: dict[str, str] = {
+    Section.CPU: "CPU budget",
+    Section.PLAN: "Thread plan",
+    Section.POOLS: "Live pools",
+    Section.OBSERVED: "Observed",
+    Section.COMPARISON: "Compared",
+    Section.BENCH: "Measured",
+    Section.ENVIRONMENT: "Environment",
+    Section.CLUSTER: "Ray cluster",
 }
 
 Status = Literal["ok", "warning", "error"]

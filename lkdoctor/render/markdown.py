@@ -11,7 +11,16 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lkdoctor.model import SEVERITY_RANK, Comparison, Finding, Report
+from lkdoctor.model import (
+    SEVERITY_RANK,
+    Comparison,
+    Finding,
+    PlanBase,
+    PlanLevel,
+    Report,
+    ThreadPlan2025,
+    ThreadPlan2026,
+)
 from lkdoctor.render import (
     FINDING_MARK,
     SECTION_TITLES,
@@ -191,37 +200,65 @@ def _cpu_details(report: Report) -> list[str]:
     return [*lines, "", *generic(rest)]
 
 
+_LEVELS_HEADER = ("level", "processes", "threads", "backend threads", "demand")
+
+
+def _levels_table(levels: Iterable[PlanLevel]) -> list[str]:
+    rows = [(lv.level, lv.processes, lv.threads, lv.backend_threads, lv.demand) for lv in levels]
+    return table(_LEVELS_HEADER, rows)
+
+
+def _documented_head(plan: ThreadPlan2025) -> list[str]:
+    return [f"As documented (resolved with {plan.cpu_count} CPUs):", ""]
+
+
+def _levels_answer(plan: ThreadPlan2025) -> list[str]:
+    """LensKit 2025: the levels its own code resolves."""
+    if plan.lenskit_resolved is None:
+        return []
+    version = f" {plan.lenskit_version}" if plan.lenskit_version else ""
+    return [
+        "",
+        f"As the installed LensKit{version} resolves it:",
+        "",
+        *_levels_table(plan.lenskit_resolved),
+    ]
+
+
+def _dialect_head(plan: PlanBase) -> list[str]:
+    return [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""]
+
+
+def _settings_head(plan: ThreadPlan2026) -> list[str]:
+    """LensKit 2026: each setting with its source, batch work, its own code's settings."""
+    lines = _dialect_head(plan)
+    settings = [
+        (name, v.value, v.source + (f":{v.line}" if v.line else ""), v.detail)
+        for name, v in plan.settings.items()
+    ]
+    lines += table(("setting", "value", "source", "how"), settings)
+    lines += ["", f"Batch work: {plan.demand_model}.", ""]
+    own = plan.lenskit_resolved
+    if own is not None:
+        lines += ["As the installed LensKit resolves it:", ""]
+        lines += table(("setting", "value"), own.model_dump().items())
+        lines += [""]
+    return lines
+
+
+#: What each plan shape shows before its levels and after them.
+_VIEWS: dict[type[PlanBase], tuple[Callable[[Any], list[str]], Callable[[Any], list[str]]]] = {
+    ThreadPlan2025: (_documented_head, _levels_answer),
+    ThreadPlan2026: (_settings_head, lambda plan: []),
+}
+
+
 def _plan_details(report: Report) -> list[str]:
     plan = report.plan
     if plan is None:
         return []
-    header = ("level", "processes", "threads", "backend threads", "demand")
-
-    def rows(levels: Iterable[Any]) -> list[tuple[object, ...]]:
-        return [
-            (lv.level, lv.processes, lv.threads, lv.backend_threads, lv.demand) for lv in levels
-        ]
-
-    if plan.dialect == "2026":
-        lines = [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""]
-        settings = [
-            (name, v.value, v.source + (f":{v.line}" if v.line else ""), v.detail)
-            for name, v in (plan.settings or {}).items()
-        ]
-        lines += table(("setting", "value", "source", "how"), settings)
-        lines += ["", f"Batch work: {plan.demand_model}.", ""]
-        own = plan.lenskit_resolved
-        if own is not None and not isinstance(own, list):
-            lines += ["As the installed LensKit resolves it:", ""]
-            lines += table(("setting", "value"), own.model_dump().items())
-            lines += [""]
-    else:
-        lines = [f"As documented (resolved with {plan.cpu_count} CPUs):", ""]
-    lines += table(header, rows(plan.levels))
-    if isinstance(plan.lenskit_resolved, list):
-        version = f" {plan.lenskit_version}" if plan.lenskit_version else ""
-        lines += ["", f"As the installed LensKit{version} resolves it:", ""]
-        lines += table(header, rows(plan.lenskit_resolved))
+    head, answer = _VIEWS.get(type(plan), (_dialect_head, lambda plan: []))
+    lines = [*head(plan), *_levels_table(plan.levels), *answer(plan)]
     lines += [
         "",
         f"Peak {plan.peak_threads} threads on {plan.effective} CPUs "

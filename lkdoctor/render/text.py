@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
@@ -20,11 +21,13 @@ from lkdoctor.model import (
     CpuBudget,
     ErrorEntry,
     Finding,
+    PlanBase,
     PlanLevel,
     Pools,
     Report,
     SearchPaths,
-    ThreadPlan,
+    ThreadPlan2025,
+    ThreadPlan2026,
     ThreadsSnapshot,
 )
 from lkdoctor.render import (
@@ -141,13 +144,17 @@ def _plan_table(levels: list[PlanLevel], effective: int) -> Table:
     return table
 
 
-def _lenskit_lines(plan: ThreadPlan) -> list[RenderableType]:
+def _not_read(plan: PlanBase) -> list[RenderableType]:
+    """Why LensKit's own answer is missing."""
+    if plan.lenskit_note:
+        return [Text(f"LensKit's own plan: not read ({plan.lenskit_note})", style="dim")]
+    return [Text("LensKit is not installed: the documented rule is shown", style="dim")]
+
+
+def _levels_answer(plan: ThreadPlan2025) -> list[RenderableType]:
+    """LensKit 2025: whether its own code resolves the documented levels."""
     if plan.lenskit_resolved is None:
-        if plan.lenskit_note:
-            return [Text(f"LensKit's own plan: not read ({plan.lenskit_note})", style="dim")]
-        return [Text("LensKit is not installed: the documented rule is shown", style="dim")]
-    if not isinstance(plan.lenskit_resolved, list):
-        return _settings_lines(plan)
+        return _not_read(plan)
     if lenskit_agrees(plan):
         return [
             Text(f"LensKit {plan.lenskit_version}'s own code resolves the same plan", style="dim")
@@ -158,11 +165,11 @@ def _lenskit_lines(plan: ThreadPlan) -> list[RenderableType]:
     ]
 
 
-def _settings_lines(plan: ThreadPlan) -> list[RenderableType]:
+def _settings_answer(plan: ThreadPlan2026) -> list[RenderableType]:
     """LensKit 2026: whether its own code resolves the same settings."""
     own = plan.lenskit_resolved
-    if own is None or isinstance(own, list) or plan.settings is None:
-        return []
+    if own is None:
+        return _not_read(plan)
     differing = [n for n, v in plan.settings.items() if getattr(own, n) != v.value]
     if not differing:
         return [
@@ -174,18 +181,38 @@ def _settings_lines(plan: ThreadPlan) -> list[RenderableType]:
     return [Text(f"LensKit {plan.lenskit_version}'s own code resolves {shown}", style="bold")]
 
 
-def _dialect_lines(plan: ThreadPlan) -> list[RenderableType]:
-    """The dialect and why; for 2026 each setting with its source and how batch work runs."""
+def _settings_lines(plan: ThreadPlan2026) -> list[RenderableType]:
+    """LensKit 2026: each setting with its source, and how batch work runs."""
     lines: list[RenderableType] = []
-    if plan.dialect_reason:
-        lines.append(Text(f"dialect {plan.dialect}: {plan.dialect_reason}", style="dim"))
-    for name, setting in (plan.settings or {}).items():
+    for name, setting in plan.settings.items():
         where = setting.source + (f":{setting.line}" if setting.line else "")
         detail = f" ({setting.detail})" if setting.detail else ""
         lines.append(Text(f"  {name} = {setting.value}  from {where}{detail}"))
     if plan.demand_model:
         lines.append(Text(f"batch work: {plan.demand_model}"))
     return lines
+
+
+@dataclass(frozen=True)
+class _PlanView:
+    """What a plan shape adds to the plan every dialect shows."""
+
+    settings: Callable[[Any], list[RenderableType]]  # under the dialect line
+    answer: Callable[[Any], list[RenderableType]]  # LensKit's own answer, under the summary
+
+
+_VIEWS: dict[type[PlanBase], _PlanView] = {
+    ThreadPlan2025: _PlanView(settings=lambda plan: [], answer=_levels_answer),
+    ThreadPlan2026: _PlanView(settings=_settings_lines, answer=_settings_answer),
+}
+_ANY_PLAN = _PlanView(settings=lambda plan: [], answer=_not_read)
+
+
+def _dialect_lines(plan: PlanBase) -> list[RenderableType]:
+    """The dialect and why."""
+    if plan.dialect_reason:
+        return [Text(f"dialect {plan.dialect}: {plan.dialect_reason}", style="dim")]
+    return []
 
 
 def render_plan(report: Report, full: bool = False) -> RenderableType | None:
@@ -197,12 +224,14 @@ def render_plan(report: Report, full: bool = False) -> RenderableType | None:
         f"(oversubscription {plan.oversubscription:.2f}); LensKit resolves with "
         f"{plan.cpu_count} CPUs"
     )
+    view = _VIEWS.get(type(plan), _ANY_PLAN)
     parts: list[RenderableType] = [
         *_dialect_lines(plan),
+        *view.settings(plan),
         _plan_table(plan.levels, plan.effective),
         summary,
     ]
-    parts.extend(_lenskit_lines(plan))
+    parts.extend(view.answer(plan))
     if plan.suggested_env:
         label = (
             "this plan fits; to pin it:"

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lkdoctor.host.lenskit import lenskit_package_dirs, version_at
+from lkdoctor.plan.lenskit2025.settings import LkSettings
 from lkdoctor.plan.levels import MAX_LEVELS, Counts
-from lkdoctor.plan.settings import LkSettings
 
 CONFIG_FILE = ("parallel", "config.py")
 _API = "the 2025.3 – 2025.8 parallel configuration API (_resolve_parallel_config, ParallelConfig.subprocess)"

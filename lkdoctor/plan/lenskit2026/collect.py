@@ -1,7 +1,7 @@
 """The thread plan in LensKit 2026's dialect: settings with sources, demand, a fitting suggestion.
 
-The model of what runs at once is in :mod:`lkdoctor.plan.lenskit2026`'s docstring.
-LensKit's own answer comes from a child process (``lenskit2026_child.py``) that runs
+The model of what runs at once is in :mod:`lkdoctor.plan.lenskit2026.settings`'s docstring.
+LensKit's own answer comes from a child process (``child.py``) that runs
 LensKit's own settings code in the diagnosed folder and environment, so the doctor's
 process imports nothing of LensKit's.
 """
@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lkdoctor.host.lenskit import LensKitDialect, lenskit_package_dirs
-from lkdoctor.model import LensKit2026Settings, PlanLevel, ThreadPlan
-from lkdoctor.plan.lenskit2026 import (
+from lkdoctor.host.lenskit import lenskit_package_dirs
+from lkdoctor.model import LensKit2026Settings, PlanLevel, ThreadPlan2026
+from lkdoctor.plan.backends import backend_settings, plan_inputs
+from lkdoctor.plan.dialect import DialectChoice
+from lkdoctor.plan.lenskit2026.settings import (
     FIELD_TYPES,
     REPORTED,
     Resolution,
@@ -34,9 +36,9 @@ from lkdoctor.plan.lenskit2026 import (
     ray_tasks,
     resolve_settings,
 )
-from lkdoctor.plan.resolve import backend_settings, oversubscription, plan_inputs
+from lkdoctor.plan.levels import oversubscription
 
-CHILD_SCRIPT = Path(__file__).with_name("lenskit2026_child.py")
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
 #: Hard limit for LensKit's own answer (it imports pydantic-settings, not torch).
 CHILD_TIMEOUT = 30.0
 _FITTED = ("num_threads", "num_backend_threads", "num_batch_jobs")
@@ -119,29 +121,23 @@ def ask_lenskit(
     return PendingAnswer(environ, cwd, project_root, python, timeout).result()
 
 
-def attach_answer(plan: ThreadPlan, answer: ChildAnswer) -> None:
+def attach_answer(plan: ThreadPlan2026, answer: ChildAnswer) -> None:
     """Put LensKit's own answer into the plan."""
     plan.lenskit_resolved = lenskit_resolved(answer)
     plan.lenskit_note = failure_message(answer)
 
 
-def attach_answers(plan: ThreadPlan, pending: list[PendingAnswer | None]) -> None:
-    """Wait for the answers started with :func:`start_answer` and put them into the plan."""
-    for answer in pending:
-        if answer is not None:
-            attach_answer(plan, answer.result())
-
-
 def start_answer(
-    plan: ThreadPlan,
+    plan: ThreadPlan2026,
     environ: Mapping[str, str],
     cwd: Path | None,
     project_root: Path | None,
     affinity: set[int] | None = None,
 ) -> PendingAnswer | None:
-    """Start asking the installed LensKit (None when there is none to ask); ``affinity``:
-    the CPUs of the diagnosed process when it is not this one (``--pid``)."""
-    if plan.dialect != "2026" or plan.lenskit_version is None or not lenskit_package_dirs():
+    """Start asking the installed LensKit (None when there is none to ask); the answer is
+    put in with :func:`attach_answer`. ``affinity``: the CPUs of the diagnosed process when
+    it is not this one (``--pid``)."""
+    if plan.lenskit_version is None or not lenskit_package_dirs():
         return None
     folder = Path(os.getcwd()) if cwd is None else cwd
     return PendingAnswer(environ, folder, project_root, affinity=affinity)
@@ -261,12 +257,12 @@ def collect_plan_2026(
     lenskit_cpus: int,
     effective: int,
     environ: Mapping[str, str],
-    dialect: LensKitDialect,
+    chosen: DialectChoice,
     *,
     cwd: Path | None = None,
     project_root: Path | None = None,
     ask: bool = True,
-) -> ThreadPlan:
+) -> ThreadPlan2026:
     """The plan as LensKit 2026 resolves it for ``environ`` in ``cwd`` (default: ours)."""
     folder = Path(os.getcwd()) if cwd is None else cwd
     cpus, effective = max(lenskit_cpus, 1), max(effective, 1)
@@ -281,8 +277,8 @@ def collect_plan_2026(
     fits_as_is = peak <= effective and not res.fails
     backend_env, backend_problems = backend_settings(environ, cpus)
     mode = batch_mode(res.use_ray, res.batch_jobs)
-    plan = ThreadPlan(
-        inputs=plan_inputs(environ) | _lk_inputs(environ),
+    plan = ThreadPlan2026(
+        inputs=_lk_inputs(environ) | plan_inputs(environ, ()),
         cpu_count=cpus,
         effective=effective,
         levels=levels,
@@ -293,9 +289,8 @@ def collect_plan_2026(
         suggestion_fits_as_is=fits_as_is,
         env_problems=backend_problems,
         backend_env=backend_env,
-        dialect="2026",
-        dialect_reason=dialect.reason,
-        lenskit_version=dialect.version,
+        dialect_reason=chosen.reason,
+        lenskit_version=chosen.version,
         settings=res.settings,
         batch_mode=mode,
         demand_model=describe_demand(res, ncpus, cpus),

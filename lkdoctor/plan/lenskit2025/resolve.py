@@ -7,21 +7,18 @@ CPU count LensKit itself uses; the demand is judged against the CPUs really avai
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from lkdoctor.host.pool_kinds import Blas, OpenMP, owner_of
-from lkdoctor.model import BackendSetting, EnvProblem, PlanLevel, ThreadPlan
-from lkdoctor.plan.levels import MAX_LEVELS, Counts
-from lkdoctor.plan.settings import (
-    BACKEND_VARIABLES,
+from lkdoctor.model import BackendSetting, PlanLevel, ThreadPlan2025
+from lkdoctor.plan.backends import backend_floor, backend_settings, plan_inputs
+from lkdoctor.plan.lenskit2025.settings import (
     LK_CHILD,
     LK_LISTS,
     LK_VARIABLES,
     LkSettings,
-    parse_backend,
     parse_lk_settings,
-    shown,
 )
+from lkdoctor.plan.levels import MAX_LEVELS, Counts, oversubscription
 
 __all__ = ["LK_VARIABLES", "collect_plan", "level_zero_defaults", "resolve_levels"]
 
@@ -91,125 +88,6 @@ def plan_levels(counts: Sequence[Counts], backend_floor: int, cpus: int = 1) -> 
         )
         instances *= max(level.processes, 1)
     return levels
-
-
-def oversubscription(peak: int, effective: int) -> float:
-    """``peak / effective`` to 3 decimals, bounded so absurd inputs stay a finite float."""
-    effective = max(effective, 1)
-    if peak > 10**12 * effective:
-        return float(10**12)
-    return round(peak / effective, 3)
-
-
-# --- the backends' own variables -------------------------------------------------------
-
-
-def _blas_fallback(environ: Mapping[str, str], cpus: int) -> tuple[int, str]:
-    """Threads OpenBLAS starts without a usable OPENBLAS_NUM_THREADS: OMP's, else one per CPU."""
-    variable = OpenMP.variables[0]
-    omp = parse_backend(variable, environ.get(variable.name)).first
-    if omp is not None:
-        return omp, variable.name
-    return cpus, "one per CPU"
-
-
-def _blas_setting(
-    name: str, value: str, number: int | None, environ: Mapping[str, str], cpus: int
-) -> BackendSetting:
-    skip = f"LensKit skips its BLAS limit (threadpoolctl) because {name} is set"
-    fallback, source = _blas_fallback(environ, cpus)
-    if number is None:
-        what = "empty" if not value else "not a usable count"
-        return BackendSetting(
-            variable=name,
-            value=shown(value),
-            threads=fallback,
-            counted=True,
-            effect=f"{skip}, and it is {what}, so the library starts {fallback} threads "
-            f"({source}) per process at every level",
-        )
-    threads, effect = number, f"{skip}, so BLAS runs {number} threads per process at every level"
-    if name == "MKL_NUM_THREADS" and "OPENBLAS_NUM_THREADS" not in environ:
-        threads = max(number, fallback)
-        effect += (
-            f"; OpenBLAS (numpy's BLAS) ignores MKL_NUM_THREADS and starts {fallback} ({source})"
-        )
-    return BackendSetting(variable=name, value=value, threads=threads, counted=True, effect=effect)
-
-
-def _other_setting(
-    name: str, value: str, number: int | None, blas_skipped: bool, cpus: int
-) -> BackendSetting:
-    if number is None:
-        return BackendSetting(
-            variable=name,
-            value=shown(value),
-            threads=None,
-            counted=False,
-            effect="ignored by the library, which uses its own default",
-        )
-    if name == "OMP_NUM_THREADS":
-        return BackendSetting(
-            variable=name,
-            value=value,
-            threads=number,
-            counted=True,
-            effect=f"OpenMP code that LensKit does not size (anything beyond torch and BLAS) "
-            f"starts {number} threads per process; worker processes inherit it",
-        )
-    if name == "BLIS_NUM_THREADS":
-        if blas_skipped:
-            effect = f"LensKit skips its BLAS limit, so BLIS runs {number} threads per process"
-        else:
-            effect = "overridden: LensKit limits every BLAS, BLIS included, to the backend count"
-        return BackendSetting(
-            variable=name, value=value, threads=number, counted=blas_skipped, effect=effect
-        )
-    if name == "RAYON_NUM_THREADS":
-        threads = number or cpus
-        return BackendSetting(
-            variable=name,
-            value=value,
-            threads=threads,
-            counted=False,
-            effect=f"LensKit builds its Rayon pool with LK_NUM_THREADS explicitly, so this only "
-            f"sizes other Rust extensions' pools ({threads} threads)",
-        )
-    library = owner_of(name).name
-    return BackendSetting(
-        variable=name,
-        value=value,
-        threads=number,
-        counted=True,
-        effect=f"{library} uses {number} threads per process; LensKit does not set it, "
-        "and worker processes inherit it",
-    )
-
-
-def backend_settings(
-    environ: Mapping[str, str], cpus: int
-) -> tuple[list[BackendSetting], list[EnvProblem]]:
-    """What each backend variable that is set does to LensKit's plan (LensKit's process pool)."""
-    # LensKit tests presence, not value: an empty OPENBLAS_NUM_THREADS still skips the limit.
-    blas_skipped = any(name in environ for name in Blas.LENSKIT_SKIPS_WHEN_SET)
-    settings, problems = [], []
-    for variable in BACKEND_VARIABLES:
-        if variable.name not in environ:
-            continue
-        value = environ[variable.name]
-        parsed = parse_backend(variable, value)
-        if parsed.problem is not None:
-            problems.append(parsed.problem)
-        if variable.name in Blas.LENSKIT_SKIPS_WHEN_SET:
-            settings.append(_blas_setting(variable.name, value, parsed.first, environ, cpus))
-        elif value:
-            settings.append(_other_setting(variable.name, value, parsed.first, blas_skipped, cpus))
-    return settings, problems
-
-
-def backend_floor(settings: Sequence[BackendSetting]) -> int:
-    """The largest backend pool the backends' own variables start in every process."""
-    return max((s.threads or 0 for s in settings if s.counted), default=0)
 
 
 # --- the suggestion ---------------------------------------------------------------------
@@ -291,19 +169,13 @@ def child_equivalent(lk: LkSettings, b0: int) -> dict[str, str]:
 # --- the collector ----------------------------------------------------------------------
 
 
-def plan_inputs(environ: Mapping[str, str]) -> dict[str, str]:
-    lk = {name: environ[name] for name in LK_VARIABLES if environ.get(name)}
-    backends = {v.name: environ[v.name] for v in BACKEND_VARIABLES if v.name in environ}
-    return {**lk, **backends}
-
-
 def collect_plan(
     lenskit_cpus: int,
     effective: int,
     environ: Mapping[str, str] | None = None,
     *,
     ask_lenskit: bool = True,
-) -> ThreadPlan:
+) -> ThreadPlan2025:
     """Resolve LensKit's thread plan with ``lenskit_cpus``; judge it against ``effective``.
 
     With ``ask_lenskit``, an importable LensKit is also asked what its own code resolves
@@ -318,8 +190,8 @@ def collect_plan(
     levels = plan_levels(counts, floor)
     peak = max(level.demand for level in levels)
     suggested, fits_as_is = suggest_env(counts, settings, effective)
-    plan = ThreadPlan(
-        inputs=plan_inputs(env),
+    plan = ThreadPlan2025(
+        inputs=plan_inputs(env, LK_VARIABLES),
         cpu_count=cpus,
         effective=effective,
         levels=levels,
@@ -333,14 +205,26 @@ def collect_plan(
         child_threads_equivalent=child_equivalent(lk, counts[0].backend),
     )
     if ask_lenskit:
-        from lkdoctor.plan.lenskit2025 import lenskit_answer
+        attach_lenskit_answer(plan, env)()
+    return plan
 
-        answer = lenskit_answer(env, lk, cpus)
+
+def attach_lenskit_answer(plan: ThreadPlan2025, environ: Mapping[str, str]) -> Callable[[], None]:
+    """Ask the installed LensKit's own code now (it runs in this process, importing nothing);
+    the function returned puts its answer into ``plan``."""
+    from lkdoctor.plan.lenskit2025.answer import lenskit_answer
+
+    cpus = plan.cpu_count
+    floor = backend_floor(backend_settings(environ, cpus)[0])
+    answer = lenskit_answer(environ, parse_lk_settings(environ), cpus)
+
+    def attach() -> None:
         plan.lenskit_version = answer.version
         plan.lenskit_note = answer.note
         if answer.counts is not None:
             plan.lenskit_resolved = plan_levels(answer.counts, floor, cpus)
-    return plan
+
+    return attach
 
 
 __all__ += ["LK_CHILD", "Counts", "backend_settings", "fit_levels", "plan_levels", "suggest_env"]
