@@ -272,10 +272,39 @@ mod tests {
         assert_eq!(parse_schedstat("12 x 1"), None);
     }
 
+    /// The unit's chain written out again, plainly: Marsaglia's xorshift64 (13, 7, 17)
+    /// from `seed | 1`, summing every state with wrap-around.
+    fn reference_unit(seed: u64) -> u64 {
+        let mut state = seed | 1;
+        let mut sum = 0u64;
+        for _ in 0..32_768 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            sum = sum.wrapping_add(state);
+        }
+        sum
+    }
+
     #[test]
-    fn the_work_depends_on_its_seed() {
-        assert_ne!(work_unit(1), work_unit(2));
-        assert_eq!(work_unit(3), work_unit(3));
+    fn the_work_is_the_xorshift_chain_and_depends_on_its_seed() {
+        assert_eq!(UNIT_ITERATIONS, 32_768, "the reference runs 32 768 steps");
+        for seed in [0, 1, 2, 3, 41, 1 << 40, u64::MAX] {
+            assert_eq!(work_unit(seed), reference_unit(seed), "seed {seed}");
+        }
+        // `seed | 1`: an even seed runs the chain of the odd one above it, and no other.
+        assert_eq!(work_unit(2), work_unit(3));
+        assert_ne!(work_unit(1), work_unit(3));
+        // The first step from 1 is 1 ^ (1 << 13) = 0x2001, then ^ (0x2001 >> 7) = 0x2041,
+        // then ^ (0x2041 << 17): the chain starts where xorshift64 starts.
+        let first = {
+            let mut x = 1u64;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        assert_eq!(first, 0x2001 ^ 0x40 ^ (0x2041u64 << 17));
     }
 
     #[test]

@@ -257,9 +257,132 @@ mod tests {
         );
     }
 
+    /// CPU numbers from a kernel list such as `0-3,8,10-11` (`Cpus_allowed_list`).
+    fn parse_cpu_list(text: &str) -> Vec<usize> {
+        let mut cpus = Vec::new();
+        for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+            match part.split_once('-') {
+                Some((lo, hi)) => cpus.extend(lo.parse::<usize>().unwrap()..=hi.parse().unwrap()),
+                None => cpus.push(part.parse().unwrap()),
+            }
+        }
+        cpus
+    }
+
+    /// This thread's allowed CPUs as the kernel lists them in `/proc/thread-self/status`.
+    fn allowed_cpus() -> Vec<usize> {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list in /proc/thread-self/status");
+        parse_cpu_list(line)
+    }
+
+    fn pin_this_thread(cpus: &[usize]) {
+        // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET only writes inside it.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &cpu in cpus {
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        // SAFETY: `set` is a valid cpu_set_t of the size passed; 0 is the calling thread.
+        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+        assert_eq!(rc, 0, "sched_setaffinity({cpus:?})");
+    }
+
+    /// The whole CPUs a cgroup CPU quota allows this process (`max(1, floor(quota /
+    /// period))`, tightest over its groups and their ancestors), read from the cgroup
+    /// files directly; `None` without a quota.
+    fn quota_cpus() -> Option<usize> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let mut tightest: Option<usize> = None;
+        let mut consider = |quota: f64, period: f64| {
+            if quota > 0.0 && period > 0.0 {
+                let cpus = ((quota / period).floor() as usize).max(1);
+                tightest = Some(tightest.map_or(cpus, |t| t.min(cpus)));
+            }
+        };
+        for line in own.lines() {
+            let mut fields = line.splitn(3, ':');
+            let (id, controllers, path) = (fields.next(), fields.next(), fields.next());
+            let (Some(id), Some(controllers), Some(path)) = (id, controllers, path) else {
+                continue;
+            };
+            let mut dir = std::path::PathBuf::from(path);
+            loop {
+                let rel = dir.strip_prefix("/").unwrap_or(&dir).to_path_buf();
+                if id == "0" {
+                    for mount in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                        let max = std::path::Path::new(mount).join(&rel).join("cpu.max");
+                        if let Ok(text) = std::fs::read_to_string(max) {
+                            let mut parts = text.split_whitespace();
+                            if let (Some(q), Some(p)) = (parts.next(), parts.next()) {
+                                if let (Ok(q), Ok(p)) = (q.parse(), p.parse()) {
+                                    consider(q, p);
+                                }
+                            }
+                        }
+                    }
+                } else if controllers.split(',').any(|c| c == "cpu") {
+                    let base = std::path::Path::new("/sys/fs/cgroup/cpu").join(&rel);
+                    let read = |name: &str| {
+                        std::fs::read_to_string(base.join(name))
+                            .ok()
+                            .and_then(|t| t.trim().parse::<f64>().ok())
+                    };
+                    if let (Some(q), Some(p)) =
+                        (read("cpu.cfs_quota_us"), read("cpu.cfs_period_us"))
+                    {
+                        consider(q, p);
+                    }
+                }
+                if !dir.pop() {
+                    break;
+                }
+            }
+        }
+        tightest
+    }
+
+    /// `available_parallelism` against the kernel's own list of allowed CPUs and the
+    /// cgroup quota read here: for every prefix of the allowed CPUs this thread is pinned
+    /// to, Rust must count exactly min(CPUs pinned, quota). Runs in a thread of its own so
+    /// the pinning cannot leak into other tests.
     #[test]
-    fn available_is_at_least_one() {
-        assert!(available().unwrap_or(1) >= 1);
+    fn available_parallelism_counts_the_pinned_cpus_within_the_quota() {
+        std::thread::spawn(|| {
+            let allowed = allowed_cpus();
+            // SAFETY: an all-zero cpu_set_t is valid; sched_getaffinity fills it.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+            assert_eq!(rc, 0);
+            let counted = unsafe { libc::CPU_COUNT(&set) } as usize;
+            assert_eq!(
+                counted,
+                allowed.len(),
+                "sched_getaffinity vs Cpus_allowed_list"
+            );
+            let limit = quota_cpus().unwrap_or(usize::MAX);
+            assert_eq!(available(), Some(allowed.len().min(limit)), "as found");
+            for k in 1..=allowed.len() {
+                pin_this_thread(&allowed[..k]);
+                assert_eq!(allowed_cpus(), allowed[..k].to_vec());
+                assert_eq!(
+                    available(),
+                    Some(k.min(limit)),
+                    "pinned to {:?}",
+                    &allowed[..k]
+                );
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn cpu_lists_parse_as_the_kernel_writes_them() {
+        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), vec![0, 1, 2, 3, 8, 10, 11]);
+        assert_eq!(parse_cpu_list("5"), vec![5]);
     }
 
     /// Sets (or removes) environment variables and puts the old values back when dropped.
