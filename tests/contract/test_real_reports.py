@@ -1,0 +1,100 @@
+"""Real reports, from the installed commands, validate against the COMMITTED schema file
+(``tests/contract/report.schema.json``), not against the model that produced them.
+
+When a test here fails on a key the file does not know, the model changed: see
+``tests/schema_contract.py`` (bump, announce, ``LKDOCTOR_UPDATE_SCHEMA=1 pytest tests/contract``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from helpers import run_cli, script, target_environ
+from schema_contract import committed_schema
+
+PY = sys.executable
+
+
+def validated(text: str) -> dict[str, Any]:
+    """The report in ``text``, after checking it against the committed schema."""
+    data: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator(committed_schema()).validate(data)
+    return data
+
+
+def doctor(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_cli(script("lkdoctor"), *args, **kwargs)
+
+
+def test_a_report_with_its_benchmarks() -> None:
+    result = doctor("--json", "--bench-time", "0.5")
+    assert result.returncode in (0, 1), result.stderr
+    data = validated(result.stdout)
+    assert data["bench"]["verdict"] != "skipped" and data["cpu"] and data["pools"]
+
+
+def test_reports_without_benchmarks_and_with_apply() -> None:
+    for extra in ([], ["--apply"], ["--full"]):
+        result = doctor("--json", "--no-bench", *extra)
+        assert result.returncode in (0, 1), result.stderr
+        data = validated(result.stdout)
+        assert data["bench"]["verdict"] == "skipped" and data["plan"] is not None
+
+
+def test_a_report_on_a_running_process() -> None:
+    env = target_environ({"LK_NUM_THREADS": "2"})
+    with subprocess.Popen([PY, "-c", "import time; time.sleep(120)"], env=env) as target:
+        try:
+            result = doctor(
+                "--json", "--no-bench", "--pid", str(target.pid), "--sample-time", "0.3"
+            )
+        finally:
+            target.kill()
+    assert result.returncode in (0, 1), result.stderr
+    data = validated(result.stdout)
+    assert data["observed"]["root_pid"] == target.pid
+    assert data["plan"]["inputs"]["LK_NUM_THREADS"] == "2"
+
+
+def test_reports_on_a_command_and_a_comparison() -> None:
+    # the child lives 0.6 s: a sampled process (short-lived ones are another test's matter)
+    code = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import time; time.sleep(0.6)'])"
+    run = doctor("--json", "--no-bench", "--", PY, "-c", code)
+    assert run.returncode == 0, run.stderr
+    assert len(validated(run.stderr)["observed"]["processes"]) == 2
+    compared = doctor("--json", "--no-bench", "--compare", "--", PY, "-c", "pass")
+    assert compared.returncode in (0, 1), compared.stderr
+    assert validated(compared.stderr)["comparison"] is not None
+
+
+@pytest.mark.lenskit2025
+def test_a_lenskit_2025_plan(tmp_path: Path) -> None:
+    env = {"LK_NUM_PROCS": "2", "LK_NUM_THREADS": "2,1"}
+    result = run_cli(script("lenskit"), "doctor", "--json", "--no-bench", env=env)
+    assert result.returncode in (0, 1), result.stderr
+    plan = validated(result.stdout)["plan"]
+    assert plan["dialect"] == "2025" and plan["lenskit_resolved"] is not None
+
+
+@pytest.mark.lenskit2026
+def test_a_lenskit_2026_plan_with_lenskits_own_answer(tmp_path: Path) -> None:
+    (tmp_path / "lenskit.toml").write_text("[parallel]\nnum_threads = 2\nnum_batch_jobs = 2\n")
+    result = subprocess.run(
+        [script("lenskit"), "doctor", "--json", "--no-bench"],
+        cwd=tmp_path,
+        env=target_environ({"LK_NUM_BACKEND_THREADS": "1"}),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    plan = validated(result.stdout)["plan"]
+    assert plan["dialect"] == "2026" and plan["batch_mode"] == "thread-pool"
+    assert plan["lenskit_resolved"]["num_threads"] == 2, plan["lenskit_note"]
