@@ -122,3 +122,10 @@ def may_write(version: str, file_version: str | None, changelog: str) -> str | N
 def write(current: dict[str, Any], version: str) -> None:
     text = json.dumps({VERSION_KEY: version, **current}, indent=2, sort_keys=True)
     SCHEMA_FILE.write_text(text + "\n", encoding="utf-8")
+
+
+def validate_report(data: dict[str, Any]) -> None:
+    """Check a report (parsed JSON) against the committed schema; raises ValidationError."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(committed_schema()).validate(data)

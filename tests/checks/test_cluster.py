@@ -14,11 +14,12 @@ from functools import cache
 
 import pytest
 from rich.console import Console
+from schema_contract import validate_report
 
 import lkdoctor
 from lkdoctor.checks import analyse
 from lkdoctor.cluster.ray import ClusterUnavailable, _host_port, resolve_address, summarise
-from lkdoctor.model import ClusterNode, ClusterReport, Report, report_json_schema
+from lkdoctor.model import ClusterNode, ClusterReport, Report
 from lkdoctor.pipeline import tool_info
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_text
@@ -143,11 +144,9 @@ def test_node_findings_count_for_fail_on() -> None:
 
 
 def test_cluster_report_round_trips_and_validates() -> None:
-    import jsonschema
-
     report = _cluster_report(_node("j" * 56, 99))
     data = json.loads(report.model_dump_json())
-    jsonschema.validate(data, report_json_schema())
+    validate_report(data)
     assert Report.model_validate(data) == report
 
 

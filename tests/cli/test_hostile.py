@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from helpers import script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schema_contract import validate_report
 
 from lkdoctor.host.undecodable import decode_host_bytes
-from lkdoctor.model import Report, report_json_schema
+from lkdoctor.model import Report
 from lkdoctor.output import make_console, render
 
 UNDECODABLE = b"\xff\xfe"
@@ -83,7 +83,7 @@ def assert_no_secret(out: str) -> None:
 
 
 def validate(report: dict[str, Any]) -> None:
-    jsonschema.Draft202012Validator(report_json_schema()).validate(report)
+    validate_report(report)
 
 
 def checked_json(out: str, hostile_dir: Path) -> None:

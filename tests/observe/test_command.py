@@ -14,10 +14,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from helpers import run_cli, script
-
-from lkdoctor.model import report_json_schema
+from schema_contract import validate_report
 
 PY = sys.executable
 SIGNAL_TARGET = Path(__file__).resolve().parents[1] / "signal_target.py"
@@ -33,7 +31,7 @@ def test_output_untouched_report_on_stderr_and_failing_status_comes_back() -> No
     assert result.returncode == 7
     assert result.stdout == "the command speaks\n"  # nothing of the report on stdout
     data = json.loads(result.stderr)
-    jsonschema.validate(data, report_json_schema())
+    validate_report(data)
     observed = data["observed"]
     assert observed["exit_status"] == 7 and observed["command"] == [PY, "-c", code]
     assert observed["root_pid"] == observed["processes"][0]["pid"]
