@@ -95,10 +95,12 @@ def test_pid_reports_the_tree_and_blames_its_workers(tree: Tree) -> None:
 
 def test_single_process_samples_the_root_alone(tree: Tree) -> None:
     report = lkdoctor.collect(pid=tree.pid, sample_time=0.3, tree=False)
-    assert report.observed is None
-    assert report.pools is not None and report.pools.process is not None
-    assert report.pools.process.threads == 1
-    assert report.pools.process.avg_runnable < 0.5  # the busy threads are in its children
+    observed = report.observed
+    assert observed is not None and not observed.tree
+    [process] = observed.processes  # no children
+    assert (process.pid, process.threads) == (tree.pid, 1)
+    assert process.avg_runnable < 0.5  # the busy threads are in its children
+    assert observed.avg_runnable < 0.5
     assert not [f for f in report.findings if f.id == "process-oversubscribed"]
 
 
