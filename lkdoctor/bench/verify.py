@@ -50,7 +50,8 @@ def nothing_to_suggest(plan: ThreadPlan | None, environ: Mapping[str, str]) -> s
         return "the thread plan could not be resolved, so there is nothing to verify"
     if plan.suggestion_fits_as_is:
         return (
-            f"the plan fits the {plan.effective} CPUs ({plan.peak_threads} threads at peak): "
+            f"the plan fits the {plan.effective} CPUs ({plan.peak_threads} "
+            f"thread{'' if plan.peak_threads == 1 else 's'} at peak): "
             "there is nothing to verify"
         )
     if not plan.suggested_env and not plan.suggested_unset:
