@@ -6,7 +6,8 @@ CPU and nanoseconds runnable but waiting for one. Their growth between two sampl
 divided by the interval, is how many threads were running and waiting on average in it,
 so every moment counts, not only the instants the sampler looks. Per-process facts that
 change rarely (name, command line, environment, libraries in ``maps``) are read when the
-process is first seen and again at growing intervals, never at every sample.
+process is first seen, again at growing intervals and whenever it has more threads than
+ever before (a pool just started), never at every sample.
 
 Limits, stated in the report rather than hidden: a process born and gone between two
 samples is not seen; a thread's last interval before it exits is lost.
@@ -192,13 +193,16 @@ class TreeSampler:
             if proc is None:
                 proc = _Process(pid, self._parent(pid), now, now)
                 self.processes[pid] = proc
-            if born or final or self._static_due(proc, now):
-                self._read_static(proc)
             base = str(proc_dir(self.root, pid))
             tids = list_tids(self.root, pid)
             if not tids:
                 seen.discard(pid)
                 continue
+            # A process that starts more threads than ever has likely just loaded a
+            # threading library (LensKit's Rayon pool, torch's): read its maps again now,
+            # not only at the next age, or a short run is over before LensKit is seen.
+            if born or final or len(tids) > proc.threads or self._static_due(proc, now):
+                self._read_static(proc)
             proc.last_seen = now
             proc.threads = max(proc.threads, len(tids))
             # Counters found at the first sample are a baseline (they grew before the window)
