@@ -14,7 +14,6 @@ import pytest
 from helpers import expected_threading_env, run_cli, script
 from process_trees import Tree
 
-import lkdoctor
 from lkdoctor.model import report_json_schema
 from lkdoctor.observe.sampler import SHORTEST_SPAN, TreeSampler
 
