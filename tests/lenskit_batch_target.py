@@ -1,7 +1,9 @@
-"""A real LensKit 2025.8 batch recommendation on tiny synthetic data, driven by the test.
+"""A real LensKit batch recommendation on tiny synthetic data, driven by the test.
 
-Its scorer multiplies torch matrices for every user, so each worker process keeps as many
-threads busy as torch's intra-op pool has (OMP_NUM_THREADS in its environment). Each
+Its scorer multiplies torch matrices for every user, so each worker keeps as many threads
+busy as torch's intra-op pool has. LensKit 2025.8 runs workers in processes
+(LK_NUM_PROCS); LensKit 2026 runs LK_NUM_BATCH_JOBS jobs in a thread pool of this process,
+each job with its own backend team of LK_NUM_BACKEND_THREADS. Each
 worker appends its pid to $WORKING_FILE (if set) when it scores its first user, so the test
 knows when the workers are busy; the run recommends for every user $BATCH_REPEAT times (50)
 until it is killed, or $BATCH_ROUNDS times.
