@@ -35,6 +35,7 @@ from lkdoctor.host.proctree import (
     read_thread_state,
 )
 from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, TimelinePoint
+from lkdoctor.observe.totals import sampled_totals
 from lkdoctor.pools.process import threading_env
 
 SECTION = "observed"
@@ -56,6 +57,12 @@ OVERSUBSCRIBED_MARGIN = 1.1
 
 #: LensKit's Rust extension, mapped by every process that runs LensKit's batch code.
 LENSKIT_LIBRARY = "lenskit._accel"
+
+#: Why ``--pid`` totals are sampled: another process's tree is inspected, never moved.
+PID_TOTALS_REASON = (
+    "--pid inspects running processes read-only, so they get no cgroup of their own; "
+    "processes born and gone between two samples are missing"
+)
 
 #: multiprocessing's own helper processes: not workers of the plan.
 HELPER_COMMAND = re.compile(r"multiprocessing\.(resource_tracker|forkserver|semaphore_tracker)")
@@ -447,4 +454,7 @@ def observe_pid(
     """``--pid``: watch ``pid`` (and its tree) for ``seconds``, read-only."""
     sampler = TreeSampler(pid, cpus=cpus, tree=tree, root=root)
     sampler.run_for(seconds, on_sample)
-    return sampler.result()
+    result = sampler.result()
+    if result.value is not None:
+        result.value.totals = sampled_totals(result.value.cpu_seconds, PID_TOTALS_REASON)
+    return result
