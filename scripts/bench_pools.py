@@ -6,8 +6,9 @@ Prints, as medians over ``--repeat`` runs:
 - cold: ``collect_pools()`` in a fresh interpreter (imports numpy and torch), beside a bare
   ``import numpy, torch`` in a fresh interpreter, so the collector's own share is visible;
 - warm: ``collect_pools()`` again in a process that has already collected once;
-- sampler: the CPU time ``sample_process`` itself uses per second of sampling a torch
-  process with 6 intra-op threads (the overhead --pid adds to a busy machine).
+- sampler: the CPU time the ``--pid --single-process`` sampler (``observe_pid``) itself
+  uses per second of sampling a torch process with 6 intra-op threads (the overhead --pid
+  adds to a busy machine).
 """
 
 from __future__ import annotations
@@ -63,19 +64,20 @@ def warm(repeat: int) -> float:
 
 
 def sampler_cpu_per_second(seconds: float) -> tuple[float, int]:
-    from lkdoctor.pools.process import sample_process
+    from lkdoctor.observe.sampler import observe_pid
 
     target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout is not None and target.stdout.readline().strip() == "ready"
         before = os.times()
-        sample, _ = sample_process(target.pid, seconds)
+        observed = observe_pid(target.pid, seconds, cpus=None, tree=False).value
         after = os.times()
     finally:
         target.kill()
         target.wait(10)
+    assert observed is not None, "the target was not seen"
     used = (after.user - before.user) + (after.system - before.system)
-    return used / sample.seconds, sample.samples
+    return used / observed.seconds, observed.samples
 
 
 def main() -> None:
