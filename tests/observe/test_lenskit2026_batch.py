@@ -37,9 +37,9 @@ def batch_run(tmp_path: Path, threads: int, backend: int, jobs: int) -> dict[str
         "BATCH_REPEAT": "1",
     }
     report = tmp_path / f"report-{threads}-{backend}-{jobs}.json"
+    doctor = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
     result = subprocess.run(
-        [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
-        + ["--", sys.executable, str(TARGET)],
+        [*doctor, "--", sys.executable, str(TARGET)],
         env=target_environ(env),
         cwd=tmp_path,
         capture_output=True,
