@@ -8,13 +8,15 @@ gives for it; its children, and their load, are not in it.
 from __future__ import annotations
 
 import json
+import sys
 
 import jsonschema
 from helpers import expected_threading_env, run_cli, script
 from process_trees import Tree
 
 import lkdoctor
-from lkdoctor.model import ObservedProcess, report_json_schema
+import lkdoctor.model
+from lkdoctor.model import ObservedProcess, Pools, report_json_schema
 
 #: Facts of a process that do not depend on when it was sampled.
 STATIC_FACTS = ("pid", "ppid", "name", "command", "level", "helper", "wrapper", "threads")
@@ -62,3 +64,25 @@ def test_single_process_samples_a_busy_process_as_the_tree_does(tree: Tree) -> N
     assert (row.level, row.threads, row.ppid) == (0, 3, tree.pid)  # main + 2 busy threads
     assert row.avg_runnable > 1.0  # 2 busy threads on 1 CPU: always runnable
     assert row.avg_waiting > 0.5
+
+
+def test_one_sample_type_for_pid_and_command(tree: Tree) -> None:
+    """Issue 18.3: --pid (tree or alone) and -- COMMAND report through one type, and a busy
+    process is flagged once, by the one check, not by a second --pid stack."""
+    assert "process" not in Pools.model_fields
+    assert not hasattr(lkdoctor.model, "ProcessSample")
+    worker = tree.pids["workers"][0]
+    args = ("--json", "--no-bench", "--sample-time", "0.5")
+    alone = run_cli(script("lkdoctor"), "--pid", str(worker), "--single-process", *args)
+    assert alone.returncode == 0, alone.stderr
+    pid_data = json.loads(alone.stdout)
+    flagged = [f for f in pid_data["findings"] if f["id"] == "process-oversubscribed"]
+    assert [f["section"] for f in flagged] == ["observed"]  # 2 busy threads on its 1 CPU
+    assert pid_data["pools"] is None
+    command = run_cli(script("lkdoctor"), *args, "--", sys.executable, "-c", "pass")
+    assert command.returncode == 0, command.stderr
+    command_data = json.loads(command.stderr)
+    [pid_row] = pid_data["observed"]["processes"]
+    [command_row] = command_data["observed"]["processes"]
+    assert set(pid_row) == set(command_row) == set(ObservedProcess.model_fields)
+    assert isinstance(pid_row["libraries"], list) and isinstance(command_row["libraries"], list)

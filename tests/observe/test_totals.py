@@ -8,8 +8,10 @@ The reference is the kernel's rusage, which the command reports itself for its c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from helpers import run_cli, script
 
 import lkdoctor
 from lkdoctor.observe.command import run_command
+from lkdoctor.observe.totals import RunGroup
 
 TARGET = Path(__file__).parent.parent / "short_lived_target.py"
 PY = sys.executable
@@ -153,3 +156,59 @@ def test_pid_totals_are_sampled_and_say_why() -> None:
     assert observed is not None and observed.totals is not None
     assert observed.totals.source == "sampled" and observed.totals.cgroup is None
     assert "--pid inspects running processes read-only" in (observed.totals.reason or "")
+
+
+def test_without_root_no_group_can_be_made_and_the_reason_says_so() -> None:
+    """As nobody, the real cgroup hierarchies are not writable: sampled, with the reason."""
+    assert os.geteuid() == 0, "the suite runs as root, which can become another user"
+    code = textwrap.dedent(
+        """
+        import os
+        from lkdoctor.observe.command import run_command
+        os.setgid(65534)
+        os.setuid(65534)
+        run = run_command(["/bin/true"], cpus=1)  # ours is not readable by nobody
+        print(run.observed.value.totals.model_dump_json())
+        """
+    )
+    result = subprocess.run(
+        [PY, "-c", code], capture_output=True, text=True, timeout=120, check=False, cwd="/"
+    )
+    assert result.returncode == 0, result.stderr
+    totals = json.loads(result.stdout.strip().splitlines()[-1])
+    assert totals["source"] == "sampled" and totals["cgroup"] is None
+    assert "cannot create a cgroup in" in totals["reason"]
+    assert "Permission denied" in totals["reason"]
+
+
+@pytest.mark.parametrize(
+    ("hierarchy", "files", "expected"),
+    [
+        ("v2", {"cpu.stat": "usage_usec 2500000\nuser_usec 2000000\n"}, (2.5, None)),
+        (
+            "v2",
+            {
+                "cpu.stat": "usage_usec 2500000\nnr_periods 9\nnr_throttled 3\nthrottled_usec 400000\n"
+            },
+            (2.5, 0.4),
+        ),
+        (
+            "v1 cpuacct",
+            {
+                "cpuacct.usage": "1500000000\n",
+                "cpu.stat": "nr_throttled 2\nthrottled_time 300000000\n",
+            },
+            (1.5, 0.3),
+        ),
+        ("v1 cpuacct", {"cpuacct.usage": "1500000000\n"}, (1.5, None)),
+        ("v2", {"cpu.stat": "user_usec 1\n"}, None),
+        ("v1 cpuacct", {"cpuacct.usage": "garbage\n"}, None),
+    ],
+)
+def test_group_counters_in_both_hierarchies(
+    tmp_path: Path, hierarchy: str, files: dict[str, str], expected: tuple[float, float | None]
+) -> None:
+    """The counters as the kernel writes them: usage, and throttling only where kept."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert RunGroup(tmp_path, hierarchy).read() == expected
