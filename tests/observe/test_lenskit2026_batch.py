@@ -9,7 +9,6 @@ Rayon thread nothing else adds to it), so ``j × b`` threads want a CPU while it
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +20,8 @@ from helpers import script, target_environ
 pytestmark = [pytest.mark.lenskit2026, pytest.mark.torch]
 
 TARGET = Path(__file__).parent.parent / "lenskit_batch_target.py"
-#: An interval with at least this many runnable threads is in the scoring phase: the start
-#: (imports, training) and the end (collecting results) keep one thread busy.
-SCORING = 1.5
+#: Seconds left out at each end of the scoring phase: the jobs start and stop there.
+EDGE = 0.3
 MARGIN = 1.1  # schedstat charges a wait to the interval it ends in
 
 
@@ -35,6 +33,7 @@ def batch_run(tmp_path: Path, threads: int, backend: int, jobs: int) -> dict[str
         "LK_NUM_BATCH_JOBS": str(jobs),
         "BATCH_ROUNDS": "1",
         "BATCH_REPEAT": "1",
+        "PHASE_FILE": str(tmp_path / "phases"),
     }
     report = tmp_path / f"report-{threads}-{backend}-{jobs}.json"
     doctor = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
@@ -49,6 +48,12 @@ def batch_run(tmp_path: Path, threads: int, backend: int, jobs: int) -> dict[str
     )
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(report.read_text())
+    phases = [line.split() for line in (tmp_path / "phases").read_text().splitlines()]
+    data["scoring"] = (
+        min(float(at) for name, at in phases if name == "scoring"),
+        max(float(at) for name, at in phases if name == "done"),
+    )
+    (tmp_path / "phases").unlink()
     return data
 
 
@@ -59,11 +64,16 @@ def lenskit_row(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def scoring_load(data: dict[str, Any]) -> float:
-    """The median runnable threads over the intervals of the scoring phase."""
-    busy = [point["runnable"] for point in data["observed"]["timeline"]]
-    busy = [value for value in busy if value >= SCORING]
-    assert len(busy) >= 3, data["observed"]["timeline"]
-    return statistics.median(busy)
+    """Runnable threads on average while the jobs score: the timeline's intervals inside the
+    phase the target reported (its ages count from its start, as the timeline's do)."""
+    start, end = data["scoring"]
+    inside = [
+        point
+        for point in data["observed"]["timeline"]
+        if point["at"] - point["seconds"] >= start + EDGE and point["at"] <= end - EDGE
+    ]
+    assert len(inside) >= 3, (data["scoring"], data["observed"]["timeline"])
+    return sum(p["runnable"] * p["seconds"] for p in inside) / sum(p["seconds"] for p in inside)
 
 
 def planned_thread_pool_demand(resolved: dict[str, Any]) -> int:
