@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lkdoctor.host.cgroup import discover, own_directory, parse_cpu_stat, parse_proc_cgroup
-from lkdoctor.host.proc import LIVE_ROOT, proc_dir
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir, process_exists
 from lkdoctor.model import RunTotals
 
+#: Run groups are named ``lkdoctor-run-<doctor pid>-<ns>``.
+GROUP_PREFIX = "lkdoctor-run-"
 #: How long removing the group may wait for the kernel to let go of exited tasks.
 REMOVE_TIMEOUT = 2.0
 
@@ -123,12 +125,23 @@ def _candidates(root: Path) -> list[tuple[Path, str]]:
     return found
 
 
+def _remove_abandoned(parent: Path, root: Path) -> None:
+    """Empty run groups of doctors that no longer run (killed with SIGKILL, which no
+    ``finally`` survives): rmdir only succeeds on a group without processes."""
+    for stale in parent.glob(f"{GROUP_PREFIX}*"):
+        owner = stale.name.removeprefix(GROUP_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not process_exists(root, int(owner)):
+            with contextlib.suppress(OSError):
+                stale.rmdir()
+
+
 def create_run_group(root: Path = LIVE_ROOT) -> RunGroup | str:
     """A new, empty cgroup below the doctor's own that counts CPU time, or why none can be
     made (no cgroup mounted, not writable, not root)."""
-    name = f"lkdoctor-run-{os.getpid()}-{time.monotonic_ns()}"
+    name = f"{GROUP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
     reasons = []
     for parent, hierarchy in _candidates(root):
+        _remove_abandoned(parent, root)
         group = RunGroup(parent / name, hierarchy)
         try:
             group.path.mkdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -156,6 +157,9 @@ def test_pid_totals_are_sampled_and_say_why() -> None:
     assert observed is not None and observed.totals is not None
     assert observed.totals.source == "sampled" and observed.totals.cgroup is None
     assert "--pid inspects running processes read-only" in (observed.totals.reason or "")
+    text = run_cli(script("lkdoctor"), "--no-bench", "--pid", str(os.getpid()), "--single-process")
+    assert text.returncode == 0, text.stderr
+    assert "sampled only: --pid inspects running processes" in " ".join(text.stdout.split())
 
 
 def test_without_root_no_group_can_be_made_and_the_reason_says_so() -> None:
@@ -212,3 +216,42 @@ def test_group_counters_in_both_hierarchies(
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert RunGroup(tmp_path, hierarchy).read() == expected
+
+
+@pytest.mark.cgroup
+def test_ctrl_c_to_the_doctor_still_removes_the_group(tmp_path: Path) -> None:
+    before = run_groups()
+    report = tmp_path / "r.json"
+    code = 'import time; print("ready", flush=True); time.sleep(600)'
+    proc = subprocess.Popen(
+        [script("lkdoctor"), "--no-bench", "--json", "--report", str(report), "--", PY, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        assert len(run_groups() - before) == 1  # the command runs in its group
+        os.kill(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 128 + signal.SIGINT
+    assert json.loads(report.read_text())["observed"]["totals"]["source"] == "cgroup"
+    assert run_groups() == before
+
+
+@pytest.mark.cgroup
+def test_a_group_abandoned_by_a_killed_doctor_is_removed_by_the_next() -> None:
+    gone = subprocess.Popen([PY, "-c", "pass"])
+    gone.wait(60)  # its pid names no process now
+    abandoned = own_v2_group() / f"lkdoctor-run-{gone.pid}-1"
+    abandoned.mkdir()
+    try:
+        result = run_cli(script("lkdoctor"), "--no-bench", "--", PY, "-c", "pass")
+        assert result.returncode == 0, result.stderr
+        assert not abandoned.exists()
+    finally:
+        if abandoned.exists():
+            abandoned.rmdir()
