@@ -33,7 +33,7 @@ from lkdoctor.render import (
 )
 from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
-from lkdoctor.render.observed import resample, sparkline
+from lkdoctor.render.observed import resample, sparkline, totals_line
 
 #: The two variants of a comparison, in the columns' order.
 VARIANTS = ("current", "suggested")
@@ -372,6 +372,8 @@ def _observed_details(report: Report) -> list[str]:
         f"peak {observed.peak_runnable:g}, more than the CPUs "
         f"{observed.oversubscribed_share:.0%} of the time.",
         "",
+        f"Totals: {totals_line(observed)}.",
+        "",
         *code_block(sparkline(resample(observed.timeline), observed.cpus).plain),
         "",
     ]
@@ -380,7 +382,7 @@ def _observed_details(report: Report) -> list[str]:
         (
             r.pid,
             r.ppid,
-            "helper" if r.helper else r.level,
+            "helper" if r.helper else "wrapper" if r.wrapper else r.level,
             r.name,
             r.threads,
             r.avg_running,
