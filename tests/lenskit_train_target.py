@@ -2,8 +2,9 @@
 
 FlexMF's training runs torch's intra-op pool (sized by LensKit from LK_NUM_BACKEND_THREADS
 in 2025.x), so a plan that oversubscribes the CPUs slows every batch's synchronisation.
-The data and epochs are small ($TRAIN_RATINGS ratings, $TRAIN_EPOCHS epochs) so that a run
-takes seconds; $TRAIN_FAIL makes it fail after training, with that exit status.
+The data and epochs are small ($TRAIN_RATINGS ratings, $TRAIN_EPOCHS epochs of $TRAIN_BATCH
+ratings a batch) so that a run takes seconds; $TRAIN_FAIL makes it fail after training, with
+that exit status.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def main() -> int:
     data = from_interactions_df(ratings)
     started = time.perf_counter()
     model = FlexMFExplicitScorer(
-        embedding_size=64, epochs=int(os.environ.get("TRAIN_EPOCHS", "2")), batch_size=4096
+        embedding_size=64,
+        epochs=int(os.environ.get("TRAIN_EPOCHS", "2")),
+        batch_size=int(os.environ.get("TRAIN_BATCH", "4096")),
     )
     model.train(data)
     print(f"trained FlexMF on {len(ratings)} ratings in {time.perf_counter() - started:.2f} s")
