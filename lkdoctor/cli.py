@@ -407,10 +407,11 @@ def _doctor_compare(request: Request, options: _ReportOptions, repeat: int) -> N
     command = list(request.command)
     # the runs are the measurement: no benchmark of this process
     request = replace(request, command=(), bench=False)
-    problem = request.conflict() or (
+    # asked first: --verify would otherwise be reported as conflicting with --no-bench
+    problem = (
         "--compare cannot be combined with --apply, --pid, --ray or --verify"
         if request.apply or request.pid is not None or request.ray_address or request.verify
-        else None
+        else request.conflict()
     )
     if problem:
         raise OptionConflict(problem)

@@ -378,6 +378,24 @@ class TimelinePoint(_Model):
     threads: int
 
 
+class RunTotals(_Model):
+    """CPU time of a whole run: from a cgroup of its own (every process, the short-lived
+    too) or, where none could be made, as sampled (processes born and gone between two
+    samples are missing)."""
+
+    source: Literal["cgroup", "sampled"]
+    cpu_seconds: float = Field(description="CPU time of every process of the run")
+    throttled_seconds: float | None = Field(
+        description="time the run's cgroup was throttled by a CPU quota; null when that "
+        "group keeps no throttling counter (cgroup v2 without its cpu controller, v1 "
+        "cpuacct alone) or the totals are sampled"
+    )
+    cgroup: str | None = Field(description="the cgroup the run had (removed after it)")
+    reason: str | None = Field(
+        default=None, description="why the totals are sampled only; null from a cgroup"
+    )
+
+
 class Observed(_Model):
     """A process tree watched over a window: ``--pid`` (sampled) or ``-- COMMAND`` (whole run)."""
 
@@ -411,6 +429,11 @@ class Observed(_Model):
     timeline: list[TimelinePoint] = Field(default_factory=list)
     observer_cpu_seconds: float = Field(
         default=0.0, description="CPU time the observer itself spent reading /proc"
+    )
+    totals: RunTotals | None = Field(
+        default=None,
+        description="the run's CPU time counted by its own cgroup (-- COMMAND where the "
+        "machine allows), else as sampled, with the reason",
     )
 
 

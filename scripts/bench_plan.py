@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from lkdoctor.plan.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
 
 ENVIRONMENTS = {
     "defaults": {},

@@ -6,15 +6,15 @@ Prints, as medians over ``--repeat`` runs:
 - cold: ``collect_pools()`` in a fresh interpreter (imports numpy and torch), beside a bare
   ``import numpy, torch`` in a fresh interpreter, so the collector's own share is visible;
 - warm: ``collect_pools()`` again in a process that has already collected once;
-- sampler: the CPU time ``sample_process`` itself uses per second of sampling a torch
-  process with 6 intra-op threads (the overhead --pid adds to a busy machine).
+- sampler: the CPU time the ``--pid --single-process`` sampler (``observe_pid``) itself
+  uses per second of sampling a torch process with 6 intra-op threads (the overhead --pid
+  adds to a busy machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -63,19 +63,20 @@ def warm(repeat: int) -> float:
 
 
 def sampler_cpu_per_second(seconds: float) -> tuple[float, int]:
-    from lkdoctor.pools.process import sample_process
+    from lkdoctor.observe.sampler import observe_pid
 
     target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout is not None and target.stdout.readline().strip() == "ready"
-        before = os.times()
-        sample, _ = sample_process(target.pid, seconds)
-        after = os.times()
+        before = time.process_time()  # ns resolution; os.times() counts 10 ms ticks
+        observed = observe_pid(target.pid, seconds, cpus=None, tree=False).value
+        after = time.process_time()
     finally:
         target.kill()
         target.wait(10)
-    used = (after.user - before.user) + (after.system - before.system)
-    return used / sample.seconds, sample.samples
+    assert observed is not None, "the target was not seen"
+    used = after - before
+    return used / observed.seconds, observed.samples
 
 
 def main() -> None:

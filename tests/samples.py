@@ -18,7 +18,7 @@ from lkdoctor.model import (
     Pools,
     RayonPool,
     Report,
-    ThreadPlan,
+    ThreadPlan2025,
     ThreadsSnapshot,
     ToolInfo,
     TorchPool,
@@ -94,7 +94,7 @@ def fitting() -> Report:
             limits=_limits(4, 4, None),
             cgroup=CgroupInfo(version="v2", path="/user.slice"),
         ),
-        plan=ThreadPlan(
+        plan=ThreadPlan2025(
             inputs={"LK_NUM_PROCS": "2,1", "LK_NUM_THREADS": "2,1", "LK_NUM_BACKEND_THREADS": "1"},
             cpu_count=4,
             effective=4,
@@ -141,7 +141,7 @@ def oversubscribed() -> Report:
             cgroup=CgroupInfo(version="v2", path="/docker/4f2a", quota=2.0),
             smt=True,
         ),
-        plan=ThreadPlan(
+        plan=ThreadPlan2025(
             inputs={},
             cpu_count=64,
             effective=2,
@@ -201,7 +201,7 @@ def bad_env() -> Report:
             lenskit_effective=8,
             limits=_limits(8, 8, None),
         ),
-        plan=ThreadPlan(
+        plan=ThreadPlan2025(
             inputs={"LK_NUM_THREADS": "abc", "LK_NUM_CHILD_THREADS": "2"},
             cpu_count=8,
             effective=8,

@@ -4,9 +4,10 @@ suggested exports, each in a fresh child process, measured in alternating pairs.
 Both children (:mod:`lkdoctor.bench.workload`) are started at once, so their start-up
 (importing torch, applying their plan) overlaps, and wait on stdin; then they run the same
 work in turns, never at the same time: pair after pair, the first variant swapped each
-pair. The work is sized so that a pair fits its share of the budget at the suggested
-plan's speed, and resized after each pair by how long it really took, so a slow current
-plan shortens the work rather than stretching the budget. A hard time limit ends a child
+pair. The first pair is small; the next share what is left of the budget, sized by how
+long the pair before really took, so a slow current plan shortens the work rather than
+stretching the budget. The budget counts from the first pair (the start-up overlaps the
+other sections of the report). A hard time limit ends a child
 that does not answer.
 """
 
@@ -35,6 +36,8 @@ BATCHES = 20
 MATMUL_SIZE = 128
 #: Share of each run's ideal time spent in the torch phase (the rest in the Rayon kernel).
 TORCH_SHARE = 0.5
+#: The first pair's runs are this many times shorter than a pair's share of the budget.
+FIRST_PAIR_SHARE = 4
 #: Smallest ideal time of a run: shorter runs measure start-up jitter, not the plan.
 MIN_RUN_SECONDS = 0.05
 #: Longest a child may take to start or to answer one run, in seconds.
@@ -50,7 +53,8 @@ def nothing_to_suggest(plan: ThreadPlan | None, environ: Mapping[str, str]) -> s
         return "the thread plan could not be resolved, so there is nothing to verify"
     if plan.suggestion_fits_as_is:
         return (
-            f"the plan fits the {plan.effective} CPUs ({plan.peak_threads} threads at peak): "
+            f"the plan fits the {plan.effective} CPUs ({plan.peak_threads} "
+            f"thread{'' if plan.peak_threads == 1 else 's'} at peak): "
             "there is nothing to verify"
         )
     if not plan.suggested_env and not plan.suggested_unset:
@@ -142,14 +146,13 @@ class Child:
         stdin.flush()
 
     def stop(self) -> None:
-        try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            self.process.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
-        self.stderr.close()
+        # killed rather than asked to exit: its answers are read, and tearing down torch's
+        # pools would only add to the report's time
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def start_child(variant: Variant, env: Mapping[str, str], plan: ThreadPlan) -> Child:
@@ -252,6 +255,8 @@ class Verification:
         assert plan is not None
         runs: list[VariantRun] = []
         self.wait_ready()
+        # the budget is the pairs': the children's start-up overlapped the other sections
+        measuring = time.perf_counter()
         stopped = self.failed
         try:
             if stopped is not None:
@@ -259,7 +264,9 @@ class Verification:
             say("verifying the suggestion: calibrating")
             rates = calibrate()
             cpus = max(1, plan.effective)
-            run_seconds = max(MIN_RUN_SECONDS, self.budget / (2 * self.pairs))
+            # the first pair is small: how much slower the current plan runs is unknown
+            # until it has run, and a pair sized at the suggested speed overran the budget
+            run_seconds = max(MIN_RUN_SECONDS, self.budget / (2 * self.pairs) / FIRST_PAIR_SHARE)
             for index in range(self.pairs):
                 units, matmuls = rates.work(run_seconds, cpus)
                 pair_started = time.perf_counter()
@@ -271,7 +278,7 @@ class Verification:
                     runs.append(_variant_run(variant, data))
                 # the next pairs share what is left of the budget, at this pair's real speed
                 took = time.perf_counter() - pair_started
-                left = self.budget - (time.perf_counter() - self.started)
+                left = self.budget - (time.perf_counter() - measuring)
                 pairs_left = self.pairs - index - 1
                 if pairs_left:
                     wanted = max(left, 0.0) / pairs_left

@@ -131,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lkdoctor._native import load_probe
     from lkdoctor.bench.run import _import_torch
     from lkdoctor.model import PlanLevel
+    from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.apply import apply_level_zero
 
     probe, why = load_probe()
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     level = PlanLevel.model_validate_json(args.level)
     backend = level.counted_backend_threads or level.backend_threads
-    applied = apply_level_zero(level, os.environ, args.dialect)
+    applied = apply_level_zero(level, os.environ, dialect_named(args.dialect))
     torch = _import_torch()
     work = PlanWork(probe, torch, threads=level.threads, backend=backend, size=args.size)
     work.run(10, 2 * work.threads, 1)  # the pools start here, not in a measured run

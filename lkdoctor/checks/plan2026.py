@@ -96,15 +96,21 @@ def unexplained_failure(plan: ThreadPlan2026) -> list[Finding]:
     ]
 
 
-def mismatch(plan: ThreadPlan2026) -> list[Finding]:
-    """The doctor's resolution differs from LensKit's own: the plan may be wrong."""
+def differing_settings(plan: ThreadPlan2026) -> list[str]:
+    """The settings LensKit's own code resolves differently from lkdoctor's model (none when
+    it was not asked)."""
     own = plan.lenskit_resolved
     if own is None:
         return []
+    return [name for name, setting in plan.settings.items() if setting.value != getattr(own, name)]
+
+
+def mismatch(plan: ThreadPlan2026) -> list[Finding]:
+    """The doctor's resolution differs from LensKit's own: the plan may be wrong."""
+    own = plan.lenskit_resolved
     differing = [
         f"{name}: lkdoctor {plan.settings[name].value}, LensKit {getattr(own, name)}"
-        for name in plan.settings
-        if plan.settings[name].value != getattr(own, name)
+        for name in differing_settings(plan)
     ]
     if not differing:
         return []

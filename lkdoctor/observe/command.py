@@ -5,6 +5,10 @@ while the command runs they are blocked here and taken with ``sigtimedwait`` (wh
 also the sampler's sleep), so the sender is known. A Ctrl-C from the terminal reaches the
 whole foreground process group, the command included, so it is passed on only when the
 command has left our group; a signal sent to the doctor alone (``kill``) is always passed on.
+
+Where the machine allows it, the command starts inside a cgroup of its own, whose counters
+are the run's totals (``observed.totals``, see :mod:`lkdoctor.observe.totals`); the group
+is removed when the run ends, however it ends.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lkdoctor.collected import Collected
-from lkdoctor.model import Observed
-from lkdoctor.observe.sampler import TreeSampler
+from lkdoctor.host.proc import LIVE_ROOT
+from lkdoctor.model import ErrorEntry, Observed, RunTotals
+from lkdoctor.observe.sampler import SECTION, TreeSampler
+from lkdoctor.observe.totals import RunGroup, cgroup_totals, create_run_group, sampled_totals
 
 #: Signals a user sends to stop or poke a run; all are passed on to the command.
 FORWARDED = (
@@ -61,19 +68,33 @@ def run_command(
     cpus: int | None,
     progress: Callable[[TreeSampler], None] | None = None,
     env: Mapping[str, str] | None = None,
+    cgroup_root: Path | None = LIVE_ROOT,
 ) -> CommandRun:
     """Run ``command`` (in ``env``, default ours), observe its tree from start to exit;
-    FileNotFoundError / PermissionError when it cannot be started."""
+    FileNotFoundError / PermissionError when it cannot be started. The command runs in
+    a cgroup of its own below ours under ``cgroup_root`` when one can be made (None: never)."""
     # Signals that arrive before the mask is in place are remembered, then passed on.
     early: list[int] = []
     previous = {sig: signal.signal(sig, lambda n, _f: early.append(n)) for sig in FORWARDED}
+    group: RunGroup | str = "not asked for"
     try:
+        if cgroup_root is not None:
+            group = create_run_group(cgroup_root)
         started = time.monotonic()
-        child = subprocess.Popen(list(command), env=None if env is None else dict(env))
+        child = subprocess.Popen(
+            list(command),
+            env=None if env is None else dict(env),
+            # born inside its group, so every process it starts is counted there
+            preexec_fn=group.enter_from_child if isinstance(group, RunGroup) else None,
+        )
     except BaseException:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if isinstance(group, RunGroup):
+            group.remove()
         raise
+    # read before the command is reaped (its /proc entry goes with it)
+    entered = isinstance(group, RunGroup) and group.holds(child.pid)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     forwarded: list[str] = []
     received: list[str] = []
@@ -116,6 +137,8 @@ def run_command(
                 return
 
     sampler = TreeSampler(child.pid, cpus=cpus, from_birth=True, started=started)
+    totals: RunTotals | str = group if isinstance(group, str) else "the cgroup was not read"
+    left_behind: str | None = None
     try:
         sampler.run(exited, wait, progress)
     finally:
@@ -126,9 +149,19 @@ def run_command(
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if isinstance(group, RunGroup):
+            try:
+                totals = cgroup_totals(group, entered)
+            finally:
+                left_behind = group.remove()
     result = sampler.result()
+    if left_behind is not None:
+        result.errors.append(ErrorEntry(section=SECTION, message=left_behind))
     status = shell_status(returncode)
     if result.value is not None:
         result.value.command = list(command)
         result.value.exit_status = status
+        if isinstance(totals, str):
+            totals = sampled_totals(result.value.cpu_seconds, f"no cgroup of its own: {totals}")
+        result.value.totals = totals
     return CommandRun(result, status, forwarded, received)

@@ -6,7 +6,8 @@ CPU and nanoseconds runnable but waiting for one. Their growth between two sampl
 divided by the interval, is how many threads were running and waiting on average in it,
 so every moment counts, not only the instants the sampler looks. Per-process facts that
 change rarely (name, command line, environment, libraries in ``maps``) are read when the
-process is first seen and again at growing intervals, never at every sample.
+process is first seen, again at growing intervals and whenever it has more threads than
+ever before (a pool just started), never at every sample.
 
 Limits, stated in the report rather than hidden: a process born and gone between two
 samples is not seen; a thread's last interval before it exits is lost.
@@ -34,6 +35,7 @@ from lkdoctor.host.proctree import (
     read_thread_state,
 )
 from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, TimelinePoint
+from lkdoctor.observe.totals import sampled_totals
 from lkdoctor.pools.process import threading_env
 
 SECTION = "observed"
@@ -55,6 +57,12 @@ OVERSUBSCRIBED_MARGIN = 1.1
 
 #: LensKit's Rust extension, mapped by every process that runs LensKit's batch code.
 LENSKIT_LIBRARY = "lenskit._accel"
+
+#: Why ``--pid`` totals are sampled: another process's tree is inspected, never moved.
+PID_TOTALS_REASON = (
+    "--pid inspects running processes read-only, so they get no cgroup of their own; "
+    "processes born and gone between two samples are missing"
+)
 
 #: multiprocessing's own helper processes: not workers of the plan.
 HELPER_COMMAND = re.compile(r"multiprocessing\.(resource_tracker|forkserver|semaphore_tracker)")
@@ -192,13 +200,16 @@ class TreeSampler:
             if proc is None:
                 proc = _Process(pid, self._parent(pid), now, now)
                 self.processes[pid] = proc
-            if born or final or self._static_due(proc, now):
-                self._read_static(proc)
             base = str(proc_dir(self.root, pid))
             tids = list_tids(self.root, pid)
             if not tids:
                 seen.discard(pid)
                 continue
+            # A process that starts more threads than ever has likely just loaded a
+            # threading library (LensKit's Rayon pool, torch's): read its maps again now,
+            # not only at the next age, or a short run is over before LensKit is seen.
+            if born or final or len(tids) > proc.threads or self._static_due(proc, now):
+                self._read_static(proc)
             proc.last_seen = now
             proc.threads = max(proc.threads, len(tids))
             # Counters found at the first sample are a baseline (they grew before the window)
@@ -443,4 +454,7 @@ def observe_pid(
     """``--pid``: watch ``pid`` (and its tree) for ``seconds``, read-only."""
     sampler = TreeSampler(pid, cpus=cpus, tree=tree, root=root)
     sampler.run_for(seconds, on_sample)
-    return sampler.result()
+    result = sampler.result()
+    if result.value is not None:
+        result.value.totals = sampled_totals(result.value.cpu_seconds, PID_TOTALS_REASON)
+    return result

@@ -53,6 +53,33 @@ def rows(comparison: Comparison) -> list[tuple[str, str, str]]:
     ]
 
 
+def settings_cell(summary: VariantSummary) -> str:
+    """What a variant sets: the suggestion's exports and unsets; the current settings as set."""
+    changes = [f"{name}={value}" for name, value in summary.env.items()]
+    changes += [f"unset {name}" for name in summary.unset]
+    return ", ".join(changes) if changes else "as set"
+
+
+def ratio_cell(comparison: Comparison) -> str:
+    """``1.8× (1.6–2.0×, 3 pairs)``: the median ratio (current ÷ suggested wall) and spread."""
+    if comparison.ratio is None:
+        return "no pair finished"
+    return f"{times(comparison.ratio)} ({spread(comparison)})"
+
+
+def pair_rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
+    """``(pair, current wall, suggested wall, ratio)`` per pair, in the order measured."""
+    return [
+        (
+            str(index),
+            _seconds(pair.current.wall_seconds),
+            _seconds(pair.suggested.wall_seconds),
+            times(pair.ratio),
+        )
+        for index, pair in enumerate(comparison.pairs, start=1)
+    ]
+
+
 def ratio_line(comparison: Comparison) -> str:
     """``1.8× faster with the suggestion (1.6–2.0×, 3 pairs)``, or why there is none."""
     if comparison.ratio is None:

@@ -20,6 +20,7 @@ from lkdoctor.model import (
     Report,
     ThreadPlan2025,
     ThreadPlan2026,
+    VariantSummary,
 )
 from lkdoctor.render import (
     FINDING_MARK,
@@ -30,9 +31,12 @@ from lkdoctor.render import (
     section_title,
     summary_text,
 )
-from lkdoctor.render.comparison import ratio_line
+from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
-from lkdoctor.render.observed import resample, sparkline
+from lkdoctor.render.observed import resample, sparkline, totals_line
+
+#: The two variants of a comparison, in the columns' order.
+VARIANTS = ("current", "suggested")
 
 #: Top-level keys that are not sections.
 _NOT_SECTIONS = frozenset({"schema_version", "tool", "findings", "errors"})
@@ -115,18 +119,40 @@ def _comparison_summary(report: Report) -> str:
 
 
 def comparison_markdown(comparison: Comparison, label: str) -> list[str]:
-    """The current settings and the suggested exports side by side, as Markdown."""
+    """The current settings and the suggested exports side by side, as Markdown: the
+    variants' medians, the ratio with its spread and the verdict, then every pair."""
     lines = [f"**{label}: {comparison.verdict}**: {comparison.reason}", ""]
     if comparison.verdict == "nothing-to-verify":
         return lines
     if comparison.command:
         lines += [f"command: `{' '.join(comparison.command)}`", ""]
-    lines += table(("", "current", "suggested"), comparison_rows(comparison))
-    return [*lines, "", ratio_line(comparison), ""]
+    variants: dict[str, VariantSummary] = {v.variant: v for v in comparison.variants}
+    settings = [
+        "settings",
+        *("-" if (v := variants.get(name)) is None else settings_cell(v) for name in VARIANTS),
+    ]
+    judged = [
+        ("ratio (current ÷ suggested wall)", "", ratio_cell(comparison)),
+        ("verdict", "", comparison.verdict),
+    ]
+    lines += table(("", *VARIANTS), [settings, *comparison_rows(comparison), *judged])
+    if comparison.pairs:
+        header = ("pair", "current wall", "suggested wall", "ratio")
+        lines += ["", *table(header, pair_rows(comparison))]
+    return [*lines, ""]
 
 
 def _comparison_details(report: Report) -> list[str]:
     return [] if report.comparison is None else comparison_markdown(report.comparison, "verdict")
+
+
+def _bench_details(report: Report) -> list[str]:
+    """The benchmark's data as any section's, then ``--verify``'s comparison as its table."""
+    bench = report.bench
+    lines = generic(bench.model_dump(mode="json", exclude={"verification"}))
+    if bench.verification is not None:
+        lines += ["", *comparison_markdown(bench.verification, "suggestion verified")]
+    return lines
 
 
 def _environment_summary(report: Report) -> str:
@@ -346,6 +372,8 @@ def _observed_details(report: Report) -> list[str]:
         f"peak {observed.peak_runnable:g}, more than the CPUs "
         f"{observed.oversubscribed_share:.0%} of the time.",
         "",
+        f"Totals: {totals_line(observed)}.",
+        "",
         *code_block(sparkline(resample(observed.timeline), observed.cpus).plain),
         "",
     ]
@@ -354,7 +382,7 @@ def _observed_details(report: Report) -> list[str]:
         (
             r.pid,
             r.ppid,
-            "helper" if r.helper else r.level,
+            "helper" if r.helper else "wrapper" if r.wrapper else r.level,
             r.name,
             r.threads,
             r.avg_running,
@@ -369,6 +397,7 @@ def _observed_details(report: Report) -> list[str]:
 
 DETAILS: dict[str, Callable[[Report], list[str]]] = {
     "cpu": _cpu_details,
+    "bench": _bench_details,
     "plan": _plan_details,
     "environment": _environment_details,
     "cluster": _cluster_details,

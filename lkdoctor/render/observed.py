@@ -44,6 +44,24 @@ def sparkline(values: list[float], cpus: int | None) -> Text:
     return text
 
 
+def totals_line(observed: Observed) -> str:
+    """Where the run's CPU time comes from: its own cgroup (every process) or the samples."""
+    totals = observed.totals
+    if totals is None:
+        return "sampled only (processes between two samples are missing)"
+    if totals.source == "sampled":
+        return f"sampled only: {totals.reason}"
+    throttled = (
+        "no throttling counter"
+        if totals.throttled_seconds is None
+        else f"throttled {totals.throttled_seconds:.2f} s"
+    )
+    return (
+        f"{totals.cpu_seconds:.2f} s CPU counted by its own cgroup (every process, the "
+        f"short-lived too); {throttled}"
+    )
+
+
 def _totals(observed: Observed) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -60,6 +78,7 @@ def _totals(observed: Observed) -> Table:
         "CPU time",
         f"{observed.cpu_seconds:.2f} s ({observed.avg_running:.2f} CPUs of {cpus} on average)",
     )
+    grid.add_row("totals", totals_line(observed))
     grid.add_row(
         "waiting",
         f"{observed.wait_seconds:.2f} thread-seconds waiting for a CPU "

@@ -14,6 +14,7 @@ from rich.text import Text
 from lkdoctor.checks.cluster import ray_overcommits
 from lkdoctor.checks.cpu import lenskit_overcounts
 from lkdoctor.checks.plan import lenskit_agrees, overflows
+from lkdoctor.checks.plan2026 import differing_settings
 from lkdoctor.host.pool_kinds import pool_sizes
 from lkdoctor.model import (
     Bench,
@@ -170,7 +171,7 @@ def _settings_answer(plan: ThreadPlan2026) -> list[RenderableType]:
     own = plan.lenskit_resolved
     if own is None:
         return _not_read(plan)
-    differing = [n for n, v in plan.settings.items() if getattr(own, n) != v.value]
+    differing = differing_settings(plan)
     if not differing:
         return [
             Text(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lkdoctor.checks.plan import check
 from lkdoctor.model import Finding, Report, ToolInfo
-from lkdoctor.plan.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
 
 
 def report_for(

@@ -188,8 +188,10 @@ def test_pid_whose_environment_is_not_utf8(
     result = run_doctor([*args, "--single-process", "--json"], env)
     assert_clean_exit(result)
     report = json.loads(result.stdout.decode(encoding))
-    assert report["pools"]["process"]["env"]["OMP_NUM_THREADS"] == SHOWN
-    assert report["pools"]["process"]["env"]["RAYON_NUM_THREADS"] == f"2{SHOWN}"
+    [row] = report["observed"]["processes"]  # the process alone
+    assert row["pid"] == hostile_target.pid and not report["observed"]["tree"]
+    assert row["env"]["OMP_NUM_THREADS"] == SHOWN
+    assert row["env"]["RAYON_NUM_THREADS"] == f"2{SHOWN}"
     assert_no_secret(result.stdout.decode(encoding))
     result = run_doctor(args, env)
     assert_clean_exit(result)

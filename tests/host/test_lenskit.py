@@ -6,7 +6,8 @@ import importlib.metadata
 
 import pytest
 
-from lkdoctor.host.lenskit import detect_dialect, dialect_of_version, installed_lenskit_version
+from lkdoctor.host.lenskit import installed_lenskit_version
+from lkdoctor.plan.dialects import detect_dialect, dialect_of_version
 
 
 def test_the_installed_version_is_read_without_importing_lenskit() -> None:
@@ -31,7 +32,8 @@ def test_the_installed_version_is_read_without_importing_lenskit() -> None:
     ],
 )
 def test_dialect_of_version(version: str, dialect: str | None) -> None:
-    assert dialect_of_version(version) == dialect
+    line = dialect_of_version(version)
+    assert (None if line is None else line.name) == dialect
 
 
 def test_the_installed_lenskit_decides() -> None:

@@ -37,7 +37,7 @@ from lkdoctor.model import (
     ToolInfo,
     TorchPool,
 )
-from lkdoctor.plan.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
 
 #: A file each library of the registry is loaded from somewhere; a new library needs one.
 EXAMPLE_PATHS = {

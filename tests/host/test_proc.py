@@ -17,16 +17,16 @@ from lkdoctor.host.proc import (
     proc_dir,
     process_exists,
     read_environ,
-    read_nonvoluntary_switches,
-    read_schedstat,
     read_status,
     read_task_stats,
     read_threading_libraries,
     task_ids,
     threading_libraries,
 )
+from lkdoctor.host.proctree import read_thread_schedstat
+from lkdoctor.observe.sampler import observe_pid
 from lkdoctor.pools.live import collect_threads, threads_snapshot
-from lkdoctor.pools.process import sample_process, threading_env
+from lkdoctor.pools.process import threading_env
 
 LIVE = Path("/")
 
@@ -89,13 +89,7 @@ def test_fixture_process_threads_states_names_and_cpu_time(tmp_path: Path) -> No
         4245: 0.0,
     }
     assert snapshot.cpu_seconds == 5.2
-    assert read_schedstat(tmp_path, 4242, 4243) == (3_000_000_000, 0)
-    assert read_nonvoluntary_switches(tmp_path, 4242) == {
-        4242: 4242,
-        4243: 4243,
-        4244: 4244,
-        4245: 4245,
-    }
+    assert read_thread_schedstat(str(tmp_path / "proc" / "4242"), 4243) == (3_000_000_000, 0)
 
 
 def test_thread_that_exits_between_listing_and_reading_is_skipped(tmp_path: Path) -> None:
@@ -103,21 +97,24 @@ def test_thread_that_exits_between_listing_and_reading_is_skipped(tmp_path: Path
     (base / "task" / "11" / "stat").unlink()
     (base / "task" / "11" / "schedstat").unlink()
     assert [s.tid for s in read_task_stats(tmp_path, 10)] == [10]
-    assert read_schedstat(tmp_path, 10, 11) is None
+    assert read_thread_schedstat(str(base), 11) is None
 
 
-def test_sampling_a_fixture_without_schedstat_falls_back_to_sampled_states(tmp_path: Path) -> None:
+def test_sampling_a_fixture_without_schedstat_says_its_time_is_not_counted(
+    tmp_path: Path,
+) -> None:
     base = fake_process(
         tmp_path, 20, {20: ("a", "R", 1, 1), 21: ("b", "R", 1, 1), 22: ("c", "S", 1, 1)}
     )
     for tid in (20, 21, 22):
         (base / "task" / str(tid) / "schedstat").unlink()
-    sample, stats = sample_process(20, seconds=0.05, root=tmp_path)
-    assert sample.runnable_source == "sampled-states"
-    assert sample.avg_runnable == 2.0  # two of the three threads are R in every sample
-    assert sample.avg_states == {"running": 2.0, "sleeping": 1.0}
-    assert sample.samples >= 2 and len(stats) == 3
-    assert sample.nonvoluntary_switches_per_s == 0.0  # the counters did not move
+    sampled = observe_pid(20, 0.05, cpus=2, tree=False, root=tmp_path)
+    observed, errors = sampled.value, sampled.errors
+    assert observed is not None and observed.samples >= 2
+    assert [(p.pid, p.threads) for p in observed.processes] == [(20, 3)]
+    assert observed.avg_runnable == 0.0  # nothing readable was counted, nothing invented
+    assert [e.section for e in errors] == ["observed"]
+    assert "no readable schedstat" in errors[0].message
 
 
 def test_environ_is_split_on_nul_and_filtered_to_threading_variables(tmp_path: Path) -> None:

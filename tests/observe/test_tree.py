@@ -14,7 +14,6 @@ import pytest
 from helpers import expected_threading_env, run_cli, script
 from process_trees import Tree
 
-import lkdoctor
 from lkdoctor.model import report_json_schema
 from lkdoctor.observe.sampler import SHORTEST_SPAN, TreeSampler
 
@@ -91,15 +90,6 @@ def test_pid_reports_the_tree_and_blames_its_workers(tree: Tree) -> None:
     # the workers, each keeping 2 busy, are over their share.
     over = [f for f in data["findings"] if f["id"] == "process-over-plan"]
     assert {int(f["title"].split()[1]) for f in over} >= set(tree.pids["workers"])
-
-
-def test_single_process_samples_the_root_alone(tree: Tree) -> None:
-    report = lkdoctor.collect(pid=tree.pid, sample_time=0.3, tree=False)
-    assert report.observed is None
-    assert report.pools is not None and report.pools.process is not None
-    assert report.pools.process.threads == 1
-    assert report.pools.process.avg_runnable < 0.5  # the busy threads are in its children
-    assert not [f for f in report.findings if f.id == "process-oversubscribed"]
 
 
 def test_text_report_has_one_row_per_process(tree: Tree) -> None:

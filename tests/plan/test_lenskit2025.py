@@ -12,10 +12,10 @@ import pytest
 from helpers import run_cli, script
 
 from lkdoctor.checks.plan import check
-from lkdoctor.model import Report, ThreadPlan, ToolInfo
-from lkdoctor.plan.lenskit2025 import LensKitAnswer, answer_from_source
-from lkdoctor.plan.resolve import collect_plan
-from lkdoctor.plan.settings import parse_lk_settings
+from lkdoctor.model import Report, ThreadPlan2025, ToolInfo
+from lkdoctor.plan.lenskit2025.answer import LensKitAnswer, answer_from_source
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.settings import parse_lk_settings
 
 # Written for LensKit 2025.x (its config API and initialize()); see pyproject markers.
 pytestmark = pytest.mark.lenskit2025
@@ -25,14 +25,14 @@ def shape(levels) -> list[tuple[int, int, int]]:  # type: ignore[no-untyped-def]
     return [(lv.processes, lv.threads, lv.backend_threads) for lv in levels]
 
 
-def lenskit_plan(cpus: int, effective: int, env: dict[str, str]) -> ThreadPlan:
+def lenskit_plan(cpus: int, effective: int, env: dict[str, str]) -> ThreadPlan2025:
     result = collect_plan(cpus, effective, env)
     assert result.lenskit_note is None, result.lenskit_note
     assert result.lenskit_resolved is not None
     return result
 
 
-def findings(plan: ThreadPlan) -> dict[str, str]:
+def findings(plan: ThreadPlan2025) -> dict[str, str]:
     report = Report(tool=ToolInfo(version="t", python="3", platform="t"), plan=plan)
     return {f.id: f.severity for f in check(report)}
 
@@ -239,7 +239,7 @@ def test_another_installed_lenskit_version_is_found_and_reported(tmp_path: Path)
 def test_the_answer_imports_neither_lenskit_nor_torch() -> None:
     code = (
         "import sys\n"
-        "from lkdoctor.plan.resolve import collect_plan\n"
+        "from lkdoctor.plan.lenskit2025.resolve import collect_plan\n"
         "plan = collect_plan(8, 8, {'LK_NUM_CHILD_THREADS': '2'})\n"
         "assert plan.lenskit_resolved, plan.lenskit_note\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lenskit', 'torch')))\n"

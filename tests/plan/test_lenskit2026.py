@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from lkdoctor.checks.plan2026 import check_2026
-from lkdoctor.host.lenskit import LensKitDialect
-from lkdoctor.plan.lenskit2026 import (
+from lkdoctor.plan.dialects import ChosenDialect, dialect_named
+from lkdoctor.plan.lenskit2026.collect import applied, collect_plan_2026
+from lkdoctor.plan.lenskit2026.settings import (
     fit,
     key_lines,
     locate_configuration_root,
@@ -20,9 +21,8 @@ from lkdoctor.plan.lenskit2026 import (
     read_settings_file,
     resolve_settings,
 )
-from lkdoctor.plan.plan2026 import applied, collect_plan_2026
 
-DIALECT = LensKitDialect("2026", None, "test")
+DIALECT = ChosenDialect(dialect_named("2026"), None, "test")
 
 
 def _write(path: Path, text: str) -> Path:

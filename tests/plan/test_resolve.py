@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lkdoctor.plan.resolve import collect_plan, resolve_levels
-from lkdoctor.plan.settings import MAX_COUNT, parse_lk_child, parse_lk_list
+from lkdoctor.plan.lenskit2025.resolve import collect_plan, resolve_levels
+from lkdoctor.plan.lenskit2025.settings import parse_lk_child, parse_lk_list
+from lkdoctor.plan.parse import MAX_COUNT
 
 
 def plan(cpus: int, effective: int, env: dict[str, str]):  # type: ignore[no-untyped-def]

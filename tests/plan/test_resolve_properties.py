@@ -8,15 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lkdoctor.plan.resolve import collect_plan
-from lkdoctor.plan.settings import (
-    BACKEND_VARIABLES,
-    LK_VARIABLES,
-    MAX_COUNT,
-    parse_backend,
-    parse_lk_child,
-    parse_lk_list,
-)
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.settings import LK_VARIABLES, parse_lk_child, parse_lk_list
+from lkdoctor.plan.parse import BACKEND_VARIABLES, MAX_COUNT, parse_backend
 
 VARIABLES = [*LK_VARIABLES, *(v.name for v in BACKEND_VARIABLES)]
 

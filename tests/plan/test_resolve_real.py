@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from lkdoctor.model import ThreadPlan
-from lkdoctor.plan.resolve import collect_plan
-from lkdoctor.plan.settings import BACKEND_VARIABLES, LK_VARIABLES
+from lkdoctor.model import ThreadPlan2025
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.settings import LK_VARIABLES
+from lkdoctor.plan.parse import BACKEND_VARIABLES
 
 # Written for LensKit 2025.x (its config API and initialize()); see pyproject markers.
 pytestmark = pytest.mark.lenskit2025
@@ -76,7 +77,7 @@ def observed() -> dict[str, dict[str, Any]]:
     return results
 
 
-def predicted_blas(plan: ThreadPlan, backend_threads: int) -> int:
+def predicted_blas(plan: ThreadPlan2025, backend_threads: int) -> int:
     """BLAS threads the model expects: a BLAS variable's pool, else LensKit's backend count."""
     blas = [
         s.threads

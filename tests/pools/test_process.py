@@ -1,9 +1,12 @@
-"""--pid against real processes this test starts (and kills), read-only."""
+"""--pid --single-process against real processes this test starts (and kills), read-only.
+
+The process alone is sampled by the same sampler as a tree (``report.observed``, one row)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -94,15 +97,16 @@ def pid_json(pid: int, *extra: str) -> dict[str, Any]:
 def test_six_torch_threads_on_one_cpu_are_oversubscribed(burner: subprocess.Popen[str]) -> None:
     data = pid_json(burner.pid, "--sample-time", "1")
     jsonschema.validate(data, report_json_schema())
-    process = data["pools"]["process"]
-    assert process["pid"] == burner.pid
-    assert data["cpu"]["effective"] == 1 and process["cpus"] == 1  # its affinity, not ours
-    assert process["seconds"] >= 1  # the window asked for, at least
-    assert process["runnable_source"] == "schedstat"
+    observed = data["observed"]
+    [process] = observed["processes"]  # the process alone, no children
+    assert process["pid"] == observed["root_pid"] == burner.pid and not observed["tree"]
+    assert data["cpu"]["effective"] == 1 and observed["cpus"] == 1  # its affinity, not ours
+    assert observed["seconds"] >= 1  # the window asked for, at least
+    assert not [e for e in data["errors"] if "schedstat" in e["message"]]  # measured, not guessed
     assert process["avg_runnable"] > 1.5  # several of its 6 workers queue for the one CPU
     assert process["avg_waiting"] > 0.5
-    assert process["nonvoluntary_switches_per_s"] > 0
-    assert data["pools"]["threads"]["count"] >= 6
+    assert observed["avg_runnable"] == process["avg_runnable"]
+    assert process["threads"] >= 6
     assert {"libgomp", "libtorch_cpu"} <= set(process["libraries"])
     assert process["env"] == expected_threading_env(
         {"LK_NUM_THREADS": "4", "OMP_NUM_THREADS": "6"}
@@ -111,7 +115,8 @@ def test_six_torch_threads_on_one_cpu_are_oversubscribed(burner: subprocess.Pope
     [finding] = [f for f in data["findings"] if f["id"] == "process-oversubscribed"]
     assert finding["severity"] in ("warning", "error")
     assert finding["env"]["OMP_NUM_THREADS"] == "1"
-    assert data["pools"]["torch"] is None and data["pools"]["blas"] == []  # not ours to show
+    assert finding["section"] == "observed"
+    assert data["pools"] is None  # the doctor's own pools are not the target's: not shown
 
 
 @pytest.mark.torch
@@ -124,25 +129,28 @@ def test_pid_text_shows_runnable_threads_against_its_cpus(burner: subprocess.Pop
         "--no-bench",
         "--sample-time",
         "0.5",
+        "--full",  # each process's environment too
     )
     assert result.returncode == 0, result.stderr
-    section = result.stdout.split("Live pools", 1)[1]
-    assert f"pid {burner.pid}" in section
-    assert "runnable" in section and "✗ > 1 CPUs" in section
+    assert re.search(r"^[!✗] Observed$", result.stdout, re.MULTILINE), result.stdout
+    section = result.stdout.split("Observed", 1)[1]
+    assert f"pid {burner.pid}, the process alone" in section
+    assert "runnable" in section and "> 1 CPUs" in section
     assert "libgomp" in section and "OMP_NUM_THREADS=6" in section
 
 
 def test_an_idle_process_fits(idler: subprocess.Popen[str]) -> None:
     report = lkdoctor.collect(pid=idler.pid, sample_time=0.3, tree=False)
-    process = report.pools.process if report.pools else None
-    assert process is not None
-    assert process.avg_runnable < 0.5
+    observed = report.observed
+    assert observed is not None and not observed.tree
+    [process] = observed.processes
+    assert process.pid == idler.pid
+    assert process.avg_runnable < 0.5 and observed.peak_runnable < 1  # asleep throughout
     assert process.threads == 1
     assert process.env == expected_threading_env({"RAYON_NUM_THREADS": "1"})
     assert "libtorch_cpu" not in process.libraries
     assert not [f for f in report.findings if f.id == "process-oversubscribed"]
-    assert report.pools is not None and report.pools.threads is not None
-    assert report.pools.threads.states == {"sleeping": 1}
+    assert observed.oversubscribed_share == 0
 
 
 def test_missing_process_is_a_one_line_exit_2() -> None:
@@ -172,19 +180,17 @@ def test_unreadable_environ_and_maps_are_errors_not_crashes(idler: subprocess.Po
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    messages = [e["message"] for e in data["errors"] if e["section"] == "pools"]
-    assert any("PermissionError" in m and "environ" in m for m in messages), messages
-    assert any("threading libraries not read" in m for m in messages), messages
-    process = data["pools"]["process"]
-    assert process["threads"] == 1 and process["env"] == {} and process["libraries"] == {}
+    messages = [e["message"] for e in data["errors"] if e["section"] == "observed"]
+    assert any("PermissionError" in m and "environment" in m for m in messages), messages
+    assert any("threading libraries (maps) not read" in m for m in messages), messages
+    [process] = data["observed"]["processes"]
+    assert process["threads"] == 1 and process["env"] == {} and process["libraries"] == []
 
 
-def test_a_process_that_exits_while_sampled_is_an_error_entry(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_process_that_exits_while_sampled_ends_the_window() -> None:
     """The target runs until the test closes its stdin, which the test does once sampling
-    has begun (its first look at the threads), and waits until the process is gone."""
-    import lkdoctor.pools.process as process_module
+    has begun; the window then ends with it (not after the 60 s asked for)."""
+    from lkdoctor.observe.sampler import TreeSampler
 
     target = subprocess.Popen(
         [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
@@ -195,24 +201,19 @@ def test_a_process_that_exits_while_sampled_is_an_error_entry(
     )
     assert target.stdin is not None and target.stdout is not None
     assert target.stdout.readline().strip() == "ready"
-    read_states = process_module._read_states
-    looks = []
 
-    def read_states_then_end_the_target(root: Path, pid: int) -> Any:
-        looks.append(pid)
-        if len(looks) == 2 and target.stdin is not None:  # sampling is under way
+    def end_the_target(sampler: TreeSampler) -> None:
+        if sampler.samples == 2 and target.stdin is not None:  # sampling is under way
             target.stdin.close()
             target.wait(timeout=60)  # exited and reaped: its /proc entries are gone
-        return read_states(root, pid)
 
-    monkeypatch.setattr(process_module, "_read_states", read_states_then_end_the_target)
     try:
-        # ends when the target does
-        report = lkdoctor.collect(pid=target.pid, sample_time=60, tree=False)
+        sampler = TreeSampler(target.pid, cpus=1, tree=False)
+        sampler.run_for(60, end_the_target)
     finally:
         stop(target)
-    assert looks == [target.pid, target.pid]
-    messages = [e.message for e in report.errors if e.section == "pools"]
-    assert any(f"process {target.pid} exited while it was sampled" in m for m in messages)
-    assert report.cpu is not None and report.cpu.effective >= 1  # the rest is still there
-    assert report.plan is not None
+    observed = sampler.result().value
+    assert observed is not None and sampler.samples >= 2
+    [row] = observed.processes
+    assert row.pid == target.pid and row.exited
+    assert observed.seconds < 60

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lkdoctor.host.lenskit import LensKitDialect
 from lkdoctor.model import Report, ToolInfo
-from lkdoctor.plan.plan2026 import collect_plan_2026
+from lkdoctor.plan.dialects import ChosenDialect, dialect_named
+from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_plan
 
@@ -19,7 +19,7 @@ def _report(tmp_path: Path) -> Report:
         4,
         4,
         {"LK_NUM_BATCH_JOBS": "3"},
-        LensKitDialect("2026", "2026.4.0", "LensKit 2026.4.0 is installed"),
+        ChosenDialect(dialect_named("2026"), "2026.4.0", "LensKit 2026.4.0 is installed"),
         cwd=tmp_path,
         ask=False,
     )

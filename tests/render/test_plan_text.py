@@ -7,7 +7,7 @@ import re
 from rich.console import Console
 
 from lkdoctor.model import Report, ThreadPlan, ToolInfo
-from lkdoctor.plan.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.render.text import render_plan
 
 

@@ -3,7 +3,7 @@
 The reports are built from model objects (tests/samples.py), so they are the
 same on every machine. When a renderer changes on purpose, regenerate and review:
 
-    LKDOCTOR_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_report_render.py
+    LKDOCTOR_UPDATE_SNAPSHOTS=1 python -m pytest tests/render/test_snapshots.py
     git diff tests/render/snapshots/
 
 With the variable set the files are rewritten (and the tests still compare against what

@@ -19,7 +19,7 @@ from lkdoctor.model import (
     Report,
     ToolInfo,
 )
-from lkdoctor.plan.resolve import collect_plan
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.render import SECTION_TITLES, export_lines, section_status
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_plan, render_text

@@ -1,0 +1,84 @@
+"""`lenskit doctor -- WRAPPER … python script.py`: plan levels count from the process that
+runs LensKit (the shallowest with LensKit's extension mapped), not from the wrapper.
+
+The script (tests/lenskit_pool_target.py) imports LensKit, sets up its pools, trains item
+k-NN on LensKit's Rayon pool and starts one plain Python child; it prints its own pid and
+its child's. With either LensKit release installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from helpers import run_cli, script
+
+TARGET = Path(__file__).parent.parent / "lenskit_pool_target.py"
+PY = sys.executable
+
+
+def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
+    """The report of the run, the pid that ran LensKit and its child's."""
+    report = tmp_path / "report.json"
+    result = run_cli(
+        script("lenskit"),
+        *("doctor", "--no-bench", "--json", "--report", str(report), "--", *command),
+        env={"LK_NUM_THREADS": "2"},
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("lenskit ")]
+    _, lenskit, child = line.split()
+    return json.loads(report.read_text()), int(lenskit), int(child)
+
+
+def rows_by_pid(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {row["pid"]: row for row in data["observed"]["processes"]}
+
+
+def planned_at_level_zero(data: dict[str, Any]) -> int:
+    """Threads the plan gives one process at level 0: its demand over its processes."""
+    [level] = [level for level in data["plan"]["levels"] if level["level"] == 0]
+    return max(level["demand"] // max(level["instances"], 1), 1)
+
+
+def test_bash_c_is_a_wrapper_and_levels_count_from_the_lenskit_process(tmp_path: Path) -> None:
+    bash = shutil.which("bash")
+    assert bash
+    # A second command after the script keeps bash alive as its parent (a lone command
+    # would be exec'd by bash and leave no wrapper to find).
+    data, lenskit, child = observe(tmp_path, bash, "-c", f"{PY} {TARGET}; echo done")
+    observed = data["observed"]
+    rows = rows_by_pid(data)
+    root = rows[observed["root_pid"]]
+    assert root["name"] == "bash" and root["pid"] != lenskit
+    assert root["wrapper"] is True and root["planned_threads"] is None
+    assert observed["lenskit_pid"] == lenskit
+    runs_lenskit = rows[lenskit]
+    assert runs_lenskit["ppid"] == root["pid"]
+    assert "lenskit._accel" in runs_lenskit["libraries"]
+    assert (runs_lenskit["level"], runs_lenskit["wrapper"]) == (0, False)
+    assert runs_lenskit["planned_threads"] == planned_at_level_zero(data)
+    # its child is one level below it, not two below the wrapper
+    assert rows[child]["ppid"] == lenskit
+    assert (rows[child]["level"], rows[child]["wrapper"]) == (1, False)
+    assert observed["exit_status"] == 0
+
+
+def test_env_execs_the_program_so_the_root_runs_lenskit(tmp_path: Path) -> None:
+    env = shutil.which("env")
+    assert env
+    data, lenskit, child = observe(tmp_path, env, "LK_NUM_THREADS=1", PY, str(TARGET))
+    observed = data["observed"]
+    rows = rows_by_pid(data)
+    # env replaced itself with Python: one process, seen first as env, later as Python
+    assert observed["root_pid"] == lenskit == observed["lenskit_pid"]
+    root = rows[lenskit]
+    assert root["name"].startswith("python") and "lenskit._accel" in root["libraries"]
+    assert root["env"]["LK_NUM_THREADS"] == "1"  # as env set it for the program
+    assert (root["level"], root["wrapper"]) == (0, False)
+    assert not [row for row in rows.values() if row["wrapper"]]
+    assert root["planned_threads"] == planned_at_level_zero(data)
+    assert (rows[child]["ppid"], rows[child]["level"]) == (lenskit, 1)

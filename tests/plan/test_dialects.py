@@ -1,0 +1,206 @@
+"""The registry of LensKit lines: which line a plan is resolved in, and what adding one takes.
+
+The toy third line (tests/toy_lenskit2099/) is registered the way a real one would be, one
+entry in `DIALECTS`, and nothing else changes: detection, the whole pipeline, the checks,
+every renderer and the command line's ``--dialect`` then handle it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from helpers import run_cli
+from rich.console import Console
+from toy_lenskit2099 import LENSKIT_2099, VARIABLE
+
+import lkdoctor
+from lkdoctor.model import Report, report_json_schema
+from lkdoctor.plan import dialects
+from lkdoctor.plan.dialects import detect_dialect, dialect_named, dialect_names
+from lkdoctor.plan.lenskit2025 import LENSKIT_2025
+from lkdoctor.plan.lenskit2026 import LENSKIT_2026
+from lkdoctor.render.markdown import render_markdown
+from lkdoctor.render.text import render_text
+
+TESTS = Path(__file__).resolve().parents[1]
+NO_LENSKIT = ""  # detect_dialect's `version` for "no LensKit installed"
+
+
+# --- the real lines ---------------------------------------------------------------------
+
+
+def test_the_registry_holds_the_real_lines_oldest_first() -> None:
+    assert dialects.DIALECTS == (LENSKIT_2025, LENSKIT_2026)
+    assert dialect_names() == ("2025", "2026")
+    assert dialect_named("2025") is LENSKIT_2025 and dialect_named("2026") is LENSKIT_2026
+    with pytest.raises(KeyError, match="1999"):
+        dialect_named("1999")
+
+
+@pytest.mark.parametrize(
+    ("version", "line"),
+    [
+        ("2025.1.0", LENSKIT_2025),
+        ("2025.8.1", LENSKIT_2025),
+        ("2026.1.0", LENSKIT_2026),
+        ("2026.4.0", LENSKIT_2026),
+        ("2031.2", LENSKIT_2026),  # a later year stays in the newest line
+    ],
+)
+def test_the_installed_lenskit_version_decides(version: str, line: object) -> None:
+    for python in ((3, 11, 7), (3, 13, 0)):  # whatever the interpreter
+        chosen = detect_dialect(version=version, python=python)
+        assert chosen.line is line and chosen.version == version
+        assert chosen.reason == f"LensKit {version} is installed"
+
+
+def test_a_version_that_is_not_a_lenskit_year_is_read_as_the_newest_line() -> None:
+    chosen = detect_dialect(version="0.14.4", python=(3, 11, 7))
+    assert chosen.line is LENSKIT_2026
+    assert chosen.reason == "LensKit 0.14.4 is installed; read as the current 2026.x"
+
+
+@pytest.mark.parametrize(
+    ("python", "line", "reason"),
+    [
+        ((3, 11, 7), LENSKIT_2025, "pip installs 2025.8 on Python 3.11.7 (< 3.12.5)"),
+        ((3, 12, 4), LENSKIT_2025, "pip installs 2025.8 on Python 3.12.4 (< 3.12.5)"),
+        ((3, 12, 5), LENSKIT_2026, "pip installs 2026.x on Python 3.12.5"),
+        ((3, 13, 0), LENSKIT_2026, "pip installs 2026.x on Python 3.13.0"),
+    ],
+)
+def test_without_lenskit_the_line_pip_installs_on_this_python(
+    python: tuple[int, int, int], line: object, reason: str
+) -> None:
+    chosen = detect_dialect(version=NO_LENSKIT, python=python)
+    assert chosen.line is line and chosen.version is None
+    assert chosen.reason == f"no LensKit installed; {reason}"
+
+
+def test_the_users_choice_wins_over_the_installed_version() -> None:
+    chosen = detect_dialect("2025", version="2026.4.0")
+    assert chosen.line is LENSKIT_2025
+    assert chosen.reason == "chosen with --dialect 2025 (LensKit 2026.4.0 is installed)"
+
+
+def test_this_environment_gets_the_line_of_its_installed_lenskit() -> None:
+    installed = importlib.metadata.version("lenskit")  # the test environments have one
+    chosen = detect_dialect()
+    assert chosen.version == installed
+    assert chosen.dialect == installed.split(".")[0]  # 2025.8.1 on 3.11, 2026.4.0 on 3.13
+    assert chosen.dialect == ("2025" if sys.version_info < (3, 12, 5) else "2026")
+
+
+# --- a third line: one folder, one registry entry ------------------------------------------
+
+
+@pytest.fixture
+def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one line a new LensKit line adds to lkdoctor/plan/dialects.py."""
+    monkeypatch.setattr(dialects, "DIALECTS", (*dialects.DIALECTS, LENSKIT_2099))
+
+
+@pytest.mark.usefixtures("toy_registered")
+def test_a_registered_line_is_detected_by_version_python_and_name() -> None:
+    assert dialect_names() == ("2025", "2026", "2099")
+    assert dialect_named("2099") is LENSKIT_2099
+    assert detect_dialect(version="2099.1.0").line is LENSKIT_2099
+    assert detect_dialect(version="2026.4.0").line is LENSKIT_2026  # the others keep theirs
+    assert detect_dialect(version="2098.1").line is LENSKIT_2026
+    newest = detect_dialect(version=NO_LENSKIT, python=(3, 99, 0))
+    assert newest.line is LENSKIT_2099
+    assert newest.reason == "no LensKit installed; pip installs 2099.x on Python 3.99.0"
+    older = detect_dialect(version=NO_LENSKIT, python=(3, 13, 0))
+    assert older.line is LENSKIT_2026
+    assert older.reason == "no LensKit installed; pip installs 2026.x on Python 3.13.0 (< 3.99.0)"
+    assert detect_dialect("2099", version="2025.8.1").line is LENSKIT_2099
+
+
+def _toy_threads() -> int:
+    """More threads than this process has CPUs, by more than twice (an error)."""
+    return 2 * len(os.sched_getaffinity(0)) + 1
+
+
+def _assert_toy_plan(data: dict[str, Any], reason: str, threads: int) -> None:
+    """A JSON report whose plan the toy line resolved (with its ``reason``)."""
+    jsonschema.validate(data, report_json_schema())
+    plan = data["plan"]
+    assert plan["dialect_reason"] == reason
+    effective = plan["effective"]
+    assert [(lv["processes"], lv["threads"], lv["demand"]) for lv in plan["levels"]] == [
+        (1, threads, threads)
+    ]
+    assert plan["inputs"] == {VARIABLE: str(threads)}
+    assert plan["settings"]["num_threads"] == {
+        "value": threads,
+        "source": VARIABLE,
+        "line": None,
+        "detail": "",
+    }
+    assert plan["suggested_env"] == {VARIABLE: str(effective)}
+    [finding] = [f for f in data["findings"] if f["id"] == "plan-oversubscribed"]
+    assert finding["severity"] == "error" and finding["env"] == {VARIABLE: str(effective)}
+    assert f"one process × {threads} threads (toy LensKit 2099)" in finding["evidence"]
+
+
+@pytest.mark.usefixtures("toy_registered")
+def test_the_whole_pipeline_resolves_checks_and_renders_a_registered_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dialects, "installed_lenskit_version", lambda: "2099.1.0")
+    threads = _toy_threads()
+    report = lkdoctor.collect(environ={**os.environ, VARIABLE: str(threads)})
+    data = json.loads(report.model_dump_json())
+    _assert_toy_plan(data, "LensKit 2099.1.0 is installed", threads)
+    assert Report.model_validate(data) == report  # the JSON reads back as the same report
+    effective = data["plan"]["effective"]
+    console = Console(width=200, record=True, color_system=None)
+    render_text(report, console)
+    text = console.export_text()
+    assert "dialect 2026: LensKit 2099.1.0 is installed" in text  # the shape's key, see toy
+    assert f"num_threads = {threads}  from {VARIABLE}" in text
+    assert f"export {VARIABLE}={effective}" in text
+    markdown = render_markdown(report)
+    assert f"export {VARIABLE}={effective}" in markdown
+    assert f"one process × {threads} threads (toy LensKit 2099)" in markdown
+
+
+LAUNCHER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv.pop(1))  # tests/, for the toy line
+    if sys.argv[1] == "--registered":
+        sys.argv.pop(1)
+        from toy_lenskit2099 import LENSKIT_2099
+        from lkdoctor.plan import dialects
+        dialects.DIALECTS = (*dialects.DIALECTS, LENSKIT_2099)
+    from lkdoctor.cli import doctor
+    doctor()
+    """
+)
+
+
+def test_the_command_line_offers_and_uses_a_registered_line() -> None:
+    threads = _toy_threads()
+    args = ["--dialect", "2099", "--no-bench"]
+    env = {VARIABLE: str(threads)}
+    result = run_cli(sys.executable, "-c", LAUNCHER, str(TESTS), *args, env=env)
+    assert result.returncode == 2 and "'2099' is not one of '2025', '2026'" in result.stderr
+    result = run_cli(
+        sys.executable, "-c", LAUNCHER, str(TESTS), "--registered", *args, "--json", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    installed = importlib.metadata.version("lenskit")
+    reason = f"chosen with --dialect 2099 (LensKit {installed} is installed)"
+    _assert_toy_plan(json.loads(result.stdout), reason, threads)
+    result = run_cli(sys.executable, "-c", LAUNCHER, str(TESTS), "--registered", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"one process × {threads} threads (toy LensKit 2099)" in result.stdout
