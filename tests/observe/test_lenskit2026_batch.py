@@ -26,13 +26,13 @@ MARGIN = 1.1  # schedstat charges a wait to the interval it ends in
 
 
 def batch_run(tmp_path: Path, threads: int, backend: int, jobs: int) -> dict[str, Any]:
-    """The doctor's report of one batch run (a few seconds of scoring) with these settings."""
+    """The doctor's report of one batch run (several seconds of scoring) with these settings."""
     env = {
         "LK_NUM_THREADS": str(threads),
         "LK_NUM_BACKEND_THREADS": str(backend),
         "LK_NUM_BATCH_JOBS": str(jobs),
         "BATCH_ROUNDS": "1",
-        "BATCH_REPEAT": "1",
+        "BATCH_REPEAT": "4",  # seconds of scoring: several of the (adaptive, up to 1 s) intervals
         "PHASE_FILE": str(tmp_path / "phases"),
     }
     report = tmp_path / f"report-{threads}-{backend}-{jobs}.json"
