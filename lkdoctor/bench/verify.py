@@ -23,10 +23,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lkdoctor.bench.pairs import compare, nothing_to_verify, order, summarise
 from lkdoctor.model import Comparison, ThreadPlan, Variant, VariantRun
+
+if TYPE_CHECKING:  # bench.run is imported where it is used, not at start-up
+    from lkdoctor.bench.run import Progress
 
 #: Pairs measured (the least the verdict rule needs to see agreement).
 PAIRS = 3
@@ -43,8 +46,6 @@ MIN_RUN_SECONDS = 0.05
 #: Longest a child may take to start or to answer one run, in seconds.
 START_TIMEOUT = 60.0
 RUN_TIMEOUT = 60.0
-
-Progress = Callable[[str], None]
 
 
 def nothing_to_suggest(plan: ThreadPlan | None, environ: Mapping[str, str]) -> str | None:
