@@ -16,9 +16,9 @@ import click
 from lkdoctor.plan.dialects import dialect_names
 
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
-    from lkdoctor.model import Report
     from lkdoctor.output import ColorMode, FailOn, Format
     from lkdoctor.pipeline import Request
+    from lkdoctor.report import Report
 
 FORMATS = ("text", "json", "markdown")
 FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
@@ -259,7 +259,7 @@ def doctor(
     if json_schema:
         import json
 
-        from lkdoctor.model import report_json_schema
+        from lkdoctor.report import report_json_schema
 
         click.echo(json.dumps(report_json_schema(), indent=2))
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,11 +41,13 @@ class Section(StrEnum):
     CHECKS = "checks"  # a check failed
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
+    """A report part: unknown keys are refused, so a renamed key cannot slip through."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class ToolInfo(_Model):
+class ToolInfo(StrictModel):
     name: str = "lkdoctor"
     version: str
     python: str
@@ -58,7 +60,7 @@ class ToolInfo(_Model):
     )
 
 
-class EnvProblem(_Model):
+class EnvProblem(StrictModel):
     """An environment value that could not be used as it stands."""
 
     variable: str
@@ -67,7 +69,7 @@ class EnvProblem(_Model):
     consequence: str = Field(default="", description="what happens with this value")
 
 
-class CpuLimit(_Model):
+class CpuLimit(StrictModel):
     source: str = Field(description="logical, affinity, cgroup-quota, slurm, rust, ...")
     value: float | int | None = Field(
         description="CPUs this source allows (a quota may be fractional)"
@@ -79,7 +81,7 @@ class CpuLimit(_Model):
     )
 
 
-class CgroupInfo(_Model):
+class CgroupInfo(StrictModel):
     version: Literal["v1", "v2", "hybrid", "none"]
     path: str | None = Field(default=None, description="the process's own cgroup (cpu controller)")
     quota: float | None = Field(
@@ -97,7 +99,7 @@ class CgroupInfo(_Model):
     )
 
 
-class CpuBudget(_Model):
+class CpuBudget(StrictModel):
     logical: int
     physical: int | None
     effective: int
@@ -109,7 +111,7 @@ class CpuBudget(_Model):
     env_problems: list[EnvProblem] = Field(default_factory=list)
 
 
-class PlanLevel(_Model):
+class PlanLevel(StrictModel):
     level: int
     processes: int = Field(description="worker processes each process at this level spawns")
     threads: int = Field(
@@ -139,7 +141,7 @@ def plan_signature(levels: Sequence[PlanLevel]) -> PlanSignature:
     return tuple(level.shape for level in levels)
 
 
-class BackendSetting(_Model):
+class BackendSetting(StrictModel):
     """A backend's own thread variable and what it does to LensKit's plan."""
 
     variable: str
@@ -149,7 +151,7 @@ class BackendSetting(_Model):
     effect: str
 
 
-class SettingValue(_Model):
+class SettingValue(StrictModel):
     """One LensKit 2026 setting as resolved, and where its value came from."""
 
     value: int | bool
@@ -161,7 +163,7 @@ class SettingValue(_Model):
     detail: str = Field(default="", description="how the value was derived from what was set")
 
 
-class SettingsProblem(_Model):
+class SettingsProblem(StrictModel):
     """A LensKit 2026 setting the installed LensKit rejects or ignores."""
 
     kind: Literal["env-invalid", "env-ignored", "settings-file-invalid"]
@@ -179,7 +181,7 @@ class SettingsProblem(_Model):
     )
 
 
-class LensKit2026Settings(_Model):
+class LensKit2026Settings(StrictModel):
     """LensKit 2026's resolved parallel settings (``ParallelSettings`` after its defaults)."""
 
     num_cpus: int
@@ -189,7 +191,7 @@ class LensKit2026Settings(_Model):
     use_ray: bool
 
 
-class PlanBase(_Model):
+class PlanBase(StrictModel):
     """What a thread plan holds in every LensKit dialect."""
 
     dialect: str = Field(description="the LensKit configuration dialect the plan is resolved in")
@@ -216,6 +218,12 @@ class PlanBase(_Model):
     )
     env_problems: list[EnvProblem] = Field(default_factory=list)
     backend_env: list[BackendSetting] = Field(default_factory=list)
+
+    def line_fields(self) -> dict[str, Any]:
+        """What this line's plan shape holds beyond every plan's fields (and its dialect),
+        as JSON values: what a report shows of a line no renderer knows in detail."""
+        own = set(type(self).model_fields) - set(PlanBase.model_fields)
+        return {k: v for k, v in self.model_dump(mode="json").items() if k in own}
 
 
 class ThreadPlan2025(PlanBase):
@@ -262,11 +270,7 @@ class ThreadPlan2026(PlanBase):
     settings_problems: list[SettingsProblem] = Field(default_factory=list)
 
 
-#: The plan, one shape per LensKit dialect, told apart by its ``dialect`` key.
-ThreadPlan = Annotated[ThreadPlan2025 | ThreadPlan2026, Field(discriminator="dialect")]
-
-
-class TorchPool(_Model):
+class TorchPool(StrictModel):
     """Torch's thread pools, as torch's own functions report them."""
 
     version: str
@@ -290,7 +294,7 @@ class TorchPool(_Model):
     )
 
 
-class RayonPool(_Model):
+class RayonPool(StrictModel):
     default_threads: int = Field(description="the size a global Rayon pool would get here")
     source: str = Field(
         description="RAYON_NUM_THREADS, RAYON_RS_NUM_CPUS, available_parallelism or fallback"
@@ -305,7 +309,7 @@ class RayonPool(_Model):
     note: str = ""
 
 
-class ThreadInfo(_Model):
+class ThreadInfo(StrictModel):
     tid: int
     name: str
     state: str = Field(description="the state letter of /proc/.../stat (R, S, D, ...)")
@@ -313,7 +317,7 @@ class ThreadInfo(_Model):
     processor: int | None = Field(default=None, description="the CPU it last ran on")
 
 
-class ThreadsSnapshot(_Model):
+class ThreadsSnapshot(StrictModel):
     count: int
     states: dict[str, int] = Field(
         default_factory=dict, description="threads per state name (running, sleeping, ...)"
@@ -323,7 +327,7 @@ class ThreadsSnapshot(_Model):
     threads: list[ThreadInfo] = Field(default_factory=list)
 
 
-class ObservedProcess(_Model):
+class ObservedProcess(StrictModel):
     """One process of an observed tree, over the part of the window it was alive."""
 
     pid: int
@@ -369,7 +373,7 @@ class ObservedProcess(_Model):
     )
 
 
-class TimelinePoint(_Model):
+class TimelinePoint(StrictModel):
     at: float = Field(description="seconds after the start, at the end of the interval")
     seconds: float = Field(description="length of the interval")
     runnable: float = Field(description="average runnable threads of the tree in the interval")
@@ -378,7 +382,7 @@ class TimelinePoint(_Model):
     threads: int
 
 
-class RunTotals(_Model):
+class RunTotals(StrictModel):
     """CPU time of a whole run: from a cgroup of its own (every process, the short-lived
     too) or, where none could be made, as sampled (processes born and gone between two
     samples are missing)."""
@@ -396,7 +400,7 @@ class RunTotals(_Model):
     )
 
 
-class Observed(_Model):
+class Observed(StrictModel):
     """A process tree watched over a window: ``--pid`` (sampled) or ``-- COMMAND`` (whole run)."""
 
     root_pid: int
@@ -437,7 +441,7 @@ class Observed(_Model):
     )
 
 
-class ApplyStep(_Model):
+class ApplyStep(StrictModel):
     """One step of LensKit's ``initialize()`` as ``--apply`` performed it."""
 
     step: int
@@ -446,7 +450,7 @@ class ApplyStep(_Model):
     detail: str = ""
 
 
-class LensKitSetup(_Model):
+class LensKitSetup(StrictModel):
     """LensKit's parallelism, found already set up in this process when the doctor looked."""
 
     by: Literal["lenskit-cli", "program"] = Field(
@@ -463,7 +467,7 @@ class LensKitSetup(_Model):
     )
 
 
-class Pools(_Model):
+class Pools(StrictModel):
     blas: list[dict[str, Any]] = Field(default_factory=list)
     torch: TorchPool | None = None
     rayon: RayonPool | None = None
@@ -477,7 +481,7 @@ class Pools(_Model):
     apply_steps: list[ApplyStep] = Field(default_factory=list)
 
 
-class Throttling(_Model):
+class Throttling(StrictModel):
     """Deltas of the own cgroup's ``cpu.stat`` over a measured window."""
 
     periods: int = Field(description="enforcement periods that elapsed (nr_periods)")
@@ -488,7 +492,7 @@ class Throttling(_Model):
 BenchRole = Literal["baseline", "right-sized", "peak"]
 
 
-class BenchRun(_Model):
+class BenchRun(StrictModel):
     """One measured shape: which threads were busy and what the scheduler did to them."""
 
     name: str = Field(description="rayon-1, torch-1, right-sized or peak")
@@ -516,7 +520,7 @@ class BenchRun(_Model):
     overran: bool = Field(default=False, description="the watchdog cancelled it at its deadline")
 
 
-class BenchMetrics(_Model):
+class BenchMetrics(StrictModel):
     """The same-run ratios the verdict is judged on."""
 
     effective: int
@@ -545,7 +549,7 @@ ComparisonVerdict = Literal["improved", "no-gain", "worse", "inconclusive", "not
 Variant = Literal["current", "suggested"]
 
 
-class VariantRun(_Model):
+class VariantRun(StrictModel):
     """One measured run of one variant (the current settings or the suggested exports)."""
 
     variant: Variant
@@ -559,7 +563,7 @@ class VariantRun(_Model):
     exit_status: int = Field(default=0, description="the run's exit status (0: it succeeded)")
 
 
-class ComparedPair(_Model):
+class ComparedPair(StrictModel):
     """The two variants run back to back; ``ratio`` > 1 means the suggestion ran faster."""
 
     current: VariantRun
@@ -567,7 +571,7 @@ class ComparedPair(_Model):
     ratio: float = Field(description="current wall time / suggested wall time")
 
 
-class VariantSummary(_Model):
+class VariantSummary(StrictModel):
     """One variant over all its runs: medians of the measured runs."""
 
     variant: Variant
@@ -587,7 +591,7 @@ class VariantSummary(_Model):
     exit_status: int | None = Field(default=None, description="the last run's exit status")
 
 
-class Comparison(_Model):
+class Comparison(StrictModel):
     """The current settings against the suggested exports, measured on the same work:
     ``--verify`` (the plan-shaped benchmark) or ``--compare -- COMMAND`` (the user's run)."""
 
@@ -613,7 +617,7 @@ class Comparison(_Model):
     elapsed_seconds: float | None = None
 
 
-class Bench(_Model):
+class Bench(StrictModel):
     verdict: Verdict
     reason: str = Field(default="", description="the verdict in words")
     evidence: list[str] = Field(default_factory=list, description="the measurements behind it")
@@ -631,12 +635,12 @@ class Bench(_Model):
     )
 
 
-class PackageVersion(_Model):
+class PackageVersion(StrictModel):
     name: str
     version: str
 
 
-class SearchPaths(_Model):
+class SearchPaths(StrictModel):
     """Where Python and the shell look for code (``--paths``), as LensKit's doctor lists them."""
 
     executable: str = Field(description="sys.executable")
@@ -647,7 +651,7 @@ class SearchPaths(_Model):
     path: list[str] = Field(description="PATH, in order")
 
 
-class EnvironmentInfo(_Model):
+class EnvironmentInfo(StrictModel):
     """The environment variables and packages that decide threading, secrets masked."""
 
     variables: dict[str, str] = Field(
@@ -670,7 +674,7 @@ class EnvironmentInfo(_Model):
     )
 
 
-class Finding(_Model):
+class Finding(StrictModel):
     id: str
     severity: Severity
     title: str
@@ -687,42 +691,12 @@ def worst_severity(findings: Iterable[Finding]) -> Severity | None:
     return max((f.severity for f in findings), key=SEVERITY_RANK.__getitem__, default=None)
 
 
-class ErrorEntry(_Model):
+class ErrorEntry(StrictModel):
     section: Section
     message: str
 
 
-class ClusterNode(_Model):
-    """One alive Ray node and the report its own collector produced there."""
-
-    node_id: str
-    ip: str
-    hostname: str | None = None
-    is_head: bool = False
-    ray_resources: dict[str, float] = Field(
-        default_factory=dict, description="the resources this node advertises to Ray"
-    )
-    ray_cpus: float | None = Field(default=None, description="ray_resources['CPU']")
-    status: Literal["ok", "timeout", "failed"] = Field(
-        description="ok: report collected; timeout/failed: see errors[] (section cluster)"
-    )
-    seconds: float | None = Field(default=None, description="time until the node answered")
-    report: Report | None = Field(
-        default=None, description="the single-machine report collected on that node"
-    )
-
-    @property
-    def short_id(self) -> str:
-        """The start of the node id, enough to tell a cluster's nodes apart."""
-        return self.node_id[:8]
-
-    @property
-    def label(self) -> str:
-        """How every message names the node: ``1a2b3c4d (10.0.0.1, head)``."""
-        return f"{self.short_id} ({self.ip}{', head' if self.is_head else ''})"
-
-
-class ClusterSummary(_Model):
+class ClusterSummary(StrictModel):
     nodes_alive: int
     nodes_reported: int
     ray_cpus: float = Field(description="CPUs advertised to Ray, over the alive nodes")
@@ -734,58 +708,3 @@ class ClusterSummary(_Model):
         default=False, description="the reported nodes differ in budget or thread plan"
     )
     timeout_seconds: float = Field(description="how long each node was given to answer")
-
-
-class ClusterReport(_Model):
-    """``--ray``: one report per alive node of an existing Ray cluster."""
-
-    address: str = Field(description="the cluster address connected to")
-    ray_version: str | None = None
-    nodes: list[ClusterNode] = Field(default_factory=list)
-    summary: ClusterSummary
-
-
-class Report(_Model):
-    schema_version: str = SCHEMA_VERSION
-    tool: ToolInfo
-    cpu: CpuBudget | None = None
-    plan: ThreadPlan | None = None
-    pools: Pools | None = None
-    bench: Bench = Field(default_factory=lambda: Bench(verdict="skipped"))
-    environment: EnvironmentInfo | None = None
-    cluster: ClusterReport | None = Field(
-        default=None, description="--ray: every node of a Ray cluster; null otherwise"
-    )
-    observed: Observed | None = Field(
-        default=None, description="--pid's process tree or -- COMMAND's run, as observed"
-    )
-    comparison: Comparison | None = Field(
-        default=None,
-        description="--compare -- COMMAND: the command under the current settings and under "
-        "the suggested exports; null otherwise",
-    )
-    findings: list[Finding] = Field(default_factory=list)
-    errors: list[ErrorEntry] = Field(default_factory=list)
-
-    def worst_severity(self) -> Severity | None:
-        findings = list(self.findings)
-        if self.cluster is not None:  # --ray: every node's own findings count too
-            findings += [f for n in self.cluster.nodes if n.report for f in n.report.findings]
-        return worst_severity(findings)
-
-    def plan_signature(self) -> PlanSignature:
-        """The shape of this report's thread plan; ``()`` when it has none."""
-        return plan_signature(self.plan.levels) if self.plan is not None else ()
-
-
-ClusterNode.model_rebuild()  # its `report` field refers to Report, defined after it
-
-
-def report_json_schema() -> dict[str, Any]:
-    """The JSON Schema of `Report`, as `--json-schema` prints it."""
-    schema = Report.model_json_schema(mode="serialization")
-    if "$ref" in schema:  # Report is recursive (cluster nodes hold reports): inline the root
-        schema.update(schema["$defs"][schema.pop("$ref").rsplit("/", 1)[-1]])
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = f"lkdoctor report {SCHEMA_VERSION}"
-    return schema

@@ -14,7 +14,7 @@ from typing import IO, Literal, cast
 
 from rich.console import Console
 
-from lkdoctor.model import SEVERITY_RANK, Report
+from lkdoctor.model import SEVERITY_RANK
 from lkdoctor.render.encoding import (
     FittedStream,
     encodes_everything,
@@ -22,6 +22,7 @@ from lkdoctor.render.encoding import (
     fit_text,
     stream_encoding,
 )
+from lkdoctor.report import Report
 
 Format = Literal["text", "json", "markdown"]
 FailOn = Literal["never", "warning", "error"]

@@ -25,15 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import (
-    Bench,
-    Comparison,
-    ErrorEntry,
-    Observed,
-    Report,
-    ThreadPlan,
-    ToolInfo,
-)
+from lkdoctor.model import Bench, Comparison, ErrorEntry, Observed, ToolInfo
+from lkdoctor.report import Report, ThreadPlan
 from lkdoctor.version import __version__
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Every format renders the same masked model, so nothing that leaves the machine can carry
 a secret: the report is dumped to plain data, every string is scrubbed, and the result is
-validated back into a :class:`~lkdoctor.model.Report`.
+validated back into a :class:`~lkdoctor.report.Report`.
 
 Always masked:
 - values of variables whose names look secret (``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``,
@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lkdoctor.host.undecodable import escape_undecodable
-from lkdoctor.model import Report
+from lkdoctor.report import Report
 
 MASK = "****"
 USER_MASK = "<user>"

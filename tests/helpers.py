@@ -48,12 +48,22 @@ def script(name: str) -> str:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input_text: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run an installed command as a user would, with ``env`` added to ours."""
+    """Run an installed command as a user would, with ``env`` added to ours (and
+    ``input_text`` on its stdin)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        list(args), capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+        list(args),
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+        input=input_text,
     )
 
 

@@ -17,12 +17,12 @@ from lkdoctor.model import (
     PlanLevel,
     Pools,
     RayonPool,
-    Report,
     ThreadPlan2025,
     ThreadsSnapshot,
     ToolInfo,
     TorchPool,
 )
+from lkdoctor.report import Report
 
 TOOL = ToolInfo(
     version="0.1.0",

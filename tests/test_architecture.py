@@ -91,7 +91,8 @@ def stage(module: str) -> int:
         return 0
     if top == "host":
         return 1
-    if top in {"cpu", "plan", "pools", "bench", "environment", "cluster", "observe"}:
+    # report: the sections put together, with the plan shapes of the lines plan/ registers
+    if top in {"cpu", "plan", "pools", "bench", "environment", "cluster", "observe", "report"}:
         return 2
     if top in {"checks", "redact"}:
         return 3

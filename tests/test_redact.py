@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from samples import bad_env, oversubscribed
 
-from lkdoctor.model import EnvironmentInfo, ErrorEntry, Finding, Report
+from lkdoctor.model import EnvironmentInfo, ErrorEntry, Finding
 from lkdoctor.redact import (
     MASK,
     Identity,
@@ -28,6 +28,7 @@ from lkdoctor.redact import (
 from lkdoctor.render import render_json
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_text
+from lkdoctor.report import Report
 
 
 @pytest.mark.parametrize(

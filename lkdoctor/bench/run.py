@@ -31,15 +31,8 @@ from typing import TYPE_CHECKING
 from lkdoctor._native import Probe, load_probe
 from lkdoctor.bench.kernels import RunResult, TorchMatmul, run_shape
 from lkdoctor.bench.verdict import judge
-from lkdoctor.model import (
-    Bench,
-    BenchMetrics,
-    BenchRole,
-    BenchRun,
-    CpuBudget,
-    ThreadPlan,
-    Throttling,
-)
+from lkdoctor.model import Bench, BenchMetrics, BenchRole, BenchRun, CpuBudget, Throttling
+from lkdoctor.report import ThreadPlan
 
 if TYPE_CHECKING:
     from lkdoctor._probe import KernelOutcome

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from lkdoctor.bench.pairs import compare, nothing_to_verify, order, summarise
-from lkdoctor.model import Comparison, ThreadPlan, Variant, VariantRun
+from lkdoctor.model import Comparison, Variant, VariantRun
+from lkdoctor.report import ThreadPlan
 
 if TYPE_CHECKING:  # bench.run is imported where it is used, not at start-up
     from lkdoctor.bench.run import Progress

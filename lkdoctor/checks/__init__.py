@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lkdoctor.model import Finding, Report
+from lkdoctor.model import Finding
+from lkdoctor.report import Report
 
 from . import bench as bench_checks
 from . import cluster as cluster_checks

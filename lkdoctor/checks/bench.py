@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import oversubscription_severity
-from lkdoctor.model import Bench, Finding, Report, Throttling
+from lkdoctor.model import Bench, Finding, Throttling
+from lkdoctor.report import Report
 
 
 def _suggested(report: Report) -> dict[str, str]:

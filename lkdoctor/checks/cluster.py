@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import oversubscription_severity
-from lkdoctor.model import ClusterNode, ClusterReport, Finding, Report, Section
+from lkdoctor.model import Finding, Section
 from lkdoctor.plan.dialects import dialect_named
+from lkdoctor.report import ClusterNode, ClusterReport, Report
 
 
 def check(report: Report) -> list[Finding]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import env_problem_findings
-from lkdoctor.model import CpuBudget, Finding, Report, Section
+from lkdoctor.model import CpuBudget, Finding, Section
+from lkdoctor.report import Report
 
 
 def check(report: Report) -> list[Finding]:

@@ -10,8 +10,9 @@ from lkdoctor.checks.pools import (
     oversubscription_env,
 )
 from lkdoctor.host.pool_kinds import KINDS, OpenMP
-from lkdoctor.model import Finding, Observed, ObservedProcess, Report
+from lkdoctor.model import Finding, Observed, ObservedProcess
 from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
+from lkdoctor.report import Report
 
 SECTION = "observed"
 

@@ -23,12 +23,12 @@ from lkdoctor.model import (
     Finding,
     PlanBase,
     PlanLevel,
-    Report,
     Section,
     ThreadPlan2025,
     ThreadPlan2026,
     plan_signature,
 )
+from lkdoctor.report import Report
 
 SECTION = Section.PLAN
 

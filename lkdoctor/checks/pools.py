@@ -6,7 +6,8 @@ from collections import defaultdict
 from typing import Any
 
 from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
-from lkdoctor.model import ApplyStep, Finding, Pools, Report
+from lkdoctor.model import ApplyStep, Finding, Pools
+from lkdoctor.report import Report
 
 SECTION = "pools"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lkdoctor.model import Comparison, Finding, Report
+from lkdoctor.model import Comparison, Finding
+from lkdoctor.report import Report
 
 #: The findings whose remediation is the suggested plan.
 PLAN_FINDINGS = ("plan-oversubscribed",)

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lkdoctor.collected import Collected, guard
-from lkdoctor.model import ClusterNode, ClusterReport, ClusterSummary, ErrorEntry, Report
+from lkdoctor.model import ClusterSummary, ErrorEntry
+from lkdoctor.report import ClusterNode, ClusterReport, Report
 
 #: What runs on each node: a report there, as JSON-ready data.
 NodeTask = Callable[[], dict[str, Any]]

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from lkdoctor.bench.pairs import compare, nothing_to_verify, order, summarise
 from lkdoctor.bench.verify import nothing_to_suggest, suggested_environ
-from lkdoctor.model import Comparison, Observed, ThreadPlan, Variant, VariantRun
+from lkdoctor.model import Comparison, Observed, Variant, VariantRun
 from lkdoctor.observe.command import CommandRun, run_command
 from lkdoctor.observe.plan import planned_threads
+from lkdoctor.report import ThreadPlan
 
 #: Signals that mean "stop": the comparison ends after the run they reached.
 STOPPING = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lkdoctor.model import Observed, PlanLevel, ThreadPlan
+from lkdoctor.model import Observed, PlanLevel
+from lkdoctor.report import ThreadPlan
 
 
 def planned_threads(level: PlanLevel) -> int:

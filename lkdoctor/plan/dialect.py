@@ -3,7 +3,7 @@
 Each line (``plan/lenskit2025/``, ``plan/lenskit2026/``) is one `LensKitLine` object that
 knows everything lkdoctor needs about it: which releases it covers and which Python pip
 gives it to (detection), how it resolves its settings with their sources, the demand
-model and a fitting suggestion (``collect``), how to ask the installed LensKit's own code
+model and a fitting suggestion (``collect``), the plan's model (``plan_shape``), how to ask the installed LensKit's own code
 (``start_answer``), how ``--apply`` sets up its pools (``apply_steps``) and what a Ray task
 of it runs (``ray_task``). The registry of lines is :mod:`lkdoctor.plan.dialects`; the
 rest of lkdoctor asks these objects and never compares dialect names.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan
+    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel
 
 
 class DialectChoice(Protocol):
@@ -74,7 +74,12 @@ class LensKitLine(ABC):
         return self.min_python is None or python >= self.min_python
 
     @abstractmethod
-    def collect(self, request: PlanRequest, *, ask: bool = True) -> ThreadPlan:
+    def plan_shape(self) -> type[PlanBase]:
+        """The model of this line's plan: a `PlanBase` whose ``dialect`` is
+        ``Literal[name]``; the report's plan is the union of every registered line's."""
+
+    @abstractmethod
+    def collect(self, request: PlanRequest, *, ask: bool = True) -> PlanBase:
         """The plan: settings with sources, levels with their demand, a suggestion that fits.
 
         With ``ask``, the installed LensKit's own answer is in it too (waited for).

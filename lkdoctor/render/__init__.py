@@ -10,7 +10,8 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from lkdoctor.model import Finding, Report, Section, worst_severity
+from lkdoctor.model import Finding, Section, worst_severity
+from lkdoctor.report import Report
 
 #: Every section of a report in report order, with its heading; a section not listed
 #: here is shown after these, under its own name.

@@ -17,7 +17,6 @@ from lkdoctor.model import (
     Finding,
     PlanBase,
     PlanLevel,
-    Report,
     ThreadPlan2025,
     ThreadPlan2026,
     VariantSummary,
@@ -34,6 +33,7 @@ from lkdoctor.render import (
 from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
 from lkdoctor.render.observed import resample, sparkline, totals_line
+from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
 VARIANTS = ("current", "suggested")
@@ -255,6 +255,15 @@ def _dialect_head(plan: PlanBase) -> list[str]:
     return [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""]
 
 
+def _line_fields_head(plan: PlanBase) -> list[str]:
+    """A line no view is written for: what its shape adds, as a table."""
+    lines = _dialect_head(plan)
+    fields = plan.line_fields()
+    if fields:
+        lines += [*table(("field", "value"), fields.items()), ""]
+    return lines
+
+
 def _settings_head(plan: ThreadPlan2026) -> list[str]:
     """LensKit 2026: each setting with its source, batch work, its own code's settings."""
     lines = _dialect_head(plan)
@@ -283,7 +292,7 @@ def _plan_details(report: Report) -> list[str]:
     plan = report.plan
     if plan is None:
         return []
-    head, answer = _VIEWS.get(type(plan), (_dialect_head, lambda plan: []))
+    head, answer = _VIEWS.get(type(plan), (_line_fields_head, lambda plan: []))
     lines = [*head(plan), *_levels_table(plan.levels), *answer(plan)]
     lines += [
         "",

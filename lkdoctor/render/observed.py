@@ -6,7 +6,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lkdoctor.model import Observed, Report, TimelinePoint
+from lkdoctor.model import Observed, TimelinePoint
+from lkdoctor.report import Report
 
 BARS = "▁▂▃▄▅▆▇█"
 

@@ -18,14 +18,12 @@ from lkdoctor.checks.plan2026 import differing_settings
 from lkdoctor.host.pool_kinds import pool_sizes
 from lkdoctor.model import (
     Bench,
-    ClusterNode,
     CpuBudget,
     ErrorEntry,
     Finding,
     PlanBase,
     PlanLevel,
     Pools,
-    Report,
     SearchPaths,
     ThreadPlan2025,
     ThreadPlan2026,
@@ -42,6 +40,7 @@ from lkdoctor.render import (
 )
 from lkdoctor.render.comparison import render_comparison
 from lkdoctor.render.observed import render_observed
+from lkdoctor.report import ClusterNode, Report
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 STATUS_STYLE: dict[Status, str] = {"ok": "green", "warning": "yellow", "error": "bold red"}
@@ -194,6 +193,10 @@ def _settings_lines(plan: ThreadPlan2026) -> list[RenderableType]:
     return lines
 
 
+def _line_fields(plan: PlanBase) -> list[RenderableType]:
+    return [Text(f"  {name} = {value}") for name, value in plan.line_fields().items()]
+
+
 @dataclass(frozen=True)
 class _PlanView:
     """What a plan shape adds to the plan every dialect shows."""
@@ -206,7 +209,8 @@ _VIEWS: dict[type[PlanBase], _PlanView] = {
     ThreadPlan2025: _PlanView(settings=lambda plan: [], answer=_levels_answer),
     ThreadPlan2026: _PlanView(settings=_settings_lines, answer=_settings_answer),
 }
-_ANY_PLAN = _PlanView(settings=lambda plan: [], answer=_not_read)
+#: A line no view is written for: what its shape adds, as ``name = value`` lines.
+_ANY_PLAN = _PlanView(settings=_line_fields, answer=_not_read)
 
 
 def _dialect_lines(plan: PlanBase) -> list[RenderableType]:

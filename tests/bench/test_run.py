@@ -19,9 +19,10 @@ import lkdoctor
 from lkdoctor.bench.run import collect_bench
 from lkdoctor.checks.bench import check
 from lkdoctor.cli import doctor
-from lkdoctor.model import Bench, BenchMetrics, BenchRun, Report, Throttling, ToolInfo
+from lkdoctor.model import Bench, BenchMetrics, BenchRun, Throttling, ToolInfo
 from lkdoctor.render.progress import bench_status
 from lkdoctor.render.text import render_bench
+from lkdoctor.report import Report
 
 VERDICTS = {"ok", "oversubscribed", "contended", "undersubscribed", "inconclusive"}
 

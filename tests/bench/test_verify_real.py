@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from helpers import run_cli, script, target_environ
 
-from lkdoctor.model import report_json_schema
+from lkdoctor.report import report_json_schema
 
 #: 256 threads at peak: the suggestion (2 threads) measured faster by a wide margin.
 STRONG = {"LK_NUM_THREADS": "16", "LK_NUM_BACKEND_THREADS": "16"}

@@ -19,10 +19,10 @@ from schema_contract import validate_report
 import lkdoctor
 from lkdoctor.checks import analyse
 from lkdoctor.cluster.ray import ClusterUnavailable, _host_port, resolve_address, summarise
-from lkdoctor.model import ClusterNode, ClusterReport, Report
 from lkdoctor.pipeline import tool_info
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_text
+from lkdoctor.report import ClusterNode, ClusterReport, Report
 
 
 @cache

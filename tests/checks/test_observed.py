@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from lkdoctor.checks.observed import check
-from lkdoctor.model import Observed, ObservedProcess, Report, ToolInfo
+from lkdoctor.model import Observed, ObservedProcess, ToolInfo
+from lkdoctor.report import Report
 
 
 def row(pid: int, level: int, running: float, waiting: float, **extra: object) -> ObservedProcess:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from lkdoctor.checks.plan import check
-from lkdoctor.model import Finding, Report, ToolInfo
+from lkdoctor.model import Finding, ToolInfo
 from lkdoctor.plan.lenskit2025.resolve import collect_plan
+from lkdoctor.report import Report
 
 
 def report_for(

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from schema_contract import validate_report
 
 from lkdoctor.host.undecodable import decode_host_bytes
-from lkdoctor.model import Report
 from lkdoctor.output import make_console, render
+from lkdoctor.report import Report
 
 UNDECODABLE = b"\xff\xfe"
 #: How the report writes those bytes.

@@ -26,7 +26,8 @@ from schema_contract import (
     write,
 )
 
-from lkdoctor.model import SCHEMA_VERSION, report_json_schema
+from lkdoctor.model import SCHEMA_VERSION
+from lkdoctor.report import report_json_schema
 
 
 def model_schema() -> dict[str, Any]:

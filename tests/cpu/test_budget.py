@@ -16,8 +16,9 @@ from lkdoctor.cpu.budget import (
     lenskit_effective_cpu_count,
     parse_cpu_list,
 )
-from lkdoctor.model import CpuBudget, CpuLimit, Report, ToolInfo
+from lkdoctor.model import CpuBudget, CpuLimit, ToolInfo
 from lkdoctor.pipeline import collect
+from lkdoctor.report import Report
 
 CPUINFO_SMT = "".join(
     f"processor\t: {n}\nphysical id\t: 0\ncore id\t\t: {n % 4}\n\n" for n in range(8)

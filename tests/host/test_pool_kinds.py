@@ -33,11 +33,11 @@ from lkdoctor.model import (
     PlanLevel,
     Pools,
     RayonPool,
-    Report,
     ToolInfo,
     TorchPool,
 )
 from lkdoctor.plan.lenskit2025.resolve import collect_plan
+from lkdoctor.report import Report
 
 #: A file each library of the registry is loaded from somewhere; a new library needs one.
 EXAMPLE_PATHS = {

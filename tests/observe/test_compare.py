@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 from helpers import run_cli, script, target_environ
 
-from lkdoctor.model import report_json_schema
+from lkdoctor.report import report_json_schema
 
 PY = sys.executable
 

@@ -15,7 +15,7 @@ import pytest
 from helpers import target_environ
 
 import lkdoctor
-from lkdoctor.model import Report
+from lkdoctor.report import Report
 
 # LensKit 2025.x's process pool (LK_NUM_PROCS); LensKit 2026 has none.
 pytestmark = pytest.mark.lenskit2025

@@ -16,7 +16,8 @@ from process_trees import Tree
 
 import lkdoctor
 import lkdoctor.model
-from lkdoctor.model import ObservedProcess, Pools, report_json_schema
+from lkdoctor.model import ObservedProcess, Pools
+from lkdoctor.report import report_json_schema
 
 #: Facts of a process that do not depend on when it was sampled.
 STATIC_FACTS = ("pid", "ppid", "name", "command", "level", "helper", "wrapper", "threads")

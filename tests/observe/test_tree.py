@@ -14,8 +14,8 @@ import pytest
 from helpers import expected_threading_env, run_cli, script
 from process_trees import Tree
 
-from lkdoctor.model import report_json_schema
 from lkdoctor.observe.sampler import SHORTEST_SPAN, TreeSampler
+from lkdoctor.report import report_json_schema
 
 
 def test_the_tree_with_workers_grandchild_exits_and_births(tree: Tree) -> None:

@@ -1,8 +1,9 @@
 """The registry of LensKit lines: which line a plan is resolved in, and what adding one takes.
 
 The toy third line (tests/toy_lenskit2099/) is registered the way a real one would be, one
-entry in `DIALECTS`, and nothing else changes: detection, the whole pipeline, the checks,
-every renderer and the command line's ``--dialect`` then handle it.
+entry in `DIALECTS`, and nothing else changes: detection, the report model and its JSON
+Schema (the line's own plan shape), the whole pipeline, the checks, every renderer and the
+command line's ``--dialect`` then handle it.
 """
 
 from __future__ import annotations
@@ -11,24 +12,20 @@ import importlib.metadata
 import json
 import os
 import sys
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 from helpers import run_cli
-from rich.console import Console
-from toy_lenskit2099 import LENSKIT_2099, VARIABLE
+from pydantic import TypeAdapter, ValidationError
+from toy_lenskit2099 import LENSKIT_2099, VARIABLE, ThreadPlan2099
 
-import lkdoctor
-from lkdoctor.model import Report, report_json_schema
+from lkdoctor.model import ThreadPlan2025, ThreadPlan2026
 from lkdoctor.plan import dialects
 from lkdoctor.plan.dialects import detect_dialect, dialect_named, dialect_names
 from lkdoctor.plan.lenskit2025 import LENSKIT_2025
 from lkdoctor.plan.lenskit2026 import LENSKIT_2026
-from lkdoctor.render.markdown import render_markdown
-from lkdoctor.render.text import render_text
+from lkdoctor.report import plan_union, report_json_schema
 
 TESTS = Path(__file__).resolve().parents[1]
 NO_LENSKIT = ""  # detect_dialect's `version` for "no LensKit installed"
@@ -129,78 +126,67 @@ def _toy_threads() -> int:
     return 2 * len(os.sched_getaffinity(0)) + 1
 
 
-def _assert_toy_plan(data: dict[str, Any], reason: str, threads: int) -> None:
-    """A JSON report whose plan the toy line resolved (with its ``reason``)."""
-    jsonschema.validate(data, report_json_schema())
+def test_the_report_plan_is_the_union_of_the_lines_shapes() -> None:
+    """Each plan reads back in its own line's shape, told apart by ``dialect``."""
+    registered = [line.plan_shape() for line in dialects.DIALECTS]
+    assert registered == [ThreadPlan2025, ThreadPlan2026]
+    with_toy = TypeAdapter(plan_union([*registered, ThreadPlan2099]))
+    common = {"inputs": {}, "cpu_count": 2, "effective": 2, "levels": []}
+    common |= {"peak_threads": 2, "oversubscription": 1.0}
+    toy = with_toy.validate_python({**common, "dialect": "2099", "threads_source": VARIABLE})
+    assert type(toy) is ThreadPlan2099 and toy.line_fields() == {"threads_source": VARIABLE}
+    assert type(with_toy.validate_python({**common, "dialect": "2025"})) is ThreadPlan2025
+    with pytest.raises(ValidationError, match="2099"):  # the report's union has no toy
+        TypeAdapter(plan_union(registered)).validate_python({**common, "dialect": "2099"})
+    assert "ThreadPlan2099" not in report_json_schema()["$defs"]
+
+
+REGISTERED = str(TESTS / "toy_lenskit2099" / "registered.py")
+
+
+def test_the_command_line_refuses_a_line_that_is_not_registered() -> None:
+    result = run_cli(sys.executable, "-m", "lkdoctor", "--dialect", "2099", "--no-bench")
+    assert result.returncode == 2 and "'2099' is not one of '2025', '2026'" in result.stderr
+
+
+def test_a_registered_line_with_its_own_shape_is_resolved_checked_and_rendered() -> None:
+    """The whole program, with the toy line's one registry entry added (registered.py)."""
+    threads = _toy_threads()
+    env = {VARIABLE: str(threads)}
+    args = ["--dialect", "2099", "--no-bench"]
+
+    schema = json.loads(run_cli(sys.executable, REGISTERED, "--json-schema").stdout)
+    toy_shape = schema["$defs"]["ThreadPlan2099"]
+    assert toy_shape["properties"]["dialect"]["const"] == "2099"
+    assert "threads_source" in toy_shape["required"]
+
+    result = run_cli(sys.executable, REGISTERED, *args, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, schema)
     plan = data["plan"]
-    assert plan["dialect_reason"] == reason
-    effective = plan["effective"]
+    installed = importlib.metadata.version("lenskit")
+    assert plan["dialect"] == "2099" and plan["threads_source"] == VARIABLE
+    assert (
+        plan["dialect_reason"] == f"chosen with --dialect 2099 (LensKit {installed} is installed)"
+    )
     assert [(lv["processes"], lv["threads"], lv["demand"]) for lv in plan["levels"]] == [
         (1, threads, threads)
     ]
-    assert plan["inputs"] == {VARIABLE: str(threads)}
-    assert plan["settings"]["num_threads"] == {
-        "value": threads,
-        "source": VARIABLE,
-        "line": None,
-        "detail": "",
-    }
-    assert plan["suggested_env"] == {VARIABLE: str(effective)}
+    effective = plan["effective"]
+    assert plan["inputs"] == env and plan["suggested_env"] == {VARIABLE: str(effective)}
     [finding] = [f for f in data["findings"] if f["id"] == "plan-oversubscribed"]
     assert finding["severity"] == "error" and finding["env"] == {VARIABLE: str(effective)}
-    assert f"one process × {threads} threads (toy LensKit 2099)" in finding["evidence"]
+    assert f"level 0: 1 process × {threads} threads" in finding["evidence"]
 
+    read_back = run_cli(sys.executable, REGISTERED, "--read-back", input_text=result.stdout)
+    assert read_back.returncode == 0, read_back.stderr
+    assert json.loads(read_back.stdout) == data  # the JSON reads back as the same report
 
-@pytest.mark.usefixtures("toy_registered")
-def test_the_whole_pipeline_resolves_checks_and_renders_a_registered_line(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(dialects, "installed_lenskit_version", lambda: "2099.1.0")
-    threads = _toy_threads()
-    report = lkdoctor.collect(environ={**os.environ, VARIABLE: str(threads)})
-    data = json.loads(report.model_dump_json())
-    _assert_toy_plan(data, "LensKit 2099.1.0 is installed", threads)
-    assert Report.model_validate(data) == report  # the JSON reads back as the same report
-    effective = data["plan"]["effective"]
-    console = Console(width=200, record=True, color_system=None)
-    render_text(report, console)
-    text = console.export_text()
-    assert "dialect 2026: LensKit 2099.1.0 is installed" in text  # the shape's key, see toy
-    assert f"num_threads = {threads}  from {VARIABLE}" in text
+    text = run_cli(sys.executable, REGISTERED, *args, "--color", "never", env=env).stdout
+    assert "dialect 2099: chosen with --dialect 2099" in text
+    assert f"threads_source = {VARIABLE}" in text  # what the shape adds, no view written
     assert f"export {VARIABLE}={effective}" in text
-    markdown = render_markdown(report)
+    markdown = run_cli(sys.executable, REGISTERED, *args, "--format", "markdown", env=env).stdout
+    assert f"| threads_source | {VARIABLE} |" in markdown
     assert f"export {VARIABLE}={effective}" in markdown
-    assert f"one process × {threads} threads (toy LensKit 2099)" in markdown
-
-
-LAUNCHER = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, sys.argv.pop(1))  # tests/, for the toy line
-    if sys.argv[1] == "--registered":
-        sys.argv.pop(1)
-        from toy_lenskit2099 import LENSKIT_2099
-        from lkdoctor.plan import dialects
-        dialects.DIALECTS = (*dialects.DIALECTS, LENSKIT_2099)
-    from lkdoctor.cli import doctor
-    doctor()
-    """
-)
-
-
-def test_the_command_line_offers_and_uses_a_registered_line() -> None:
-    threads = _toy_threads()
-    args = ["--dialect", "2099", "--no-bench"]
-    env = {VARIABLE: str(threads)}
-    result = run_cli(sys.executable, "-c", LAUNCHER, str(TESTS), *args, env=env)
-    assert result.returncode == 2 and "'2099' is not one of '2025', '2026'" in result.stderr
-    result = run_cli(
-        sys.executable, "-c", LAUNCHER, str(TESTS), "--registered", *args, "--json", env=env
-    )
-    assert result.returncode == 0, result.stderr
-    installed = importlib.metadata.version("lenskit")
-    reason = f"chosen with --dialect 2099 (LensKit {installed} is installed)"
-    _assert_toy_plan(json.loads(result.stdout), reason, threads)
-    result = run_cli(sys.executable, "-c", LAUNCHER, str(TESTS), "--registered", *args, env=env)
-    assert result.returncode == 0, result.stderr
-    assert f"one process × {threads} threads (toy LensKit 2099)" in result.stdout

@@ -16,8 +16,9 @@ from helpers import run_python
 from lkdoctor._native import load_probe
 from lkdoctor.checks.pools import check, duplicate_blas_findings, openmp_findings
 from lkdoctor.cli import doctor
-from lkdoctor.model import Pools, Report, ToolInfo, TorchPool
+from lkdoctor.model import Pools, ToolInfo, TorchPool
 from lkdoctor.pools.live import collect_pools, parse_parallel_info
+from lkdoctor.report import Report
 
 pytestmark = pytest.mark.torch
 

@@ -20,7 +20,7 @@ import pytest
 from helpers import expected_threading_env, run_cli, script, target_environ
 
 import lkdoctor
-from lkdoctor.model import report_json_schema
+from lkdoctor.report import report_json_schema
 
 #: torch with 6 intra-op threads, all pinned to one CPU, multiplying matrices for ever.
 BURN = textwrap.dedent(

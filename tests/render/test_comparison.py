@@ -8,9 +8,10 @@ from rich.console import Console
 from samples import TOOL
 
 from lkdoctor.bench.pairs import compare, nothing_to_verify, order, summarise
-from lkdoctor.model import Bench, Comparison, Report, Variant, VariantRun
+from lkdoctor.model import Bench, Comparison, Variant, VariantRun
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_text
+from lkdoctor.report import Report
 
 SUGGESTED = {"LK_NUM_THREADS": "2", "LK_NUM_BACKEND_THREADS": "1"}
 

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from samples import SAMPLES, bad_env
 
 from lkdoctor.host.undecodable import decode_host_bytes
-from lkdoctor.model import ErrorEntry, Finding, Report
+from lkdoctor.model import ErrorEntry, Finding
 from lkdoctor.output import make_console, render
 from lkdoctor.redact import redact_report
 from lkdoctor.render.encoding import ASCII_SYMBOLS, fit_json, fit_text
 from lkdoctor.render.progress import bench_status
+from lkdoctor.report import Report
 
 ENCODINGS = ("ascii", "latin-1", "cp1252", "utf-8")
 #: Text as the host hands it over: any character, and undecodable bytes as surrogates.

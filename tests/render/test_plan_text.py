@@ -6,9 +6,10 @@ import re
 
 from rich.console import Console
 
-from lkdoctor.model import Report, ThreadPlan, ToolInfo
+from lkdoctor.model import ToolInfo
 from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.render.text import render_plan
+from lkdoctor.report import Report, ThreadPlan
 
 
 def rendered(plan: ThreadPlan | None, width: int = 100) -> str:

@@ -10,19 +10,12 @@ from rich.console import Console
 from samples import SAMPLES
 
 from lkdoctor.checks import analyse
-from lkdoctor.model import (
-    ClusterNode,
-    ClusterReport,
-    ClusterSummary,
-    CpuBudget,
-    CpuLimit,
-    Report,
-    ToolInfo,
-)
+from lkdoctor.model import ClusterSummary, CpuBudget, CpuLimit, ToolInfo
 from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.render import SECTION_TITLES, export_lines, section_status
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_plan, render_text
+from lkdoctor.report import ClusterNode, ClusterReport, Report
 
 TOOL = ToolInfo(version="test", python="3", platform="test")
 

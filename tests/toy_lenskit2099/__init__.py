@@ -3,25 +3,37 @@
 Its configuration is one variable, ``LK2099_THREADS`` (default: every CPU LensKit counts):
 one process running that many threads, no backend pools of its own. Everything lkdoctor
 needs about it is here, in one `LensKitLine`; registering it is one entry in
-`lkdoctor.plan.dialects.DIALECTS` (tests/plan/test_dialects.py adds it with monkeypatch).
+`lkdoctor.plan.dialects.DIALECTS` (tests/toy_lenskit2099/registered.py adds it, as that entry would, before the
+report model is built).
 
-Its plan reuses the 2026 plan shape (`ThreadPlan2026`: settings with their sources): the
-report model's ``ThreadPlan`` is a union told apart by the ``dialect`` key, so a plan
-shape of its own (and a ``dialect`` key of "2099" in the JSON) would also need a member in
-that union in ``lkdoctor/model.py`` (the JSON contract lists every shape).
+Its plan has a shape of its own, `ThreadPlan2099`, told apart by ``dialect: "2099"``; the
+report model's plan type is the union of every registered line's `plan_shape`, so the
+report, its JSON and its JSON Schema take it with no other change. No renderer has a view
+written for it: they show what the shape adds (``threads_source``) as name/value pairs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, SettingValue, ThreadPlan, ThreadPlan2026
+from pydantic import Field
+
+from lkdoctor.model import ApplyStep, PlanBase, PlanLevel
 from lkdoctor.plan.dialect import AttachAnswer, LensKitLine, PlanRequest, RayTask
 from lkdoctor.plan.levels import oversubscription
 from lkdoctor.plan.parse import parse_count
 
 VARIABLE = "LK2099_THREADS"
+
+
+class ThreadPlan2099(PlanBase):
+    """The toy line's plan: one level, and where its thread count comes from."""
+
+    dialect: Literal["2099"] = Field(
+        default="2099", description="the LensKit configuration dialect the plan is resolved in"
+    )
+    threads_source: str = Field(description=f"{VARIABLE}, or 'every CPU' when it is unset")
 
 
 class LensKit2099(LensKitLine):
@@ -30,13 +42,16 @@ class LensKit2099(LensKitLine):
     min_python = (3, 99, 0)
     pip_release = "2099.x"
 
-    def collect(self, request: PlanRequest, *, ask: bool = True) -> ThreadPlan:
+    def plan_shape(self) -> type[ThreadPlan2099]:
+        return ThreadPlan2099
+
+    def collect(self, request: PlanRequest, *, ask: bool = True) -> ThreadPlan2099:
         cpus, effective = max(request.lenskit_cpus, 1), max(request.effective, 1)
         raw = request.environ.get(VARIABLE)
         given = parse_count(raw) if raw is not None else None
         threads = given or cpus
         level = PlanLevel(level=0, processes=1, threads=threads, backend_threads=1, demand=threads)
-        return ThreadPlan2026(
+        return ThreadPlan2099(
             dialect_reason=request.reason,
             inputs={VARIABLE: raw} if raw is not None else {},
             cpu_count=cpus,
@@ -47,13 +62,7 @@ class LensKit2099(LensKitLine):
             lenskit_version=request.version,
             suggested_env={VARIABLE: str(min(threads, effective))},
             suggestion_fits_as_is=threads <= effective,
-            settings={
-                "num_cpus": SettingValue(value=cpus, source="default"),
-                "num_threads": SettingValue(
-                    value=threads, source=VARIABLE if given else "derived", detail=""
-                ),
-            },
-            demand_model=f"one process × {threads} threads (toy LensKit 2099)",
+            threads_source=VARIABLE if given else "every CPU",
         )
 
     def start_answer(self, plan: PlanBase, request: PlanRequest) -> AttachAnswer | None:

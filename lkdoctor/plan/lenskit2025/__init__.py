@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lkdoctor.plan.dialect import AttachAnswer, LensKitLine, PlanRequest, RayTask
 
 if TYPE_CHECKING:
-    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan
+    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan2025
 
 
 class LensKit2025(LensKitLine):
@@ -21,7 +21,12 @@ class LensKit2025(LensKitLine):
     first_year = 2025
     pip_release = "2025.8"
 
-    def collect(self, request: PlanRequest, *, ask: bool = True) -> ThreadPlan:
+    def plan_shape(self) -> type[ThreadPlan2025]:
+        from lkdoctor.model import ThreadPlan2025
+
+        return ThreadPlan2025
+
+    def collect(self, request: PlanRequest, *, ask: bool = True) -> PlanBase:
         from lkdoctor.plan.lenskit2025.resolve import collect_plan
 
         plan = collect_plan(

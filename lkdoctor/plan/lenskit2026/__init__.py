@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lkdoctor.plan.dialect import AttachAnswer, LensKitLine, PlanRequest, RayTask
 
 if TYPE_CHECKING:
-    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan, ThreadPlan2026
+    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan2026
 
 
 def _own(plan: PlanBase) -> ThreadPlan2026:
@@ -30,7 +30,12 @@ class LensKit2026(LensKitLine):
     min_python = (3, 12, 5)
     pip_release = "2026.x"
 
-    def collect(self, request: PlanRequest, *, ask: bool = True) -> ThreadPlan:
+    def plan_shape(self) -> type[ThreadPlan2026]:
+        from lkdoctor.model import ThreadPlan2026
+
+        return ThreadPlan2026
+
+    def collect(self, request: PlanRequest, *, ask: bool = True) -> PlanBase:
         from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
 
         return collect_plan_2026(
