@@ -16,13 +16,30 @@ from pydantic import BaseModel, ConfigDict, Field
 #: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
 SCHEMA_VERSION = "2.0"
 
-Severity = Literal["info", "warning", "error"]
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+class Severity(StrEnum):
+    """How much a finding matters, least first."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+SEVERITY_RANK: dict[str, int] = {severity: rank for rank, severity in enumerate(Severity)}
 
 #: A plan reduced to what two plans are compared on: (processes, threads, backend) per level.
 PlanSignature = tuple[tuple[int, int, int], ...]
 
-Verdict = Literal["ok", "oversubscribed", "contended", "undersubscribed", "inconclusive", "skipped"]
+
+class Verdict(StrEnum):
+    """What the micro-benchmarks say about the plan on this machine."""
+
+    OK = "ok"
+    OVERSUBSCRIBED = "oversubscribed"
+    CONTENDED = "contended"
+    UNDERSUBSCRIBED = "undersubscribed"
+    INCONCLUSIVE = "inconclusive"
+    SKIPPED = "skipped"
 
 
 class Section(StrEnum):
@@ -489,7 +506,12 @@ class Throttling(StrictModel):
     throttled_seconds: float = Field(description="time the cgroup spent throttled")
 
 
-BenchRole = Literal["baseline", "right-sized", "peak"]
+class BenchRole(StrEnum):
+    """Which thread count a benchmark run measures."""
+
+    BASELINE = "baseline"  # one thread
+    RIGHT_SIZED = "right-sized"  # the effective CPUs
+    PEAK = "peak"  # the plan's peak demand
 
 
 class BenchRun(StrictModel):
@@ -545,8 +567,21 @@ class BenchMetrics(StrictModel):
     psi_some_share: float | None = None
 
 
-ComparisonVerdict = Literal["improved", "no-gain", "worse", "inconclusive", "nothing-to-verify"]
-Variant = Literal["current", "suggested"]
+class ComparisonVerdict(StrEnum):
+    """What the suggested settings measured against the current ones (`--verify`, `--compare`)."""
+
+    IMPROVED = "improved"
+    NO_GAIN = "no-gain"
+    WORSE = "worse"
+    INCONCLUSIVE = "inconclusive"
+    NOTHING_TO_VERIFY = "nothing-to-verify"
+
+
+class Variant(StrEnum):
+    """The settings a compared run uses."""
+
+    CURRENT = "current"
+    SUGGESTED = "suggested"
 
 
 class VariantRun(StrictModel):

@@ -14,7 +14,7 @@ from typing import IO, Literal, cast
 
 from rich.console import Console
 
-from lkdoctor.model import SEVERITY_RANK
+from lkdoctor.model import SEVERITY_RANK, Severity
 from lkdoctor.render.encoding import (
     FittedStream,
     encodes_everything,
@@ -110,8 +110,8 @@ def github_outputs(report: Report) -> dict[str, str]:
     outputs["status"] = report.worst_severity() or "ok"
     if outputs["status"] == "info":
         outputs["status"] = "ok"
-    outputs["warnings"] = str(sum(f.severity == "warning" for f in report.findings))
-    outputs["errors"] = str(sum(f.severity == "error" for f in report.findings))
+    outputs["warnings"] = str(sum(f.severity == Severity.WARNING for f in report.findings))
+    outputs["errors"] = str(sum(f.severity == Severity.ERROR for f in report.findings))
     outputs["findings"] = ",".join(dict.fromkeys(f.id for f in report.findings))
     return {k: " ".join(v.split()) for k, v in outputs.items()}  # one line each
 

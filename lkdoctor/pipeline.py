@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import Bench, Comparison, ErrorEntry, Observed, ToolInfo
+from lkdoctor.model import Bench, Comparison, ErrorEntry, Observed, ToolInfo, Verdict
 from lkdoctor.report import Report, ThreadPlan
 from lkdoctor.version import __version__
 
@@ -240,7 +240,7 @@ def run(
             if comparison is not None:  # the command's runs are the measurement
                 report.comparison = comparison
                 report.bench = Bench(
-                    verdict="skipped",
+                    verdict=Verdict.SKIPPED,
                     reason="not run with --compare: the command's runs are measured",
                 )
         from lkdoctor.checks import analyse
@@ -343,7 +343,7 @@ def _collect_here(
             report,
             "bench",
             lambda: collect_bench(cpu, plan, budget=request.bench_time, progress=progress),
-        ) or Bench(verdict="inconclusive", reason="the benchmarks failed (see errors)")
+        ) or Bench(verdict=Verdict.INCONCLUSIVE, reason="the benchmarks failed (see errors)")
     if verification is not None:
         report.bench.verification = _section(
             report, "verification", lambda: verification.measure(progress)

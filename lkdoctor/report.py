@@ -29,6 +29,7 @@ from lkdoctor.model import (
     Severity,
     StrictModel,
     ToolInfo,
+    Verdict,
     plan_signature,
     worst_severity,
 )
@@ -94,7 +95,7 @@ class Report(StrictModel):
     cpu: CpuBudget | None = None
     plan: ThreadPlan | None = None
     pools: Pools | None = None
-    bench: Bench = Field(default_factory=lambda: Bench(verdict="skipped"))
+    bench: Bench = Field(default_factory=lambda: Bench(verdict=Verdict.SKIPPED))
     environment: EnvironmentInfo | None = None
     cluster: ClusterReport | None = Field(
         default=None, description="--ray: every node of a Ray cluster; null otherwise"

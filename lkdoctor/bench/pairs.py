@@ -42,15 +42,15 @@ def pair_ratio(current: VariantRun, suggested: VariantRun) -> float:
 def judge_ratios(ratios: Sequence[float], noise: float = NOISE) -> ComparisonVerdict:
     """The verdict on the pairs' ratios (see the module's rule)."""
     if not ratios:
-        return "inconclusive"
+        return ComparisonVerdict.INCONCLUSIVE
     faster, slower = 1.0 + noise, 1.0 / (1.0 + noise)
     if min(ratios) >= faster:
-        return "improved"
+        return ComparisonVerdict.IMPROVED
     if max(ratios) <= slower:
-        return "worse"
+        return ComparisonVerdict.WORSE
     if slower < min(ratios) and max(ratios) < faster:
-        return "no-gain"
-    return "inconclusive"
+        return ComparisonVerdict.NO_GAIN
+    return ComparisonVerdict.INCONCLUSIVE
 
 
 def times(ratio: float) -> str:
@@ -72,16 +72,16 @@ def describe(comparison: Comparison, work: str) -> str:
     verdict, ratio = comparison.verdict, comparison.ratio
     if ratio is None:
         return f"no pair of {work} finished, so no gain was measured"
-    if verdict == "improved":
+    if verdict == ComparisonVerdict.IMPROVED:
         return (
             f"the suggested settings ran {work} {times(ratio)} faster here ({spread(comparison)})"
         )
-    if verdict == "worse":
+    if verdict == ComparisonVerdict.WORSE:
         return (
             f"the suggested settings ran {work} {times(1 / ratio)} slower here "
             f"({spread(comparison)})"
         )
-    if verdict == "no-gain":
+    if verdict == ComparisonVerdict.NO_GAIN:
         return (
             f"no gain was measured: the suggested settings ran {work} as fast as the current "
             f"ones here ({spread(comparison)}, within ±{comparison.noise:.0%})"
@@ -125,8 +125,8 @@ def pair_up(runs: Sequence[VariantRun]) -> list[ComparedPair]:
     """The successful runs in the order measured, paired: the i-th current run with the
     i-th suggested run. A run that failed is in no pair."""
     done = [r for r in runs if r.exit_status == 0]
-    current = [r for r in done if r.variant == "current"]
-    suggested = [r for r in done if r.variant == "suggested"]
+    current = [r for r in done if r.variant == Variant.CURRENT]
+    suggested = [r for r in done if r.variant == Variant.SUGGESTED]
     return [
         ComparedPair(current=c, suggested=s, ratio=round(pair_ratio(c, s), 4))
         for c, s in zip(current, suggested, strict=False)
@@ -177,7 +177,7 @@ def nothing_to_verify(
     return Comparison(
         subject=subject,
         command=list(command) if command is not None else None,
-        verdict="nothing-to-verify",
+        verdict=ComparisonVerdict.NOTHING_TO_VERIFY,
         reason=reason,
         noise=NOISE,
     )
@@ -186,4 +186,6 @@ def nothing_to_verify(
 def order(pair_index: int) -> tuple[Variant, Variant]:
     """Which variant runs first in pair ``pair_index``: swapped every pair (ABBA), so a
     machine that gets busier or quieter over time favours neither."""
-    return ("current", "suggested") if pair_index % 2 == 0 else ("suggested", "current")
+    if pair_index % 2 == 0:
+        return (Variant.CURRENT, Variant.SUGGESTED)
+    return (Variant.SUGGESTED, Variant.CURRENT)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from lkdoctor._native import Probe, load_probe
 from lkdoctor.bench.kernels import RunResult, TorchMatmul, run_shape
 from lkdoctor.bench.verdict import judge
-from lkdoctor.model import Bench, BenchMetrics, BenchRole, BenchRun, CpuBudget, Throttling
+from lkdoctor.model import Bench, BenchMetrics, BenchRole, BenchRun, CpuBudget, Throttling, Verdict
 from lkdoctor.report import ThreadPlan
 
 if TYPE_CHECKING:
@@ -154,10 +154,10 @@ def plan_shapes(effective: int, threads: int, backend: int, *, torch: bool) -> P
         torch_peak = MAX_PEAK_THREADS - rayon_peak if torch_peak else 0
         notes.append(f"the peak run is capped at {MAX_PEAK_THREADS} threads")
     candidates = [
-        Shape("rayon-1", 1, 0, ("baseline",)),
-        Shape("torch-1", 0, 1, ("baseline",)) if torch_peak else None,
-        Shape("right-sized", min(effective, MAX_PEAK_THREADS), 0, ("right-sized",)),
-        Shape("peak", rayon_peak, torch_peak, ("peak",)),
+        Shape("rayon-1", 1, 0, (BenchRole.BASELINE,)),
+        Shape("torch-1", 0, 1, (BenchRole.BASELINE,)) if torch_peak else None,
+        Shape("right-sized", min(effective, MAX_PEAK_THREADS), 0, (BenchRole.RIGHT_SIZED,)),
+        Shape("peak", rayon_peak, torch_peak, (BenchRole.PEAK,)),
     ]
     shapes: list[Shape] = []
     for shape in candidates:
@@ -277,7 +277,7 @@ def _with_role(totals: list[Totals], role: BenchRole) -> Totals | None:
 
 
 def metrics_from(plan: Plan, totals: list[Totals], rates: dict[str, float | None]) -> BenchMetrics:
-    right, peak = _with_role(totals, "right-sized"), _with_role(totals, "peak")
+    right, peak = _with_role(totals, BenchRole.RIGHT_SIZED), _with_role(totals, BenchRole.PEAK)
     contention = right.wait_share if right else None
     peak_wait = peak.wait_share if peak else None
     throttled_share = None
@@ -313,7 +313,7 @@ def _rounded(value: float | None) -> float | None:
 
 
 def skipped(reason: str) -> Bench:
-    return Bench(verdict="skipped", reason=reason)
+    return Bench(verdict=Verdict.SKIPPED, reason=reason)
 
 
 def collect_bench(
@@ -332,13 +332,17 @@ def collect_bench(
     started = time.perf_counter()
     budget = DEFAULT_BUDGET if budget is None else budget
     if cpu is None or thread_plan is None or not thread_plan.levels:
-        return Bench(verdict="inconclusive", reason="the CPU budget or the thread plan is missing")
+        return Bench(
+            verdict=Verdict.INCONCLUSIVE, reason="the CPU budget or the thread plan is missing"
+        )
     probe, why = load_probe()
     if probe is None or not hasattr(probe, "spin_kernel"):
-        return Bench(verdict="inconclusive", reason=why or "the Rust probe has no benchmark kernel")
+        return Bench(
+            verdict=Verdict.INCONCLUSIVE, reason=why or "the Rust probe has no benchmark kernel"
+        )
     if not budget > 0 or not math.isfinite(budget):
         return Bench(
-            verdict="inconclusive", reason=f"the time budget must be positive, got {budget}"
+            verdict=Verdict.INCONCLUSIVE, reason=f"the time budget must be positive, got {budget}"
         )
     level = thread_plan.levels[0]
     backend = level.counted_backend_threads or level.backend_threads
@@ -365,7 +369,7 @@ def collect_bench(
     slice_seconds = usable / (rounds * len(plan.shapes))
     if slice_seconds < MIN_SLICE:
         return Bench(
-            verdict="inconclusive",
+            verdict=Verdict.INCONCLUSIVE,
             reason=f"a {budget:g} s budget is too short to measure {len(plan.shapes)} shapes",
             budget_seconds=budget,
             elapsed_seconds=round(time.perf_counter() - started, 3),
@@ -377,7 +381,7 @@ def collect_bench(
     if not all(t.repeats for t in totals):
         missing = ", ".join(t.shape.name for t in totals if not t.repeats)
         return Bench(
-            verdict="inconclusive",
+            verdict=Verdict.INCONCLUSIVE,
             reason=f"the budget ran out before every shape was measured (missing: {missing})",
             runs=runs,
             metrics=metrics,

@@ -97,7 +97,7 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
     evidence = _evidence(m)
     if m.contention_wait_share is None or m.peak_wait_share is None:
         return Judgement(
-            "inconclusive",
+            Verdict.INCONCLUSIVE,
             "the scheduler's wait times could not be read (/proc/self/task/*/schedstat)",
             evidence,
         )
@@ -105,7 +105,7 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
     throttled = (m.throttled_share or 0.0) >= THROTTLED_SHARE and (m.throttled_periods or 0) > 0
     if throttled and (plan_over or quota is None or m.peak_threads > quota):
         return Judgement(
-            "oversubscribed",
+            Verdict.OVERSUBSCRIBED,
             f"the plan's {m.plan_threads} threads exceed the CPU quota"
             + (f" of {quota:g} CPUs" if quota is not None else "")
             + f": Linux throttled the peak run {_pct(m.throttled_share)} of the time",
@@ -121,7 +121,7 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
         )
         if excess >= needed:
             return Judgement(
-                "oversubscribed",
+                Verdict.OVERSUBSCRIBED,
                 f"the plan runs {m.plan_threads} threads on {m.effective} CPUs and they queue "
                 f"for them: at peak each thread waited {_pct(m.peak_wait_share)} of its time, "
                 f"against {_pct(contention)} right-sized",
@@ -129,14 +129,14 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
             )
         if contention >= CONTENTION_WAIT:
             return Judgement(
-                "inconclusive",
+                Verdict.INCONCLUSIVE,
                 f"the plan asks for {m.plan_threads} threads on {m.effective} CPUs, but other "
                 f"processes already keep the CPUs busy ({_pct(contention)} wait right-sized), "
                 "so its own effect could not be measured; run again when the machine is quieter",
                 evidence,
             )
         return Judgement(
-            "inconclusive",
+            Verdict.INCONCLUSIVE,
             f"the plan asks for {m.plan_threads} threads on {m.effective} CPUs, but the peak run "
             f"did not queue for CPUs as that predicts ({_pct(excess)} extra wait, "
             f"{_pct(needed)} expected at least)",
@@ -145,7 +145,7 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
     if contention >= CONTENTION_WAIT:
         saturated = " (the machine is saturated)" if contention >= SATURATED_WAIT else ""
         return Judgement(
-            "contended",
+            Verdict.CONTENDED,
             f"the plan fits the {m.effective} CPUs, but other processes take them: even "
             f"right-sized, threads waited {_pct(contention)} of their time for a CPU{saturated}",
             evidence,
@@ -153,13 +153,13 @@ def judge(m: BenchMetrics, *, quota: float | None = None) -> Judgement:
     if _would_scale(m):
         assert m.right_sized_speedup is not None and m.peak_speedup
         return Judgement(
-            "undersubscribed",
+            Verdict.UNDERSUBSCRIBED,
             f"the plan keeps only {m.plan_threads} of {m.effective} CPUs busy; "
             f"{m.effective} threads ran {m.right_sized_speedup / m.peak_speedup:.1f}× faster",
             evidence,
         )
     return Judgement(
-        "ok",
+        Verdict.OK,
         f"the plan's {m.plan_threads} threads fit the {m.effective} CPUs and ran without "
         f"queueing ({_pct(m.peak_wait_share)} wait at peak)",
         evidence,

@@ -220,8 +220,8 @@ class Verification:
             return
         suggested = suggested_environ(plan, environ)
         plans: dict[Variant, tuple[Mapping[str, str], ThreadPlan]] = {
-            "current": (environ, plan),
-            "suggested": (suggested, resolve(suggested)),
+            Variant.CURRENT: (environ, plan),
+            Variant.SUGGESTED: (suggested, resolve(suggested)),
         }
         for variant, (env, resolved) in plans.items():
             self.children[variant] = start_child(variant, env, resolved)
@@ -291,16 +291,16 @@ class Verification:
             stopped = f"the verification stopped: {exc}"
         variants = [
             summarise(
-                "current",
-                [r for r in runs if r.variant == "current"],
-                threads_planned=self._planned("current"),
+                Variant.CURRENT,
+                [r for r in runs if r.variant == Variant.CURRENT],
+                threads_planned=self._planned(Variant.CURRENT),
             ),
             summarise(
-                "suggested",
-                [r for r in runs if r.variant == "suggested"],
+                Variant.SUGGESTED,
+                [r for r in runs if r.variant == Variant.SUGGESTED],
                 env=dict(plan.suggested_env),
                 unset=plan.suggested_unset,
-                threads_planned=self._planned("suggested"),
+                threads_planned=self._planned(Variant.SUGGESTED),
             ),
         ]
         return compare(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import oversubscription_severity
-from lkdoctor.model import Bench, Finding, Throttling
+from lkdoctor.model import Bench, Finding, Severity, Throttling, Verdict
 from lkdoctor.report import Report
 
 
@@ -26,7 +26,7 @@ def _throttling(bench: Bench) -> tuple[Throttling, float] | None:
 
 def oversubscribed(report: Report) -> list[Finding]:
     bench = report.bench
-    if bench.verdict != "oversubscribed" or bench.metrics is None:
+    if bench.verdict != Verdict.OVERSUBSCRIBED or bench.metrics is None:
         return []
     m = bench.metrics
     return [
@@ -57,7 +57,7 @@ def throttled(report: Report) -> list[Finding]:
     return [
         Finding(
             id="cgroup-throttled",
-            severity="warning",
+            severity=Severity.WARNING,
             section="bench",
             title=f"The benchmark was throttled by {quota_text}",
             evidence=f"{total.throttled_periods} of {total.periods} quota periods throttled, "
@@ -71,12 +71,12 @@ def throttled(report: Report) -> list[Finding]:
 
 def contended(report: Report) -> list[Finding]:
     bench = report.bench
-    if bench.verdict != "contended":
+    if bench.verdict != Verdict.CONTENDED:
         return []
     return [
         Finding(
             id="bench-contended",
-            severity="info",
+            severity=Severity.INFO,
             section="bench",
             title="Other processes are using the CPUs this plan needs",
             evidence=bench.reason,
@@ -88,12 +88,12 @@ def contended(report: Report) -> list[Finding]:
 
 def undersubscribed(report: Report) -> list[Finding]:
     bench = report.bench
-    if bench.verdict != "undersubscribed":
+    if bench.verdict != Verdict.UNDERSUBSCRIBED:
         return []
     return [
         Finding(
             id="bench-undersubscribed",
-            severity="info",
+            severity=Severity.INFO,
             section="bench",
             title="The plan leaves CPUs idle that would make it faster",
             evidence=bench.reason,
@@ -110,7 +110,7 @@ def overran(report: Report) -> list[Finding]:
     return [
         Finding(
             id="bench-overran",
-            severity="info",
+            severity=Severity.INFO,
             section="bench",
             title=f"The watchdog cancelled {len(bench.overruns)} benchmark run(s) at their deadline",
             evidence="; ".join(bench.overruns),

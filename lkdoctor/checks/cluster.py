@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import oversubscription_severity
-from lkdoctor.model import Finding, Section
+from lkdoctor.model import Finding, Section, Severity
 from lkdoctor.plan.dialects import dialect_named
 from lkdoctor.report import ClusterNode, ClusterReport, Report
 
@@ -105,7 +105,7 @@ def _heterogeneous(cluster: ClusterReport) -> Finding | None:
     )
     return Finding(
         id="cluster-heterogeneous",
-        severity="warning" if plans_differ else "info",
+        severity=Severity.WARNING if plans_differ else "info",
         section=Section.CLUSTER,
         title=f"The nodes differ in {what}",
         evidence=per_node,

@@ -8,7 +8,7 @@ from lkdoctor.model import EnvProblem, Finding, Section, Severity
 
 def oversubscription_severity(ratio: float) -> Severity:
     """Threads per CPU over the budget: a warning above the CPUs, an error from twice as many."""
-    return "error" if ratio >= 2.0 else "warning"
+    return Severity.ERROR if ratio >= 2.0 else Severity.WARNING
 
 
 def env_problem_findings(report_section: Section, problems: list[EnvProblem]) -> list[Finding]:
@@ -18,7 +18,7 @@ def env_problem_findings(report_section: Section, problems: list[EnvProblem]) ->
         findings.append(
             Finding(
                 id="env-invalid",
-                severity="error",
+                severity=Severity.ERROR,
                 section=report_section,
                 title=f"{problem.variable} has an invalid value",
                 evidence=f"{problem.variable}={quoted(problem.value)}"
@@ -33,7 +33,7 @@ def lenskit_unsupported(report_section: Section, note: str, follows: str) -> Fin
     """LensKit is installed but its own answer could not be read (``note`` says why)."""
     return Finding(
         id="lenskit-unsupported",
-        severity="info",
+        severity=Severity.INFO,
         section=report_section,
         title="LensKit is installed but its own plan could not be read",
         evidence=note,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import env_problem_findings
-from lkdoctor.model import CpuBudget, Finding, Section
+from lkdoctor.model import CpuBudget, Finding, Section, Severity
 from lkdoctor.report import Report
 
 
@@ -40,7 +40,7 @@ def count_mismatch(report: Report) -> Finding | None:
     env = dict(report.plan.suggested_env) if report.plan else {}
     return Finding(
         id="cpu-count-mismatch",
-        severity="warning",
+        severity=Severity.WARNING,
         section=Section.CPU,
         title=f"LensKit will plan for {cpu.lenskit_effective} CPUs but only "
         f"{cpu.effective} are available",
@@ -60,7 +60,7 @@ def smt_finding(cpu: CpuBudget) -> Finding | None:
     per_core = cpu.logical / cpu.physical
     return Finding(
         id="cpu-smt",
-        severity="info",
+        severity=Severity.INFO,
         section=Section.CPU,
         title=f"SMT: {cpu.logical} logical CPUs on {cpu.physical} physical cores",
         evidence=f"{per_core:g} hardware threads per core; torch's default intra-op count is "

@@ -10,7 +10,7 @@ from lkdoctor.checks.pools import (
     oversubscription_env,
 )
 from lkdoctor.host.pool_kinds import KINDS, OpenMP
-from lkdoctor.model import Finding, Observed, ObservedProcess
+from lkdoctor.model import Finding, Observed, ObservedProcess, Severity
 from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
 from lkdoctor.report import Report
 
@@ -134,7 +134,7 @@ def over_plan_finding(row: ObservedProcess) -> Finding:
     )
     return Finding(
         id="process-over-plan",
-        severity="warning",
+        severity=Severity.WARNING,
         section=SECTION,
         title=f"pid {row.pid} ({row.name}, level {row.level}) keeps {row.avg_runnable:g} "
         f"threads runnable; the plan gives it {planned}",

@@ -24,6 +24,7 @@ from lkdoctor.model import (
     PlanBase,
     PlanLevel,
     Section,
+    Severity,
     ThreadPlan2025,
     ThreadPlan2026,
     plan_signature,
@@ -91,7 +92,7 @@ def deprecated_child(plan: ThreadPlan2025) -> list[Finding]:
     return [
         Finding(
             id="env-deprecated",
-            severity="warning",
+            severity=Severity.WARNING,
             section=SECTION,
             title="LK_NUM_CHILD_THREADS is deprecated",
             evidence=f"LK_NUM_CHILD_THREADS={plan.child_threads}{ignored}",
@@ -122,7 +123,7 @@ def _conflict(
         remediation += f", or set {setting.variable}={fix}"
     return Finding(
         id="env-conflict",
-        severity="warning" if raises else "info",
+        severity=Severity.WARNING if raises else "info",
         section=SECTION,
         title=f"{setting.variable}={shlex.quote(setting.value)} conflicts with LensKit's {what} ({per_level})",
         evidence=setting.effect + ("; the demand counts the larger pool" if raises else ""),
@@ -165,7 +166,7 @@ def divergence(plan: ThreadPlan2025) -> list[Finding]:
     return [
         Finding(
             id="lenskit-divergence",
-            severity="warning" if worse else "info",
+            severity=Severity.WARNING if worse else "info",
             section=SECTION,
             title=f"LensKit {plan.lenskit_version} resolves the plan differently from its documentation",
             evidence="; ".join(differing)

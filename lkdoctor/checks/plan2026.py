@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from lkdoctor.checks.common import lenskit_unsupported, oversubscription_severity
-from lkdoctor.model import Finding, Section, SettingsProblem, ThreadPlan2026
+from lkdoctor.model import Finding, Section, SettingsProblem, Severity, ThreadPlan2026
 
 SECTION = Section.PLAN
 _FAILS = {
@@ -45,7 +45,7 @@ def settings_problems(plan: ThreadPlan2026) -> list[Finding]:
             findings.append(
                 Finding(
                     id="env-ignored",
-                    severity="warning",
+                    severity=Severity.WARNING,
                     section=SECTION,
                     title=f"{problem.where} is ignored by LensKit {plan.lenskit_version or '2026'}",
                     evidence=f"{problem.where}={problem.value!r}: {problem.message}",
@@ -64,7 +64,7 @@ def settings_problems(plan: ThreadPlan2026) -> list[Finding]:
         findings.append(
             Finding(
                 id="env-invalid" if problem.kind == "env-invalid" else "settings-file-invalid",
-                severity="error",
+                severity=Severity.ERROR,
                 section=SECTION,
                 title=f"{_where(problem)} is rejected by LensKit {plan.lenskit_version or '2026'}: "
                 + (fails or "invalid"),
@@ -87,7 +87,7 @@ def unexplained_failure(plan: ThreadPlan2026) -> list[Finding]:
     return [
         Finding(
             id="env-invalid",
-            severity="error",
+            severity=Severity.ERROR,
             section=SECTION,
             title="LensKit's settings do not load: every lenskit command fails",
             evidence=plan.lenskit_note,
@@ -117,7 +117,7 @@ def mismatch(plan: ThreadPlan2026) -> list[Finding]:
     return [
         Finding(
             id="lenskit-mismatch",
-            severity="warning",
+            severity=Severity.WARNING,
             section=SECTION,
             title="LensKit's own code resolves different settings from lkdoctor's model",
             evidence="; ".join(differing),
@@ -139,7 +139,7 @@ def divergences(plan: ThreadPlan2026) -> list[Finding]:
             found.append(
                 Finding(
                     id="lenskit-divergence",
-                    severity="warning",
+                    severity=Severity.WARNING,
                     section=SECTION,
                     title=f"{setting.source} overrides {flat}",
                     evidence=f"{inputs[flat]}={plan.inputs[inputs[flat]]!r} is set, but "
@@ -160,7 +160,7 @@ def divergences(plan: ThreadPlan2026) -> list[Finding]:
         found.append(
             Finding(
                 id="lenskit-divergence",
-                severity="warning",
+                severity=Severity.WARNING,
                 section=SECTION,
                 title=f"Ray ignores num_cpus={cpus.value} ({cpus.source})",
                 evidence=f"LensKit starts Ray with ray.init(num_cpus=effective_cpu_count()) = "
@@ -174,7 +174,7 @@ def divergences(plan: ThreadPlan2026) -> list[Finding]:
         found.append(
             Finding(
                 id="lenskit-divergence",
-                severity="warning",
+                severity=Severity.WARNING,
                 section=SECTION,
                 title=f"LensKit counts {plan.cpu_count} CPUs; {plan.effective} are available",
                 evidence="LensKit's documentation says its detected num_cpus accounts for "
@@ -190,7 +190,7 @@ def divergences(plan: ThreadPlan2026) -> list[Finding]:
         found.append(
             Finding(
                 id="lenskit-divergence",
-                severity="info",
+                severity=Severity.INFO,
                 section=SECTION,
                 title="Batch inference runs in a thread pool on a Python with a GIL",
                 evidence=f"num_batch_jobs = {plan.settings['num_batch_jobs'].value} without Ray: "

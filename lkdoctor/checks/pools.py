@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
-from lkdoctor.model import ApplyStep, Finding, Pools
+from lkdoctor.model import ApplyStep, Finding, Pools, Severity
 from lkdoctor.report import Report
 
 SECTION = "pools"
@@ -40,7 +40,7 @@ def multiple_openmp_finding(runtimes: dict[str, list[str]]) -> Finding:
     names = ", ".join(f"{runtime} ({', '.join(paths)})" for runtime, paths in runtimes.items())
     return Finding(
         id="multiple-openmp",
-        severity="warning",
+        severity=Severity.WARNING,
         section=SECTION,
         title=f"{len(runtimes)} different OpenMP runtimes are loaded in one process",
         evidence=f"loaded: {names}",
@@ -79,7 +79,7 @@ def duplicate_blas_findings(blas: list[dict[str, Any]]) -> list[Finding]:
         findings.append(
             Finding(
                 id=finding_id,
-                severity="info",
+                severity=Severity.INFO,
                 section=SECTION,
                 title=f"{len(entries)} copies of {kind} are loaded, each with its own pool",
                 evidence=f"{listing}; up to {total} threads together",
@@ -119,7 +119,7 @@ def lenskit_setup_finding(pools: Pools) -> Finding:
         remediation = "the pools shown are LensKit's setup, not the libraries' defaults"
     return Finding(
         id="lenskit-preconfigured",
-        severity="info",
+        severity=Severity.INFO,
         section=SECTION,
         title=title,
         evidence="; ".join(shown) or "LensKit's parallel settings are applied",
@@ -130,7 +130,7 @@ def lenskit_setup_finding(pools: Pools) -> Finding:
 def torch_absent_finding() -> Finding:
     return Finding(
         id="torch-absent",
-        severity="info",
+        severity=Severity.INFO,
         section=SECTION,
         title="torch is not installed, so its pools were not inspected",
         evidence="import torch failed with ModuleNotFoundError",
@@ -161,7 +161,7 @@ def oversized_pool_findings(pools: Pools, effective: int) -> list[Finding]:
     return [
         Finding(
             id="pool-exceeds-cpus",
-            severity="warning",
+            severity=Severity.WARNING,
             section=SECTION,
             title=f"{len(oversized)} thread pool(s) are larger than the {effective} CPUs available",
             evidence=f"{listing} threads, {when}",
@@ -175,7 +175,7 @@ def apply_findings(steps: list[ApplyStep]) -> list[Finding]:
     return [
         Finding(
             id="apply-failed",
-            severity="warning",
+            severity=Severity.WARNING,
             section=SECTION,
             title=f"--apply step {step.step} failed: {step.action}",
             evidence=step.detail,

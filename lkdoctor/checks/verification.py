@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lkdoctor.model import Comparison, Finding
+from lkdoctor.model import Comparison, ComparisonVerdict, Finding
 from lkdoctor.report import Report
 
 #: The findings whose remediation is the suggested plan.
@@ -12,7 +12,7 @@ PLAN_FINDINGS = ("plan-oversubscribed",)
 def measured(report: Report) -> Comparison | None:
     """The measurement of the suggestion this report carries, if one ran."""
     found = report.bench.verification or report.comparison
-    return None if found is None or found.verdict == "nothing-to-verify" else found
+    return None if found is None or found.verdict == ComparisonVerdict.NOTHING_TO_VERIFY else found
 
 
 def quote(findings: list[Finding], report: Report) -> list[Finding]:

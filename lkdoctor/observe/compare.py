@@ -85,8 +85,8 @@ def compare_command(
     if skip is not None or plan is None:
         return ComparedCommand(nothing_to_verify("command", skip or "", command), 0)
     envs: dict[Variant, Mapping[str, str]] = {
-        "current": environ,
-        "suggested": suggested_environ(plan, environ),
+        Variant.CURRENT: environ,
+        Variant.SUGGESTED: suggested_environ(plan, environ),
     }
     started = time.perf_counter()
     runs: list[VariantRun] = []
@@ -123,11 +123,13 @@ def compare_command(
         status = 128 + signal.SIGINT.value
     variants = [
         summarise(
-            "current", [r for r in runs if r.variant == "current"], threads_planned=_planned(plan)
+            Variant.CURRENT,
+            [r for r in runs if r.variant == Variant.CURRENT],
+            threads_planned=_planned(plan),
         ),
         summarise(
-            "suggested",
-            [r for r in runs if r.variant == "suggested"],
+            Variant.SUGGESTED,
+            [r for r in runs if r.variant == Variant.SUGGESTED],
             env=dict(plan.suggested_env),
             unset=plan.suggested_unset,
             threads_planned=_planned(suggested_plan),

@@ -10,14 +10,14 @@ from rich.table import Table
 from rich.text import Text
 
 from lkdoctor.bench.pairs import spread, times
-from lkdoctor.model import Comparison, VariantSummary
+from lkdoctor.model import Comparison, ComparisonVerdict, Variant, VariantSummary
 
-VERDICT_STYLE = {
-    "improved": "bold green",
-    "no-gain": "bold yellow",
-    "worse": "bold red",
-    "inconclusive": "bold yellow",
-    "nothing-to-verify": "dim",
+VERDICT_STYLE: dict[ComparisonVerdict, str] = {
+    ComparisonVerdict.IMPROVED: "bold green",
+    ComparisonVerdict.NO_GAIN: "bold yellow",
+    ComparisonVerdict.WORSE: "bold red",
+    ComparisonVerdict.INCONCLUSIVE: "bold yellow",
+    ComparisonVerdict.NOTHING_TO_VERIFY: "dim",
 }
 
 
@@ -36,7 +36,7 @@ def _count(value: int | None) -> str:
 def rows(comparison: Comparison) -> list[tuple[str, str, str]]:
     """``(measure, current, suggested)`` rows; the variants' values are medians of their runs."""
     variants: dict[str, VariantSummary] = {v.variant: v for v in comparison.variants}
-    pair = (variants.get("current"), variants.get("suggested"))
+    pair = (variants.get(Variant.CURRENT), variants.get(Variant.SUGGESTED))
 
     def row(label: str, cell: Callable[[VariantSummary], str]) -> tuple[str, str, str]:
         current, suggested = ("-" if v is None else cell(v) for v in pair)
@@ -97,7 +97,7 @@ def render_comparison(comparison: Comparison, label: str) -> RenderableType:
     )
     if comparison.reason:
         verdict.append(f": {comparison.reason}")
-    if comparison.verdict == "nothing-to-verify":
+    if comparison.verdict == ComparisonVerdict.NOTHING_TO_VERIFY:
         return verdict
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("", justify="left")

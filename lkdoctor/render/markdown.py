@@ -14,11 +14,13 @@ from typing import Any
 from lkdoctor.model import (
     SEVERITY_RANK,
     Comparison,
+    ComparisonVerdict,
     Finding,
     PlanBase,
     PlanLevel,
     ThreadPlan2025,
     ThreadPlan2026,
+    Variant,
     VariantSummary,
 )
 from lkdoctor.render import (
@@ -36,7 +38,7 @@ from lkdoctor.render.observed import resample, sparkline, totals_line
 from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
-VARIANTS = ("current", "suggested")
+VARIANTS = tuple(Variant)
 
 #: Top-level keys that are not sections.
 _NOT_SECTIONS = frozenset({"schema_version", "tool", "findings", "errors"})
@@ -122,7 +124,7 @@ def comparison_markdown(comparison: Comparison, label: str) -> list[str]:
     """The current settings and the suggested exports side by side, as Markdown: the
     variants' medians, the ratio with its spread and the verdict, then every pair."""
     lines = [f"**{label}: {comparison.verdict}**: {comparison.reason}", ""]
-    if comparison.verdict == "nothing-to-verify":
+    if comparison.verdict == ComparisonVerdict.NOTHING_TO_VERIFY:
         return lines
     if comparison.command:
         lines += [f"command: `{' '.join(comparison.command)}`", ""]

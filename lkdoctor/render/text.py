@@ -25,9 +25,11 @@ from lkdoctor.model import (
     PlanLevel,
     Pools,
     SearchPaths,
+    Severity,
     ThreadPlan2025,
     ThreadPlan2026,
     ThreadsSnapshot,
+    Verdict,
 )
 from lkdoctor.render import (
     FINDING_MARK,
@@ -308,13 +310,13 @@ def render_pools(report: Report, full: bool = False) -> RenderableType | None:
     return Group(*parts)
 
 
-BENCH_VERDICT_STYLE = {
-    "ok": "bold green",
-    "oversubscribed": "bold red",
-    "contended": "bold yellow",
-    "undersubscribed": "bold cyan",
-    "inconclusive": "bold yellow",
-    "skipped": "dim",
+BENCH_VERDICT_STYLE: dict[Verdict, str] = {
+    Verdict.OK: "bold green",
+    Verdict.OVERSUBSCRIBED: "bold red",
+    Verdict.CONTENDED: "bold yellow",
+    Verdict.UNDERSUBSCRIBED: "bold cyan",
+    Verdict.INCONCLUSIVE: "bold yellow",
+    Verdict.SKIPPED: "dim",
 }
 
 
@@ -489,7 +491,7 @@ def _finding_block(finding: Finding, full: bool) -> RenderableType:
         (finding.title, "bold"),
         (f"  [{finding.id}]", "dim"),
     )
-    if finding.severity == "info" and not full:
+    if finding.severity == Severity.INFO and not full:
         return _indent(title, 2)
     lines: list[RenderableType] = [title]
     if finding.evidence:
