@@ -40,10 +40,11 @@ def plan_union(shapes: Sequence[type[PlanBase]]) -> Any:
     """One type for the plans of ``shapes``, told apart by their ``dialect`` key."""
     if len(shapes) == 1:  # a discriminator needs a union of two or more
         return shapes[0]
+    # Union[...] of a tuple: the members are known only at run time, so `A | B` cannot say it
     return Annotated[Union[tuple(shapes)], Field(discriminator="dialect")]  # noqa: UP007
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the registry is read at run time: type checkers see what every plan has
     ThreadPlan: TypeAlias = PlanBase
 else:
     #: The plan, one shape per registered LensKit line.
