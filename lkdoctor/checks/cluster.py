@@ -105,7 +105,7 @@ def _heterogeneous(cluster: ClusterReport) -> Finding | None:
     )
     return Finding(
         id="cluster-heterogeneous",
-        severity=Severity.WARNING if plans_differ else "info",
+        severity=Severity.WARNING if plans_differ else Severity.INFO,
         section=Section.CLUSTER,
         title=f"The nodes differ in {what}",
         evidence=per_node,

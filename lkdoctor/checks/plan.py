@@ -123,7 +123,7 @@ def _conflict(
         remediation += f", or set {setting.variable}={fix}"
     return Finding(
         id="env-conflict",
-        severity=Severity.WARNING if raises else "info",
+        severity=Severity.WARNING if raises else Severity.INFO,
         section=SECTION,
         title=f"{setting.variable}={shlex.quote(setting.value)} conflicts with LensKit's {what} ({per_level})",
         evidence=setting.effect + ("; the demand counts the larger pool" if raises else ""),
@@ -166,7 +166,7 @@ def divergence(plan: ThreadPlan2025) -> list[Finding]:
     return [
         Finding(
             id="lenskit-divergence",
-            severity=Severity.WARNING if worse else "info",
+            severity=Severity.WARNING if worse else Severity.INFO,
             section=SECTION,
             title=f"LensKit {plan.lenskit_version} resolves the plan differently from its documentation",
             evidence="; ".join(differing)

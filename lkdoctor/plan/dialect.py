@@ -2,10 +2,10 @@
 
 Each line (``plan/lenskit2025/``, ``plan/lenskit2026/``) is one `LensKitLine` object that
 knows everything lkdoctor needs about it: which releases it covers and which Python pip
-gives it to (detection), how it resolves its settings with their sources, the demand
-model and a fitting suggestion (``collect``), the plan's model (``plan_shape``), how to ask the installed LensKit's own code
-(``start_answer``), how ``--apply`` sets up its pools (``apply_steps``) and what a Ray task
-of it runs (``ray_task``). The registry of lines is :mod:`lkdoctor.plan.dialects`; the
+gives it to (detection), the model of its plan (``plan_shape``), how it resolves its
+settings with their sources, the demand model and a fitting suggestion (``collect``), how
+to ask the installed LensKit's own code (``start_answer``), how ``--apply`` sets up its
+pools (``apply_steps``) and what a Ray task of it runs (``ray_task``). The registry of lines is :mod:`lkdoctor.plan.dialects`; the
 rest of lkdoctor asks these objects and never compares dialect names.
 """
 

@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from lkdoctor.model import Finding, Section, worst_severity
+from lkdoctor.model import Finding, Section, Severity, worst_severity
 from lkdoctor.report import Report
 
 #: Every section of a report in report order, with its heading; a section not listed
@@ -29,7 +29,7 @@ SECTION_TITLES: dict[str, str] = {
 Status = Literal["ok", "warning", "error"]
 
 #: The symbols the reports mark findings and sections with.
-FINDING_MARK = {"info": "i", "warning": "!", "error": "✗"}
+FINDING_MARK = {Severity.INFO: "i", Severity.WARNING: "!", Severity.ERROR: "✗"}
 STATUS_MARK: dict[Status, str] = {"ok": "✓", "warning": "!", "error": "✗"}
 
 
@@ -40,9 +40,9 @@ def section_title(section: str) -> str:
 def status(findings: Iterable[Finding], failed: bool = False) -> Status:
     """ok / warning / error: the worst of ``findings`` (info counts as ok), error if ``failed``."""
     worst = worst_severity(findings)
-    if failed or worst == "error":
+    if failed or worst == Severity.ERROR:
         return "error"
-    return "warning" if worst == "warning" else "ok"
+    return "warning" if worst == Severity.WARNING else "ok"
 
 
 def section_status(report: Report, section: str) -> Status:

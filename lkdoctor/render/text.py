@@ -44,7 +44,7 @@ from lkdoctor.render.comparison import render_comparison
 from lkdoctor.render.observed import render_observed
 from lkdoctor.report import ClusterNode, Report
 
-SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
+SEVERITY_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.ERROR: "bold red"}
 STATUS_STYLE: dict[Status, str] = {"ok": "green", "warning": "yellow", "error": "bold red"}
 
 
