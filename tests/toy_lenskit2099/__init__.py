@@ -3,8 +3,8 @@
 Its configuration is one variable, ``LK2099_THREADS`` (default: every CPU LensKit counts):
 one process running that many threads, no backend pools of its own. Everything lkdoctor
 needs about it is here, in one `LensKitLine`; registering it is one entry in
-`lkdoctor.plan.dialects.DIALECTS` (tests/toy_lenskit2099/registered.py adds it, as that entry would, before the
-report model is built).
+`lkdoctor.plan.dialects.DIALECTS` (``registered.py`` beside this file adds it as that entry
+would: before the report model is built).
 
 Its plan has a shape of its own, `ThreadPlan2099`, told apart by ``dialect: "2099"``; the
 report model's plan type is the union of every registered line's `plan_shape`, so the
