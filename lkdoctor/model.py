@@ -240,7 +240,7 @@ class PlanBase(StrictModel):
         """What this line's plan shape holds beyond every plan's fields (and its dialect),
         as JSON values: what a report shows of a line no renderer knows in detail."""
         own = set(type(self).model_fields) - set(PlanBase.model_fields)
-        return {k: v for k, v in self.model_dump(mode="json").items() if k in own}
+        return self.model_dump(mode="json", include=own)
 
 
 class ThreadPlan2025(PlanBase):
