@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,36 @@ def script(name: str) -> str:
     found = str(path) if path.exists() else shutil.which(name)
     assert found, f"console script {name!r} is not installed"
     return found
+
+
+#: A command that says ``ready`` and then waits to be stopped.
+SLEEPS_WHEN_READY = (
+    sys.executable,
+    "-c",
+    'import time; print("ready", flush=True); time.sleep(600)',
+)
+
+
+@contextmanager
+def doctor_running(
+    report: Path, command: Sequence[str], timeout: float = 120
+) -> Iterator[subprocess.Popen[str]]:
+    """``lkdoctor --no-bench --json --report REPORT -- COMMAND``, given once COMMAND has
+    printed its ``ready`` line (so its own setup is in place); killed on the way out."""
+    args = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
+    proc = subprocess.Popen(
+        [*args, "--", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=timeout), "the command did not start"
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 def run_cli(

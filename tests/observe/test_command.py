@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from helpers import run_cli, script
+from helpers import SLEEPS_WHEN_READY, doctor_running, run_cli, script
 from schema_contract import validate_report
 
 PY = sys.executable
@@ -90,25 +89,10 @@ def test_fail_on_applies_when_the_command_succeeds_oversubscribed(tmp_path: Path
 def test_sigint_to_the_doctor_reaches_the_command(tmp_path: Path) -> None:
     """Ctrl-C sent to the doctor alone (kill -INT) is passed on; the command's death by
     SIGINT comes back as 130, and the report is still written."""
-    code = 'import time; print("ready", flush=True); time.sleep(600)'
     report = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [script("lkdoctor"), "--no-bench", "--json", "--report", str(report), "--", PY, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=120), "the command did not start"
-        assert proc.stdout.readline().strip() == "ready"  # the command itself is running
+    with doctor_running(report, SLEEPS_WHEN_READY) as proc:  # the command itself is running
         os.kill(proc.pid, signal.SIGINT)
         _, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-        proc.wait(10)
     assert proc.returncode == 128 + signal.SIGINT
     assert "KeyboardInterrupt" in stderr  # raised in the command, not in the doctor
     data = json.loads(report.read_text())

@@ -5,14 +5,12 @@ comes back as the shell shows it, 128 + N, in the exit status and in the report.
 from __future__ import annotations
 
 import json
-import selectors
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import script
+from helpers import doctor_running
 
 PY = sys.executable
 TARGET = Path(__file__).resolve().parents[1] / "signal_target.py"
@@ -28,21 +26,9 @@ def test_a_signal_to_the_doctor_reaches_the_command_once(
 ) -> None:
     receipts, report = tmp_path / "receipts", tmp_path / "r.json"
     command = [PY, str(TARGET), str(receipts), signum.name]
-    args = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
-    proc = subprocess.Popen(
-        [*args, "--", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=120), "the command did not start"
-        assert proc.stdout.readline().strip() == "ready"  # its handler is in place
+    with doctor_running(report, command) as proc:  # "ready": its handler is in place
         proc.send_signal(signum)  # once, to the doctor alone
         stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-        proc.wait(10)
     assert receipts.read_text().split() == [signum.name], stderr
     assert stdout.strip() == "received 1"  # after the wait for a duplicate
     assert proc.returncode == 128 + signum, stderr

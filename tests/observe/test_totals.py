@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.cgroup_trees import HYBRID_MOUNTINFO, FakeHost, v1_cgroup_lines
-from helpers import run_cli, script
+from helpers import SLEEPS_WHEN_READY, doctor_running, run_cli, script
 
 import lkdoctor
 from lkdoctor.observe.command import run_command
@@ -222,21 +222,10 @@ def test_group_counters_in_both_hierarchies(
 def test_ctrl_c_to_the_doctor_still_removes_the_group(tmp_path: Path) -> None:
     before = run_groups()
     report = tmp_path / "r.json"
-    code = 'import time; print("ready", flush=True); time.sleep(600)'
-    proc = subprocess.Popen(
-        [script("lkdoctor"), "--no-bench", "--json", "--report", str(report), "--", PY, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    with doctor_running(report, SLEEPS_WHEN_READY) as proc:
         assert len(run_groups() - before) == 1  # the command runs in its group
         os.kill(proc.pid, signal.SIGINT)
         proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-        proc.wait(10)
     assert proc.returncode == 128 + signal.SIGINT
     assert json.loads(report.read_text())["observed"]["totals"]["source"] == "cgroup"
     assert run_groups() == before
