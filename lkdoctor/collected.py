@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from lkdoctor.model import ErrorEntry
+from lkdoctor.model import ErrorEntry, Section
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def guard(
-    section: str,
+    section: Section,
     collector: Callable[[], T],
     *,
     part: str = "",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import Bench, Comparison, ErrorEntry, Observed, ToolInfo, Verdict
+from lkdoctor.model import Bench, Comparison, ErrorEntry, Observed, Section, ToolInfo, Verdict
 from lkdoctor.report import Report, ThreadPlan
 from lkdoctor.version import __version__
 
@@ -106,10 +106,12 @@ def tool_info() -> ToolInfo:
 
 
 @overload
-def _section(report: Report, section: str, collector: Callable[[], Collected[T]]) -> T | None: ...
+def _section(
+    report: Report, section: Section, collector: Callable[[], Collected[T]]
+) -> T | None: ...
 @overload
-def _section(report: Report, section: str, collector: Callable[[], T]) -> T | None: ...
-def _section(report: Report, section: str, collector: Callable[[], Any]) -> Any:
+def _section(report: Report, section: Section, collector: Callable[[], T]) -> T | None: ...
+def _section(report: Report, section: Section, collector: Callable[[], Any]) -> Any:
     """Run a section collector under the one guard; keep its errors, return its section."""
     guarded = guard(section, collector)
     report.errors.extend(guarded.errors)
@@ -136,7 +138,7 @@ def effective_cpus(root: Path = LIVE_ROOT) -> int | None:
     """This process's effective CPUs (a command it starts inherits them), None if unknown."""
     from lkdoctor.cpu.budget import collect_cpu
 
-    budget = guard("cpu", lambda: collect_cpu(root, os.environ, None)).value
+    budget = guard(Section.CPU, lambda: collect_cpu(root, os.environ, None)).value
     return budget.effective if budget is not None else None
 
 
@@ -246,7 +248,7 @@ def run(
         from lkdoctor.checks import analyse
         from lkdoctor.redact import redact_report
 
-        _section(report, "checks", lambda: analyse(report))
+        _section(report, Section.CHECKS, lambda: analyse(report))
         # Masked here, once, so every format and every caller gets the masked model.
         return redact_report(
             report,
@@ -280,17 +282,17 @@ def _collect_here(
     pid = request.pid
     report = Report(tool=tool_info())
     if pid is not None and target_env:
-        env = _section(report, "pools", lambda: target_environ(root, pid)) or {}
+        env = _section(report, Section.POOLS, lambda: target_environ(root, pid)) or {}
     _, probe_error = load_probe()
     if probe_error:
-        report.errors.append(ErrorEntry(section="probe", message=probe_error))
+        report.errors.append(ErrorEntry(section=Section.PROBE, message=probe_error))
 
-    cpu = report.cpu = _section(report, "cpu", lambda: collect_cpu(root, env, pid))
+    cpu = report.cpu = _section(report, Section.CPU, lambda: collect_cpu(root, env, pid))
     pending: list[AttachAnswer] = []
     if cpu is not None:
         report.plan = _section(
             report,
-            "plan",
+            Section.PLAN,
             lambda: _plan(cpu.lenskit_effective, cpu.effective, env, request, root, pending),
         )
     plan = report.plan
@@ -302,7 +304,7 @@ def _collect_here(
         budget = request.bench_time or DEFAULT_BUDGET
         verification = _section(
             report,
-            "verification",
+            Section.VERIFICATION,
             lambda: Verification(
                 plan,
                 env,
@@ -313,24 +315,24 @@ def _collect_here(
             ),
         )
     if observation is not None:  # -- COMMAND: the run is the subject, not this process
-        report.observed = _section(report, "observed", lambda: observation)
+        report.observed = _section(report, Section.OBSERVED, lambda: observation)
     elif pid is None:
         level_zero = plan.levels[0] if plan is not None and plan.levels else None
         dialect = dialect_named(plan.dialect) if plan is not None else None
         report.pools = _section(
             report,
-            "pools",
+            Section.POOLS,
             lambda: collect_live(level_zero, root, env, apply=request.apply, dialect=dialect),
         )
     else:  # --pid: its tree, or with --single-process the process alone
         cpus = cpu.effective if cpu is not None else None
         report.observed = _section(
             report,
-            "observed",
+            Section.OBSERVED,
             lambda: observe_pid(pid, request.sample_time, cpus=cpus, tree=request.tree, root=root),
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
-        _section(report, "plan", attach)
+        _section(report, Section.PLAN, attach)
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()
@@ -341,16 +343,16 @@ def _collect_here(
             verification.wait_ready()
         report.bench = _section(
             report,
-            "bench",
+            Section.BENCH,
             lambda: collect_bench(cpu, plan, budget=request.bench_time, progress=progress),
         ) or Bench(verdict=Verdict.INCONCLUSIVE, reason="the benchmarks failed (see errors)")
     if verification is not None:
         report.bench.verification = _section(
-            report, "verification", lambda: verification.measure(progress)
+            report, Section.VERIFICATION, lambda: verification.measure(progress)
         )
     report.environment = _section(
         report,
-        "environment",
+        Section.ENVIRONMENT,
         lambda: collect_environment(env, packages=request.packages, paths=request.paths),
     )
     return report, env
@@ -429,7 +431,7 @@ def _collect_cluster(
     with connected(request.ray_address, environ=env, exit_after=exit_after) as (ray, address):
         report.cluster = _section(
             report,
-            "cluster",
+            Section.CLUSTER,
             lambda: collect_cluster(
                 ray, address, _node_task(request.redact), timeout=request.ray_timeout
             ),

@@ -112,3 +112,17 @@ def test_imports_only_point_back_along_the_stages() -> None:
         if stage(target) > stage(source)
     ]
     assert backwards == []
+
+
+def test_host_readers_import_no_report_types() -> None:
+    """host/ is the ground floor: plain data from the machine, no report model."""
+    graph = import_graph()
+    host_modules = [module for module in graph if stage(module) == STAGES.index("host")]
+    assert "lkdoctor.host.proc" in host_modules  # the walk saw the host readers
+    into_model = [
+        f"{module} imports {target}"
+        for module in host_modules
+        for target in graph[module]
+        if target.split(".")[1] in {"model", "collected"}
+    ]
+    assert into_model == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lkdoctor.checks.common import oversubscription_severity
-from lkdoctor.model import Bench, Finding, Severity, Throttling, Verdict
+from lkdoctor.model import Bench, Finding, Section, Severity, Throttling, Verdict
 from lkdoctor.report import Report
 
 
@@ -33,7 +33,7 @@ def oversubscribed(report: Report) -> list[Finding]:
         Finding(
             id="bench-oversubscribed",
             severity=oversubscription_severity(m.plan_threads / max(m.effective, 1)),
-            section="bench",
+            section=Section.BENCH,
             title=f"Measured: {m.plan_threads} busy threads oversubscribe {m.effective} CPUs",
             evidence=bench.reason,
             remediation="use fewer threads so that LK_NUM_THREADS × LK_NUM_BACKEND_THREADS "
@@ -58,7 +58,7 @@ def throttled(report: Report) -> list[Finding]:
         Finding(
             id="cgroup-throttled",
             severity=Severity.WARNING,
-            section="bench",
+            section=Section.BENCH,
             title=f"The benchmark was throttled by {quota_text}",
             evidence=f"{total.throttled_periods} of {total.periods} quota periods throttled, "
             f"{total.throttled_seconds:.3f} s throttled during {wall:.3f} s of runs",
@@ -77,7 +77,7 @@ def contended(report: Report) -> list[Finding]:
         Finding(
             id="bench-contended",
             severity=Severity.INFO,
-            section="bench",
+            section=Section.BENCH,
             title="Other processes are using the CPUs this plan needs",
             evidence=bench.reason,
             remediation="measure again when the machine is quieter, or run on dedicated CPUs "
@@ -94,7 +94,7 @@ def undersubscribed(report: Report) -> list[Finding]:
         Finding(
             id="bench-undersubscribed",
             severity=Severity.INFO,
-            section="bench",
+            section=Section.BENCH,
             title="The plan leaves CPUs idle that would make it faster",
             evidence=bench.reason,
             remediation="raise LK_NUM_THREADS or LK_NUM_BACKEND_THREADS towards the CPU count",
@@ -111,7 +111,7 @@ def overran(report: Report) -> list[Finding]:
         Finding(
             id="bench-overran",
             severity=Severity.INFO,
-            section="bench",
+            section=Section.BENCH,
             title=f"The watchdog cancelled {len(bench.overruns)} benchmark run(s) at their deadline",
             evidence="; ".join(bench.overruns),
             remediation="the figures use the work done before the cancel; "

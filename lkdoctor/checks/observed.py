@@ -9,12 +9,12 @@ from lkdoctor.checks.pools import (
     multiple_openmp_finding,
     oversubscription_env,
 )
-from lkdoctor.host.pool_kinds import KINDS, OpenMP
-from lkdoctor.model import Finding, Observed, ObservedProcess, Severity
+from lkdoctor.model import Finding, Observed, ObservedProcess, Section, Severity
 from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
+from lkdoctor.pools.kinds import KINDS, OpenMP
 from lkdoctor.report import Report
 
-SECTION = "observed"
+SECTION = Section.OBSERVED
 
 #: A run whose runnable threads exceed the CPUs this share of the time is oversubscribed,
 #: even when quieter phases bring the average under the CPUs.

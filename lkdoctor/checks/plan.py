@@ -17,7 +17,6 @@ from lkdoctor.checks.common import (
     oversubscription_severity,
 )
 from lkdoctor.checks.plan2026 import check_2026
-from lkdoctor.host.pool_kinds import BLAS_VARIABLES
 from lkdoctor.model import (
     BackendSetting,
     Finding,
@@ -29,6 +28,7 @@ from lkdoctor.model import (
     ThreadPlan2026,
     plan_signature,
 )
+from lkdoctor.pools.kinds import BLAS_VARIABLES
 from lkdoctor.report import Report
 
 SECTION = Section.PLAN

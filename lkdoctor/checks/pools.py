@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from lkdoctor.host.pool_kinds import OpenMP, PoolSize, init_remediation, pool_sizes
-from lkdoctor.model import ApplyStep, Finding, Pools, Severity
+from lkdoctor.model import ApplyStep, Finding, Pools, Section, Severity
+from lkdoctor.pools.kinds import OpenMP, PoolSize, init_remediation, pool_sizes
 from lkdoctor.report import Report
 
-SECTION = "pools"
+SECTION = Section.POOLS
 
 
 def check(report: Report) -> list[Finding]:
@@ -30,7 +30,7 @@ def check(report: Report) -> list[Finding]:
 
 def _torch_failed(report: Report) -> bool:
     """torch is installed but broken (an errors[] entry says so), rather than absent."""
-    return any(e.section == "pools" and e.message.startswith("torch") for e in report.errors)
+    return any(e.section == SECTION and e.message.startswith("torch") for e in report.errors)
 
 
 # --- BLAS / OpenMP -----------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lkdoctor.collected import Collected, guard
-from lkdoctor.model import ClusterSummary, ErrorEntry
+from lkdoctor.model import ClusterSummary, ErrorEntry, Section
 from lkdoctor.report import ClusterNode, ClusterReport, Report
 
 #: What runs on each node: a report there, as JSON-ready data.
@@ -242,7 +242,7 @@ def _run_on_nodes(
         node.status = "timeout"
         errors.append(
             ErrorEntry(
-                section="cluster",
+                section=Section.CLUSTER,
                 message=f"{_node_label(node)} did not answer within {timeout:g} s; "
                 "its report is missing (is the node overloaded or unreachable?)",
             )
@@ -255,7 +255,7 @@ def _run_on_nodes(
 def _take_result(ray: Any, ref: Any, node: ClusterNode) -> list[ErrorEntry]:
     """The node's report; its failure is an error entry and must not lose the others."""
     answer = guard(
-        "cluster",
+        Section.CLUSTER,
         lambda: Report.model_validate(ray.get(ref)),
         part=_node_label(node),
         describe=_describe_task_failure,
@@ -310,9 +310,9 @@ def collect_cluster(
 ) -> Collected[ClusterReport]:
     """The cluster section: ``node_task``'s report from every alive node of the connected
     cluster, each given ``timeout`` seconds; a part that fails is an error entry."""
-    alive = guard("cluster", lambda: _alive_nodes(ray))
+    alive = guard(Section.CLUSTER, lambda: _alive_nodes(ray))
     nodes = alive.value or []
-    ran = guard("cluster", lambda: _run_on_nodes(ray, nodes, timeout, node_task))
+    ran = guard(Section.CLUSTER, lambda: _run_on_nodes(ray, nodes, timeout, node_task))
     cluster = ClusterReport(
         address=address,
         ray_version=getattr(ray, "__version__", None),

@@ -16,7 +16,7 @@ from pathlib import Path
 from lkdoctor.collected import guard
 from lkdoctor.host import cgroup as cgroup
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir
-from lkdoctor.model import CgroupInfo, CpuBudget, CpuLimit, EnvProblem
+from lkdoctor.model import CgroupInfo, CpuBudget, CpuLimit, EnvProblem, Section
 
 #: Sources that bound the CPUs (the rest are informational).
 BINDING_SOURCES = (
@@ -319,7 +319,7 @@ def lenskit_effective_cpu_count(
 
 def _row(source: str, reader: Callable[[], CpuLimit]) -> CpuLimit:
     """One source's row; a source that fails is a row that says why (the others still count)."""
-    read = guard("cpu", reader)
+    read = guard(Section.CPU, reader)
     if read.value is not None:
         return read.value
     return CpuLimit(source=source, value=None, detail=f"could not read: {read.errors[0].message}")
@@ -327,7 +327,7 @@ def _row(source: str, reader: Callable[[], CpuLimit]) -> CpuLimit:
 
 def _cgroup_rows(root: Path, pid: int | None) -> tuple[CgroupInfo, CpuLimit, CpuLimit]:
     """``collect_cgroup``, or rows that say why: discovery must never take the section down."""
-    read = guard("cpu", lambda: collect_cgroup(root, pid))
+    read = guard(Section.CPU, lambda: collect_cgroup(root, pid))
     if read.value is not None:
         return read.value
     info = CgroupInfo(version="none", notes=[read.errors[0].message])

@@ -8,10 +8,11 @@ A thread may exit between listing and reading; readers skip such threads.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lkdoctor.host.pool_kinds import THREADING_LIBRARIES
 from lkdoctor.host.undecodable import decode_host_bytes
 
 #: The root of the live system; every reader takes a root so a fixture tree can stand in.
@@ -143,6 +144,20 @@ def read_environ(root: Path, pid: int | None) -> dict[str, str]:
     return parse_environ((proc_dir(root, pid) / "environ").read_bytes())
 
 
+@dataclass(frozen=True)
+class Library:
+    """A shared library that brings a pool, under the name the ``--pid`` report lists it."""
+
+    name: str
+    pattern: str  # a regular expression matched at the start of the file name
+    in_path: bool = False  # searched in the whole path instead (a Python extension module)
+
+    def matches(self, path: str) -> bool:
+        if self.in_path:
+            return re.search(self.pattern, path) is not None
+        return re.match(self.pattern, path.rsplit("/", 1)[-1]) is not None
+
+
 def mapped_paths(maps_text: str) -> list[str]:
     """Distinct file paths mapped into the process, in first-seen order."""
     seen: dict[str, None] = {}
@@ -153,19 +168,14 @@ def mapped_paths(maps_text: str) -> list[str]:
     return list(seen)
 
 
-def threading_libraries(paths: list[str]) -> dict[str, list[str]]:
-    """The threading libraries among ``paths`` (the pool kinds' own): ``{name: [path, ...]}``."""
+def libraries_among(paths: list[str], libraries: Sequence[Library]) -> dict[str, list[str]]:
+    """Which of ``libraries`` ``paths`` holds: ``{name: [path, ...]}``, first match wins."""
     found: dict[str, list[str]] = {}
     for path in paths:
-        library = next((lib for lib in THREADING_LIBRARIES if lib.matches(path)), None)
+        library = next((lib for lib in libraries if lib.matches(path)), None)
         if library is not None:
             found.setdefault(library.name, []).append(path)
     return found
-
-
-def read_threading_libraries(root: Path, pid: int | None) -> dict[str, list[str]]:
-    """The threading libraries loaded in the process, from ``/proc/PID/maps``."""
-    return threading_libraries(mapped_paths((proc_dir(root, pid) / "maps").read_text()))
 
 
 def process_exists(root: Path, pid: int) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lkdoctor.collected import Collected
-from lkdoctor.host.proc import LIVE_ROOT, proc_dir, read_environ, read_threading_libraries
+from lkdoctor.host.proc import LIVE_ROOT, proc_dir, read_environ
 from lkdoctor.host.proctree import (
     ParentTable,
     list_tids,
@@ -34,11 +34,12 @@ from lkdoctor.host.proctree import (
     read_thread_schedstat,
     read_thread_state,
 )
-from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, TimelinePoint
+from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, Section, TimelinePoint
 from lkdoctor.observe.totals import sampled_totals
+from lkdoctor.pools.kinds import read_threading_libraries
 from lkdoctor.pools.process import threading_env
 
-SECTION = "observed"
+SECTION = Section.OBSERVED
 
 #: The observer aims to spend at most this share of one CPU reading /proc.
 TARGET_OWN_SHARE = 0.01

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lkdoctor.host.pool_kinds import Blas, OpenMP, PlanContext, owner_of
 from lkdoctor.model import BackendSetting, EnvProblem
 from lkdoctor.plan.parse import BACKEND_VARIABLES, parse_backend, shown
+from lkdoctor.pools.kinds import Blas, OpenMP, PlanContext, owner_of
 
 
 def _blas_fallback(environ: Mapping[str, str], cpus: int) -> tuple[int, str]:

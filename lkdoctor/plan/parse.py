@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lkdoctor.host.pool_kinds import KINDS, BackendVariable
 from lkdoctor.host.undecodable import quoted
 from lkdoctor.model import EnvProblem
+from lkdoctor.pools.kinds import KINDS, BackendVariable
 
 #: The largest count a C ``int`` (torch, OpenMP) accepts.
 MAX_COUNT = 2**31 - 1

@@ -8,7 +8,7 @@ set torch's sharing strategy; limit BLAS with threadpoolctl unless
 threads; build lenskit._accel's global Rayon pool; set torch's intra-op threads.
 Each step is tried on its own and recorded, so a failing step (the inter-op pool
 already started, the Rayon pool already built) is reported rather than raised. The
-steps that size a pool belong to its kind (:mod:`lkdoctor.host.pool_kinds`).
+steps that size a pool belong to its kind (:mod:`lkdoctor.pools.kinds`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
-from lkdoctor.host.pool_kinds import TORCH_MISSING, attempt_step, skipped_step
 from lkdoctor.model import ApplyStep, PlanLevel
 from lkdoctor.plan.dialect import LensKitLine
+from lkdoctor.pools.kinds import TORCH_MISSING, attempt_step, skipped_step
 
 
 def apply_sharing_strategy(torch: Any | None) -> ApplyStep:

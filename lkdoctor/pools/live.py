@@ -29,6 +29,7 @@ from lkdoctor.model import (
     PlanLevel,
     Pools,
     RayonPool,
+    Section,
     ThreadInfo,
     ThreadsSnapshot,
     TorchPool,
@@ -105,7 +106,7 @@ def torch_pool_from(torch: Any) -> TorchPool:
         info_text = ""  # the counts below are still read
     values, versions = parse_parallel_info(info_text)
     get_capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    env_seen = {
+    env_seen: dict[str, str] = {
         name: values[name]
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
         if name in values and values[name] != "[not set]"
@@ -231,11 +232,11 @@ def pools_with(
         module, problem = import_if_installed(name)
         modules[name] = module
         if problem:
-            errors.append(ErrorEntry(section="pools", message=problem))
+            errors.append(ErrorEntry(section=Section.POOLS, message=problem))
 
     def part(name: str, reader: Callable[[], T]) -> T | None:
         # one pool failing must leave the others in the report
-        read = guard("pools", reader, part=name)
+        read = guard(Section.POOLS, reader, part=name)
         errors.extend(read.errors)
         return read.value
 
@@ -267,7 +268,7 @@ def collect_live(
         if level_zero is None or dialect is None:
             errors.append(
                 ErrorEntry(
-                    section="pools",
+                    section=Section.POOLS,
                     message="--apply: no thread plan was resolved, so none was applied",
                 )
             )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from lkdoctor.host.pool_kinds import VARIABLE_PREFIXES
 from lkdoctor.host.proc import read_environ
+from lkdoctor.pools.kinds import VARIABLE_PREFIXES
 
 #: The variables that steer thread pools; only these are copied from another process.
 #: LensKit's variables and every pool kind's (a process's threading environment).

@@ -15,7 +15,7 @@ from lkdoctor.report import Report
 
 #: Every section of a report in report order, with its heading; a section not listed
 #: here is shown after these, under its own name.
-SECTION_TITLES: dict[str, str] = {
+SECTION_TITLES: dict[Section, str] = {
     Section.CPU: "CPU budget",
     Section.PLAN: "Thread plan",
     Section.POOLS: "Live pools",
@@ -33,7 +33,7 @@ FINDING_MARK = {Severity.INFO: "i", Severity.WARNING: "!", Severity.ERROR: "✗"
 STATUS_MARK: dict[Status, str] = {"ok": "✓", "warning": "!", "error": "✗"}
 
 
-def section_title(section: str) -> str:
+def section_title(section: Section) -> str:
     return SECTION_TITLES.get(section, section.capitalize())
 
 
@@ -45,7 +45,7 @@ def status(findings: Iterable[Finding], failed: bool = False) -> Status:
     return "warning" if worst == Severity.WARNING else "ok"
 
 
-def section_status(report: Report, section: str) -> Status:
+def section_status(report: Report, section: Section) -> Status:
     """The status of one section: its worst finding, error if it could not be collected."""
     findings = [f for f in report.findings if f.section == section]
     return status(findings, failed=any(e.section == section for e in report.errors))

@@ -18,6 +18,7 @@ from lkdoctor.model import (
     Finding,
     PlanBase,
     PlanLevel,
+    Section,
     ThreadPlan2025,
     ThreadPlan2026,
     Variant,
@@ -177,14 +178,14 @@ def _cluster_summary(report: Report) -> str:
     )
 
 
-SUMMARIES: dict[str, Callable[[Report], str]] = {
-    "cpu": _cpu_summary,
-    "plan": _plan_summary,
-    "pools": _pools_summary,
-    "bench": _bench_summary,
-    "environment": _environment_summary,
-    "cluster": _cluster_summary,
-    "comparison": _comparison_summary,
+SUMMARIES: dict[Section, Callable[[Report], str]] = {
+    Section.CPU: _cpu_summary,
+    Section.PLAN: _plan_summary,
+    Section.POOLS: _pools_summary,
+    Section.BENCH: _bench_summary,
+    Section.ENVIRONMENT: _environment_summary,
+    Section.CLUSTER: _cluster_summary,
+    Section.COMPARISON: _comparison_summary,
 }
 
 
@@ -406,14 +407,14 @@ def _observed_details(report: Report) -> list[str]:
     return [*lines, *table(header, rows)]
 
 
-DETAILS: dict[str, Callable[[Report], list[str]]] = {
-    "cpu": _cpu_details,
-    "bench": _bench_details,
-    "plan": _plan_details,
-    "environment": _environment_details,
-    "cluster": _cluster_details,
-    "observed": _observed_details,
-    "comparison": _comparison_details,
+DETAILS: dict[Section, Callable[[Report], list[str]]] = {
+    Section.CPU: _cpu_details,
+    Section.BENCH: _bench_details,
+    Section.PLAN: _plan_details,
+    Section.ENVIRONMENT: _environment_details,
+    Section.CLUSTER: _cluster_details,
+    Section.OBSERVED: _observed_details,
+    Section.COMPARISON: _comparison_details,
 }
 
 
@@ -445,11 +446,11 @@ def generic(data: Mapping[str, Any], depth: int = 0) -> list[str]:
     return lines
 
 
-def section_ids(report: Report) -> list[str]:
+def section_ids(report: Report) -> list[Section]:
     """Sections with data, findings or failures: known ones in report order, then others."""
     mentioned = {f.section for f in report.findings} | {e.section for e in report.errors}
     present = [
-        name
+        Section(name)  # every section of the report is a Section member (ValueError if not)
         for name in Report.model_fields
         if name not in _NOT_SECTIONS and (getattr(report, name) is not None or name in mentioned)
     ]
@@ -457,7 +458,7 @@ def section_ids(report: Report) -> list[str]:
     return known + [name for name in present if name not in SECTION_TITLES]
 
 
-def _details_block(report: Report, section: str) -> list[str]:
+def _details_block(report: Report, section: Section) -> list[str]:
     status = section_status(report, section)
     detail = DETAILS.get(section)
     if detail is not None:

@@ -15,7 +15,6 @@ from lkdoctor.checks.cluster import ray_overcommits
 from lkdoctor.checks.cpu import lenskit_overcounts
 from lkdoctor.checks.plan import lenskit_agrees, overflows
 from lkdoctor.checks.plan2026 import differing_settings
-from lkdoctor.host.pool_kinds import pool_sizes
 from lkdoctor.model import (
     Bench,
     CpuBudget,
@@ -25,12 +24,14 @@ from lkdoctor.model import (
     PlanLevel,
     Pools,
     SearchPaths,
+    Section,
     Severity,
     ThreadPlan2025,
     ThreadPlan2026,
     ThreadsSnapshot,
     Verdict,
 )
+from lkdoctor.pools.kinds import pool_sizes
 from lkdoctor.render import (
     FINDING_MARK,
     SECTION_TITLES,
@@ -57,7 +58,7 @@ def _heading(title: str, findings: list[Finding], failed: bool = False) -> Text:
     return heading
 
 
-def _section_findings(report: Report, section: str) -> list[Finding]:
+def _section_findings(report: Report, section: Section) -> list[Finding]:
     return [f for f in report.findings if f.section == section]
 
 
@@ -515,32 +516,34 @@ def _error_line(error: ErrorEntry) -> RenderableType:
 
 
 @dataclass(frozen=True)
-class Section:
+class SectionView:
     """A report section: its heading, and the body its owner renders (None: absent)."""
 
-    id: str  # the `section` of the findings and errors[] entries it gathers
+    id: Section  # the `section` of the findings and errors[] entries it gathers
     title: str
     body: Callable[[Report, bool], RenderableType | None]
 
 
-BODIES: dict[str, Callable[[Report, bool], RenderableType | None]] = {
-    "cpu": render_cpu,
-    "plan": render_plan,
-    "pools": render_pools,
-    "observed": render_observed,
-    "bench": render_bench,
-    "environment": render_environment,
-    "cluster": render_cluster,
-    "comparison": render_compared,
+BODIES: dict[Section, Callable[[Report, bool], RenderableType | None]] = {
+    Section.CPU: render_cpu,
+    Section.PLAN: render_plan,
+    Section.POOLS: render_pools,
+    Section.OBSERVED: render_observed,
+    Section.BENCH: render_bench,
+    Section.ENVIRONMENT: render_environment,
+    Section.CLUSTER: render_cluster,
+    Section.COMPARISON: render_compared,
 }
 
 # In report order; a finding or error whose section is not here is shown under "Other".
-SECTIONS: tuple[Section, ...] = tuple(
-    Section(section, title, BODIES[section]) for section, title in SECTION_TITLES.items()
+SECTIONS: tuple[SectionView, ...] = tuple(
+    SectionView(section, title, BODIES[section]) for section, title in SECTION_TITLES.items()
 )
 
 
-def render_section(report: Report, section: Section, full: bool = False) -> RenderableType | None:
+def render_section(
+    report: Report, section: SectionView, full: bool = False
+) -> RenderableType | None:
     """Heading (✓ / ! / ✗), the body, then the section's findings and failures."""
     findings = _section_findings(report, section.id)
     errors = [e for e in report.errors if e.section == section.id]

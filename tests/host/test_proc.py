@@ -19,12 +19,11 @@ from lkdoctor.host.proc import (
     read_environ,
     read_status,
     read_task_stats,
-    read_threading_libraries,
     task_ids,
-    threading_libraries,
 )
 from lkdoctor.host.proctree import read_thread_schedstat
 from lkdoctor.observe.sampler import observe_pid
+from lkdoctor.pools.kinds import read_threading_libraries, threading_libraries
 from lkdoctor.pools.live import collect_threads, threads_snapshot
 from lkdoctor.pools.process import threading_env
 

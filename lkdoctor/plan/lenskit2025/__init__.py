@@ -46,7 +46,7 @@ class LensKit2025(LensKitLine):
         self, level: PlanLevel, environ: Mapping[str, str], torch: Any | None
     ) -> list[ApplyStep]:
         """``initialize()``: every pool kind's step, in LensKit's order."""
-        from lkdoctor.host.pool_kinds import initialize_steps
+        from lkdoctor.pools.kinds import initialize_steps
 
         return [kind.initialize(level, environ, torch) for kind in initialize_steps()]
 

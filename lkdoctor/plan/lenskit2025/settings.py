@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lkdoctor.host.pool_kinds import LIST_FORM, ONE_FORM
 from lkdoctor.model import EnvProblem
 from lkdoctor.plan.parse import Parsed, all_counts, count_problem, first_bad_item, parse_count
+from lkdoctor.pools.kinds import LIST_FORM, ONE_FORM
 
 LK_LISTS = ("LK_NUM_PROCS", "LK_NUM_THREADS", "LK_NUM_BACKEND_THREADS")
 LK_CHILD = "LK_NUM_CHILD_THREADS"

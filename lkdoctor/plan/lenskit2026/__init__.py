@@ -68,7 +68,7 @@ class LensKit2026(LensKitLine):
     ) -> list[ApplyStep]:
         """``init_threading``: BLAS, torch's intra-op threads, then the Rayon pool (no
         inter-op step); the backends only when ``num_backend_threads`` > 0."""
-        from lkdoctor.host.pool_kinds import (
+        from lkdoctor.pools.kinds import (
             Blas,
             LensKitRayon,
             TorchIntraOp,

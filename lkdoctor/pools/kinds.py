@@ -12,12 +12,13 @@ facts about libraries, not objects in this process.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from lkdoctor.host.lenskit import lenskit_accel_origin
+from lkdoctor.host.proc import Library, libraries_among, mapped_paths, proc_dir
 from lkdoctor.model import ApplyStep, PlanLevel, Pools
 
 LIST_FORM = (
@@ -42,20 +43,6 @@ class BackendVariable:
         if self.allows_zero:
             return "a non-negative integer (0 means one thread per CPU)"
         return ONE_FORM
-
-
-@dataclass(frozen=True)
-class Library:
-    """A shared library that brings a pool, under the name the ``--pid`` report lists it."""
-
-    name: str
-    pattern: str  # a regular expression matched at the start of the file name
-    in_path: bool = False  # searched in the whole path instead (a Python extension module)
-
-    def matches(self, path: str) -> bool:
-        if self.in_path:
-            return re.search(self.pattern, path) is not None
-        return re.match(self.pattern, path.rsplit("/", 1)[-1]) is not None
 
 
 @dataclass(frozen=True)
@@ -575,3 +562,13 @@ def initialize_steps() -> list[type[PoolKind]]:
 def init_remediation(step: int) -> str:
     """What to do when ``step`` of ``--apply`` failed ("" for a step no kind owns)."""
     return next((kind.init_remediation for kind in KINDS if kind.init_step == step), "")
+
+
+def threading_libraries(paths: list[str]) -> dict[str, list[str]]:
+    """The threading libraries among ``paths`` (the pool kinds' own): ``{name: [path, ...]}``."""
+    return libraries_among(paths, THREADING_LIBRARIES)
+
+
+def read_threading_libraries(root: Path, pid: int | None) -> dict[str, list[str]]:
+    """The threading libraries loaded in the process, from ``/proc/PID/maps``."""
+    return threading_libraries(mapped_paths((proc_dir(root, pid) / "maps").read_text()))

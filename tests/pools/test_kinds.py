@@ -10,7 +10,19 @@ from typing import Any
 import pytest
 
 from lkdoctor.checks.pools import apply_findings, check
-from lkdoctor.host.pool_kinds import (
+from lkdoctor.host.proc import mapped_paths
+from lkdoctor.model import (
+    ApplyStep,
+    CpuBudget,
+    CpuLimit,
+    PlanLevel,
+    Pools,
+    RayonPool,
+    ToolInfo,
+    TorchPool,
+)
+from lkdoctor.plan.lenskit2025.resolve import collect_plan
+from lkdoctor.pools.kinds import (
     KINDS,
     THREADING_LIBRARIES,
     Blas,
@@ -24,19 +36,9 @@ from lkdoctor.host.pool_kinds import (
     TorchIntraOp,
     initialize_steps,
     pool_sizes,
+    read_threading_libraries,
+    threading_libraries,
 )
-from lkdoctor.host.proc import mapped_paths, read_threading_libraries, threading_libraries
-from lkdoctor.model import (
-    ApplyStep,
-    CpuBudget,
-    CpuLimit,
-    PlanLevel,
-    Pools,
-    RayonPool,
-    ToolInfo,
-    TorchPool,
-)
-from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.report import Report
 
 #: A file each library of the registry is loaded from somewhere; a new library needs one.
