@@ -351,7 +351,12 @@ def _collect_here(
     report.environment = _section(
         report,
         "environment",
-        lambda: collect_environment(env, packages=request.packages, paths=request.paths),
+        lambda: collect_environment(
+            env,
+            packages=request.packages,
+            paths=request.paths,
+            foreign=pid is not None or observation is not None,
+        ),
     )
     return report, env
 
