@@ -722,6 +722,28 @@ class GpuDevice(StrictModel):
     multiprocessors: int
 
 
+class PowerReading(StrictModel):
+    scope: Literal["system", "cpu", "gpu"]
+    configured: bool = Field(description="the machine has a power query for this scope")
+    joules: float | None = Field(
+        default=None, description="energy over the window, as LensKit's measure_power answers"
+    )
+
+
+class PowerInfo(StrictModel):
+    """``--power``: LensKit's own power measurement (LensKit 2026's doctor shows it)."""
+
+    status: Literal["measured", "no-machine", "machine-not-configured", "unsupported"] = Field(
+        description="measured: the machine is configured and LensKit was asked; no-machine: "
+        "none is set; machine-not-configured: `machine` names no [machines] entry; "
+        "unsupported: the installed LensKit has no power measurement"
+    )
+    machine: str | None = Field(default=None, description="LensKit's `machine` setting")
+    window_seconds: float | None = None
+    readings: list[PowerReading] = Field(default_factory=list)
+    message: str = Field(default="", description="the status in LensKit's words")
+
+
 class Compute(StrictModel):
     """The machine's compute facts LensKit's own doctor shows, read without side effects."""
 
@@ -740,6 +762,7 @@ class Compute(StrictModel):
         default=None, description="every visible CUDA device; null when not listed (see gpu_note)"
     )
     gpu_note: str = Field(default="", description="how the devices were listed, or why not")
+    power: PowerInfo | None = Field(default=None, description="--power; null otherwise")
     note: str = Field(default="", description="what was not read here, and why (e.g. --pid)")
 
 
@@ -763,7 +786,7 @@ class EnvironmentInfo(StrictModel):
     paths: SearchPaths | None = Field(default=None, description="search paths (--paths / --full)")
     python: PythonRuntime | None = Field(default=None, description="the interpreter")
     compute: Compute | None = Field(
-        default=None, description="CPU frequency, memory, torch backends and GPUs"
+        default=None, description="CPU frequency, memory, torch backends, GPUs and (--power) power"
     )
     redacted: bool = Field(
         default=False, description="user name, host name and home folder were hidden (--redact)"

@@ -115,7 +115,9 @@ def cuda_device_count(torch: Any) -> tuple[int, str]:
     if counted >= 0:
         return counted, "counted through NVML (CUDA not initialised)"
     # cudaGetDeviceCount: what torch.cuda.is_available() itself calls; no context is made
-    return int(torch._C._cuda_getDeviceCount()), "counted by the CUDA runtime (NVML unavailable)"
+    return int(
+        torch._C._cuda_getDeviceCount()
+    ), "counted by the CUDA runtime, NVML being unavailable"
 
 
 def torch_backends(torch: Any, cuda_count: int) -> dict[str, TorchBackend]:

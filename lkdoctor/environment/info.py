@@ -141,8 +141,12 @@ def collect_environment(
     paths: bool = False,
     root: Path = LIVE_ROOT,
     foreign: bool = False,
+    power: bool = False,
+    project_root: Path | None = None,
 ) -> Collected[EnvironmentInfo]:
-    """The environment section; ``packages`` and ``paths`` add the long lists.
+    """The environment section; ``packages`` and ``paths`` add the long lists, ``power``
+    LensKit's own power measurement (with its settings in ``project_root``, else found as
+    LensKit finds them).
 
     ``foreign`` (``--pid``, ``-- COMMAND``): the subject is another process, so this
     interpreter, its torch and the GPUs torch sees are not described as if they were its.
@@ -155,6 +159,13 @@ def collect_environment(
             errors.append(ErrorEntry(section=Section.ENVIRONMENT, message=problem))
     compute, problems = collect_compute(torch, root=root, foreign=foreign)
     errors.extend(ErrorEntry(section=Section.ENVIRONMENT, message=p) for p in problems)
+    if power:
+        from lkdoctor.environment.power import collect_power
+
+        try:
+            compute.power = collect_power(project_root)
+        except Exception as exc:  # the rest of the section stays
+            errors.append(ErrorEntry(section=Section.ENVIRONMENT, message=f"power: {exc}"))
     info = EnvironmentInfo(
         variables=relevant_variables(environ),
         versions=key_versions(),

@@ -10,7 +10,15 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from lkdoctor.model import Compute, Finding, PythonRuntime, Section, Severity, worst_severity
+from lkdoctor.model import (
+    Compute,
+    Finding,
+    PowerInfo,
+    PythonRuntime,
+    Section,
+    Severity,
+    worst_severity,
+)
 from lkdoctor.report import Report
 
 #: Every section of a report in report order, with its heading; a section not listed
@@ -95,14 +103,15 @@ def binary_size(n_bytes: int) -> str:
     raise AssertionError("unreachable")
 
 
-def metric_hz(hz: float) -> str:
-    """``2.30 GHz``: three significant digits, as LensKit's doctor prints a frequency."""
-    value, prefix = hz, 0
+def metric(value: float, unit: str) -> str:
+    """``2.30 GHz``, ``4.50 kJ``: three significant digits, as LensKit's doctor prints a
+    frequency or an energy (humanize's ``metric``)."""
+    prefix = 0
     while abs(value) >= 1000 and prefix < len(_METRIC_PREFIXES) - 1:
         value /= 1000
         prefix += 1
     decimals = max(0, 2 - (len(str(int(abs(value)))) - 1))
-    return f"{value:.{decimals}f} {_METRIC_PREFIXES[prefix]}Hz"
+    return f"{value:.{decimals}f} {_METRIC_PREFIXES[prefix]}{unit}"
 
 
 def compute_facts(
@@ -119,7 +128,7 @@ def compute_facts(
     if compute is None:
         return facts
     if compute.cpu_frequency_hz is not None:
-        facts.append(("CPU Frequency", metric_hz(compute.cpu_frequency_hz)))
+        facts.append(("CPU Frequency", metric(compute.cpu_frequency_hz, "Hz")))
     if compute.memory_total_bytes is not None:
         available = compute.memory_available_bytes
         extra = f" ({binary_size(available)} available)" if available is not None else ""
@@ -144,6 +153,26 @@ def compute_facts(
             )
     elif compute.gpu_note:
         facts.append(("GPUs", compute.gpu_note))
+    if compute.power is not None:
+        facts.append(("Power", power_words(compute.power)))
     if compute.note:
         facts.append(("not read", compute.note))
     return facts
+
+
+def power_words(power: PowerInfo) -> str:
+    """``Machine box: System power 4.50 kJ (in last 60s), CPU power not configured, ...``,
+    as LensKit's doctor words it."""
+    if power.status != "measured":
+        return power.message or power.status
+    window = f"{power.window_seconds:g}s" if power.window_seconds is not None else "?"
+    parts = []
+    for reading in power.readings:
+        label = f"{'System' if reading.scope == 'system' else reading.scope.upper()} power"
+        if not reading.configured:
+            parts.append(f"{label} not configured")
+        elif reading.joules is None:
+            parts.append(f"{label} no result")
+        else:
+            parts.append(f"{label} {metric(reading.joules, 'J')} (in last {window})")
+    return f"Machine {power.machine}: " + ", ".join(parts)

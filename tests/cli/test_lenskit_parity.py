@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from lkdoctor.render import GIL_WORDS, binary_size, metric_hz
+from lkdoctor.render import GIL_WORDS, binary_size, metric
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE_HEADING = "## What `lenskit doctor` shows, LensKit's own and lkdoctor's"
@@ -154,7 +154,7 @@ def spellings(value: Any) -> set[str]:
     """How LensKit's doctor could print ``value``."""
     found = {str(value), str(value).lower()}
     if isinstance(value, int | float) and not isinstance(value, bool):
-        found |= {binary_size(int(value)), metric_hz(float(value))}
+        found |= {binary_size(int(value)), metric(float(value), "Hz")}
     if isinstance(value, str) and value in GIL_WORDS:
         found.add(GIL_WORDS[value])
     return found

@@ -13,7 +13,7 @@ import torch
 from helpers import run_python
 
 from lkdoctor.environment.compute import collect_compute, cpu_frequency, gil_state, python_runtime
-from lkdoctor.render import GIL_WORDS, binary_size, compute_facts, metric_hz
+from lkdoctor.render import GIL_WORDS, binary_size, compute_facts, metric
 
 
 def test_python_runtime_is_this_interpreter() -> None:
@@ -51,7 +51,7 @@ def test_sizes_and_frequencies_print_as_humanize_does() -> None:
     for n in (0, 1, 1023, 1024, 1536, 10**6, 1023 * 2**20 + 2**19, 25_237_000_000, 2**40 * 3):
         assert binary_size(n) == humanize.naturalsize(n, binary=True)
     for hz in (2.3e9, 2.4e9, 3.0e9, 800e6, 1.2e6, 999.0, 23.5e9):
-        assert metric_hz(hz) == humanize.metric(hz, unit="Hz")
+        assert metric(hz, "Hz") == humanize.metric(hz, unit="Hz")
 
 
 def test_memory_and_frequency_are_this_machines() -> None:
@@ -123,3 +123,23 @@ def test_unreadable_cpuinfo_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert compute.cpu_frequency_hz is None
     assert any("CPU frequency" in p for p in problems)
     assert compute.gpu_note == "torch is not installed"
+
+
+def test_pid_report_leaves_out_this_interpreter() -> None:
+    """Under --pid the interpreter, torch and GPUs would be the doctor's: left out, said so."""
+    import subprocess
+
+    import lkdoctor
+
+    target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        report = lkdoctor.collect(pid=target.pid, sample_time=0.2)
+    finally:
+        target.kill()
+        target.wait()
+    env = report.environment
+    assert env is not None and env.compute is not None
+    assert env.python is None
+    assert env.compute.torch_backends is None and env.compute.gpus is None
+    assert "--pid" in env.compute.note
+    assert env.compute.memory_total_bytes is not None
