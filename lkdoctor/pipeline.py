@@ -61,7 +61,7 @@ class Request:
     dialect: str | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
     verify: bool = False  # --verify: measure the suggested exports against the current ones
-    power: bool = False  # --power: LensKit 2026's own power measurement
+    power: bool = False  # --power: LensKit's own power measurement
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
@@ -181,7 +181,7 @@ def collect(
     LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     ``verify`` (with ``bench``) also measures the suggested exports against the current
     settings, in fresh child processes (``bench.verification``).
-    ``power`` asks LensKit 2026's own power measurement (``environment.compute.power``).
+    ``power`` asks LensKit's own power measurement (``environment.compute.power``).
     """
     request = Request(
         bench=bench,

@@ -152,12 +152,10 @@ def collect_environment(
     interpreter, its torch and the GPUs torch sees are not described as if they were its.
     """
     errors: list[ErrorEntry] = []
-    torch = None
-    if not foreign:
-        torch, problem = import_if_installed("torch")
-        if problem:
-            errors.append(ErrorEntry(section=Section.ENVIRONMENT, message=problem))
+    torch, torch_problem = import_if_installed("torch") if not foreign else (None, None)
     compute, problems = collect_compute(torch, root=root, foreign=foreign)
+    if torch_problem:  # already an error of the pools section, which imports torch first
+        compute.gpu_note = torch_problem
     errors.extend(ErrorEntry(section=Section.ENVIRONMENT, message=p) for p in problems)
     if power:
         from lkdoctor.environment.power import collect_power

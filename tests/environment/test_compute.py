@@ -143,3 +143,12 @@ def test_pid_report_leaves_out_this_interpreter() -> None:
     assert env.compute.torch_backends is None and env.compute.gpus is None
     assert "--pid" in env.compute.note
     assert env.compute.memory_total_bytes is not None
+
+
+def test_the_device_properties_child_runs_torchs_own_code() -> None:
+    """The child that reads the devices' properties (here: none) answers in its format."""
+    from lkdoctor.environment.compute import gpu_properties
+
+    assert not torch.cuda.is_initialized()
+    assert gpu_properties(torch, torch.cuda.device_count()) == []
+    assert not torch.cuda.is_initialized()
