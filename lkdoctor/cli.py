@@ -220,6 +220,12 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
     "Where LensKit's settings files are, as `lenskit -R DIR` "
     "(default: that, else LK_PROJECT_ROOT, else LensKit's own search)."
 )
+@click.option(
+    "--power",
+    is_flag=True,
+    help="Also report LensKit's own power measurement for the machine its settings name "
+    "(system, CPU, GPU over the last 60 s, from Prometheus), as LensKit 2026's doctor does.",
+)
 @click.version_option(package_name="lkdoctor", prog_name="lkdoctor")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def doctor(
@@ -248,6 +254,7 @@ def doctor(
     verify: bool,
     compare: bool,
     repeat: int,
+    power: bool,
 ) -> None:
     """Diagnose LensKit's CPU budget, thread plan and live thread pools.
 
@@ -285,6 +292,7 @@ def doctor(
         dialect=dialect,
         project_root=project_root or _group_project_root(),
         verify=verify,
+        power=power,
     )
     options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
     if compare and not command:

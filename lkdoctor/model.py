@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 
 class Severity(StrEnum):
@@ -686,6 +686,86 @@ class SearchPaths(StrictModel):
     path: list[str] = Field(description="PATH, in order")
 
 
+class PythonRuntime(StrictModel):
+    """The interpreter, as LensKit's doctor describes it (its ``PlatformInspector``)."""
+
+    version: str = Field(description="platform.python_version()")
+    platform: str = Field(description="platform.platform(), e.g. Linux-6.8.0-x86_64-with-glibc2.39")
+    executable: str = Field(description="sys.executable (LensKit's doctor: Location)")
+    gil: Literal["enabled", "free-threading", "free-threaded-gil-enabled"] = Field(
+        description="enabled: a GIL build; free-threading: a free-threaded build running "
+        "without the GIL; free-threaded-gil-enabled: a free-threaded build whose GIL a module "
+        "turned back on (LensKit 2026 runs batch jobs on threads only without a GIL)"
+    )
+
+
+class TorchBackend(StrictModel):
+    """One torch backend, as ``torch.backends.<name>`` answers."""
+
+    status: Literal["available", "unavailable", "absent"] = Field(
+        description="available; unavailable: built in but not usable here (no device, no "
+        "driver); absent: not built in"
+    )
+    built: bool | None = Field(
+        description="torch.backends.<name>.is_built(); null where torch has no such question"
+    )
+
+
+class GpuDevice(StrictModel):
+    """One CUDA device, from ``torch.cuda.get_device_properties``."""
+
+    index: int
+    name: str
+    capability: str = Field(description="compute capability, major.minor")
+    memory_bytes: int
+    l2_cache_bytes: int | None = None
+    multiprocessors: int
+
+
+class PowerReading(StrictModel):
+    scope: Literal["system", "cpu", "gpu"]
+    configured: bool = Field(description="the machine has a power query for this scope")
+    joules: float | None = Field(
+        default=None, description="energy over the window, as LensKit's measure_power answers"
+    )
+
+
+class PowerInfo(StrictModel):
+    """``--power``: LensKit's own power measurement (LensKit 2026's doctor shows it)."""
+
+    status: Literal["measured", "no-machine", "machine-not-configured", "unsupported"] = Field(
+        description="measured: the machine is configured and LensKit was asked; no-machine: "
+        "none is set; machine-not-configured: `machine` names no [machines] entry; "
+        "unsupported: the installed LensKit has no power measurement"
+    )
+    machine: str | None = Field(default=None, description="LensKit's `machine` setting")
+    window_seconds: float | None = None
+    readings: list[PowerReading] = Field(default_factory=list)
+    message: str = Field(default="", description="the status in LensKit's words")
+
+
+class Compute(StrictModel):
+    """The machine's compute facts LensKit's own doctor shows, read without side effects."""
+
+    cpu_frequency_hz: float | None = Field(
+        default=None, description="advertised CPU frequency (brand string, else cpu MHz)"
+    )
+    cpu_frequency_source: str | None = None
+    memory_total_bytes: int | None = None
+    memory_available_bytes: int | None = Field(
+        default=None, description="memory available now (MemAvailable), as LensKit shows it"
+    )
+    torch_backends: dict[str, TorchBackend] | None = Field(
+        default=None, description="cpu capability aside, cuda, mkl and mps; null without torch"
+    )
+    gpus: list[GpuDevice] | None = Field(
+        default=None, description="every visible CUDA device; null when not listed (see gpu_note)"
+    )
+    gpu_note: str = Field(default="", description="how the devices were listed, or why not")
+    power: PowerInfo | None = Field(default=None, description="--power; null otherwise")
+    note: str = Field(default="", description="what was not read here, and why (e.g. --pid)")
+
+
 class EnvironmentInfo(StrictModel):
     """The environment variables and packages that decide threading, secrets masked."""
 
@@ -704,6 +784,10 @@ class EnvironmentInfo(StrictModel):
         default=None, description="every installed distribution (--packages / --full)"
     )
     paths: SearchPaths | None = Field(default=None, description="search paths (--paths / --full)")
+    python: PythonRuntime | None = Field(default=None, description="the interpreter")
+    compute: Compute | None = Field(
+        default=None, description="CPU frequency, memory, torch backends, GPUs and (--power) power"
+    )
     redacted: bool = Field(
         default=False, description="user name, host name and home folder were hidden (--redact)"
     )

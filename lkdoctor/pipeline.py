@@ -61,6 +61,7 @@ class Request:
     dialect: str | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
     verify: bool = False  # --verify: measure the suggested exports against the current ones
+    power: bool = False  # --power: LensKit's own power measurement
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
@@ -162,6 +163,7 @@ def collect(
     dialect: str | None = None,
     project_root: Path | None = None,
     verify: bool = False,
+    power: bool = False,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
@@ -181,6 +183,7 @@ def collect(
     LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     ``verify`` (with ``bench``) also measures the suggested exports against the current
     settings, in fresh child processes (``bench.verification``).
+    ``power`` asks LensKit's own power measurement (``environment.compute.power``).
     """
     request = Request(
         bench=bench,
@@ -197,6 +200,7 @@ def collect(
         dialect=dialect,
         project_root=project_root,
         verify=verify,
+        power=power,
     )
     return run(
         request, root=Path(root), environ=environ, progress=progress, observation=observation
@@ -353,7 +357,14 @@ def _collect_here(
     report.environment = _section(
         report,
         Section.ENVIRONMENT,
-        lambda: collect_environment(env, packages=request.packages, paths=request.paths),
+        lambda: collect_environment(
+            env,
+            packages=request.packages,
+            paths=request.paths,
+            foreign=pid is not None or observation is not None,
+            power=request.power,
+            project_root=request.project_root,
+        ),
     )
     return report, env
 

@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
+from lkdoctor.collected import Collected
+from lkdoctor.environment.compute import collect_compute, python_runtime
+from lkdoctor.host.modules import import_if_installed
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import EnvironmentInfo, PackageVersion, SearchPaths
+from lkdoctor.model import EnvironmentInfo, ErrorEntry, PackageVersion, SearchPaths, Section
 from lkdoctor.pools.process import THREADING_ENV_PREFIXES
 
 #: Prefixes of variables that size a thread pool, pick a CPU count or steer the backends:
@@ -41,8 +44,8 @@ THREADING_PREFIXES = (
 )
 #: Whole names that matter without a prefix of their own.
 THREADING_NAMES = frozenset({"PYTHON_CPU_COUNT", "NCPUS", "NSLOTS", "CUDA_VISIBLE_DEVICES"})
-#: Python's own variables (PYTHONPATH, ...), shown as LensKit's doctor does.
-PYTHON_PREFIXES = ("PYTHON", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV")
+#: Python's own variables (PYTHONPATH, PYENV_ROOT, ...): LensKit's doctor lists every ``PY*``.
+PYTHON_PREFIXES = ("PY", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV")
 
 #: Distributions whose version decides how threads are used, in report order.
 KEY_DISTRIBUTIONS = (
@@ -137,12 +140,37 @@ def collect_environment(
     packages: bool = False,
     paths: bool = False,
     root: Path = LIVE_ROOT,
-) -> EnvironmentInfo:
-    """The environment section; ``packages`` and ``paths`` add the long lists."""
-    return EnvironmentInfo(
+    foreign: bool = False,
+    power: bool = False,
+    project_root: Path | None = None,
+) -> Collected[EnvironmentInfo]:
+    """The environment section; ``packages`` and ``paths`` add the long lists, ``power``
+    LensKit's own power measurement (with its settings in ``project_root``, else found as
+    LensKit finds them).
+
+    ``foreign`` (``--pid``, ``-- COMMAND``): the subject is another process, so this
+    interpreter, its torch and the GPUs torch sees are not described as if they were its.
+    """
+    errors: list[ErrorEntry] = []
+    torch, torch_problem = import_if_installed("torch") if not foreign else (None, None)
+    compute, problems = collect_compute(torch, root=root, foreign=foreign)
+    if torch_problem:  # already an error of the pools section, which imports torch first
+        compute.gpu_note = torch_problem
+    errors.extend(ErrorEntry(section=Section.ENVIRONMENT, message=p) for p in problems)
+    if power:
+        from lkdoctor.environment.power import collect_power
+
+        try:
+            compute.power = collect_power(project_root)
+        except Exception as exc:  # the rest of the section stays
+            errors.append(ErrorEntry(section=Section.ENVIRONMENT, message=f"power: {exc}"))
+    info = EnvironmentInfo(
         variables=relevant_variables(environ),
         versions=key_versions(),
         processor=processor_name(root),
         packages=installed_packages() if packages else None,
         paths=search_paths(environ) if paths else None,
+        python=None if foreign else python_runtime(),
+        compute=compute,
     )
+    return Collected(info, errors)

@@ -28,6 +28,7 @@ from lkdoctor.render import (
     FINDING_MARK,
     SECTION_TITLES,
     STATUS_MARK,
+    compute_facts,
     export_lines,
     section_status,
     section_title,
@@ -324,6 +325,10 @@ def _environment_details(report: Report) -> list[str]:
         lines += ["", *table(("library", "version"), env.versions.items())]
     if env.processor:
         lines += ["", f"Processor: {env.processor}"]
+    capability = report.pools.torch.cpu_capability if report.pools and report.pools.torch else None
+    facts = compute_facts(env.python, env.compute, capability)
+    if facts:
+        lines += ["", *table(("fact", "value"), facts)]
     if env.paths is not None:
         paths = env.paths
         lines += ["", f"Executable: `{paths.executable}`", f"Prefix: `{paths.prefix}`", ""]

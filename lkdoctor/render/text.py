@@ -37,6 +37,7 @@ from lkdoctor.render import (
     SECTION_TITLES,
     STATUS_MARK,
     Status,
+    compute_facts,
     export_lines,
     status,
     summary_text,
@@ -301,6 +302,11 @@ def render_pools(report: Report, full: bool = False) -> RenderableType | None:
             pool.label, "-" if threads is None else str(threads), _fits(threads, cpus), pool.note
         )
     parts.append(table)
+    if full:  # every field threadpoolctl reports, as LensKit's doctor lists its backends
+        for number, entry in enumerate(pools.blas, 1):
+            fields = ", ".join(f"{key}: {value}" for key, value in entry.items())
+            line = Text(f"backend {number}: {fields}", style="dim")
+            parts.append(Padding(line, (0, 0, 0, 2), expand=False))
     if pools.threads is not None:
         parts.append(_threads_line(pools.threads, "this process"))
         if full:
@@ -390,6 +396,9 @@ def render_environment(report: Report, full: bool = False) -> RenderableType | N
     parts: list[RenderableType] = []
     if env.processor:
         parts.append(Text.assemble(("processor ", "bold"), env.processor))
+    capability = report.pools.torch.cpu_capability if report.pools and report.pools.torch else None
+    for label, value in compute_facts(env.python, env.compute, capability):
+        parts.append(Text.assemble((f"{label} ", "bold"), value))
     if env.versions:
         parts.append(Text(", ".join(f"{name} {v}" for name, v in env.versions.items())))
     shown = {k: v for k, v in env.variables.items() if full or is_threading_variable(k)}

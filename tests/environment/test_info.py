@@ -50,7 +50,10 @@ def test_processor_from_cpuinfo_fixture(tmp_path: Path) -> None:
 
 
 def test_real_environment_section() -> None:
-    info = collect_environment({"OMP_NUM_THREADS": "2"}, packages=True, paths=True)
+    collected = collect_environment({"OMP_NUM_THREADS": "2"}, packages=True, paths=True)
+    assert collected.errors == []
+    info = collected.value
+    assert info is not None
     assert info.variables == {"OMP_NUM_THREADS": "2"}
     assert info.versions["lkdoctor"] and info.versions["torch"]
     assert info.paths is not None and info.paths.executable == sys.executable
@@ -59,8 +62,8 @@ def test_real_environment_section() -> None:
     names = [p.name.lower() for p in info.packages]
     assert len(names) == len(set(names))  # one row per distribution
     assert "click" in names
-    bare = collect_environment({})
-    assert bare.packages is None and bare.paths is None
+    bare = collect_environment({}).value
+    assert bare is not None and bare.packages is None and bare.paths is None
 
 
 def test_packages_sorted_by_normalised_name() -> None:
