@@ -49,11 +49,16 @@ _NOT_SECRET = frozenset({"PWD", "OLDPWD", "TOKENIZERS_PARALLELISM"})
 #: Environment-style names (the keys of variable maps in the model).
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: ``NAME=value`` inside free text (evidence, error messages).
-_ASSIGNMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s,;]+)")
-#: ``scheme://user:pass@`` or ``scheme://token@``.
-_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
-#: ``user:pass@host`` without a scheme (e.g. a Redis or Ray address).
-_BARE_USERINFO = re.compile(r"(?<![\w/:.@-])[\w.%+-]+:[^\s/@:]+@(?=[\w.-]+)")
+_ASSIGNMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*+)=(\"[^\"]*+\"|'[^']*+'|[^\s,;]++)")
+#: The ``user:pass@`` or ``token@`` of ``scheme://user:pass@host``. Every pattern here runs in
+#: time linear in the text (a hostile variable must not stall the report): a match may start
+#: only where a look-behind allows it, and possessive quantifiers never give characters back.
+#: Here the match starts right after ``://`` (not at the scheme, which every letter of a long
+#: word could begin).
+_URL_USERINFO = re.compile(r"(?<=[A-Za-z0-9+.-]://)[^/\s@]++@")
+#: ``user:pass@host`` without a scheme (e.g. a Redis or Ray address); it starts where a run
+#: of user-name characters starts, never inside one.
+_BARE_USERINFO = re.compile(r"(?<![\w/:.@%+-])[\w.%+-]++:[^\s/@:]++@(?=[\w.-])")
 #: A value this short is too likely to occur by chance to be replaced everywhere.
 _MIN_SECRET_LENGTH = 8
 
@@ -65,7 +70,7 @@ def looks_secret(name: str) -> bool:
 
 def mask_urls(text: str) -> str:
     """Credentials inside URLs and ``user:pass@host`` addresses, masked."""
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    text = _URL_USERINFO.sub(f"{MASK}@", text)
     return _BARE_USERINFO.sub(f"{MASK}@", text)
 
 
@@ -86,8 +91,7 @@ def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:
             if looks_secret(name):
                 found.add(value)
             for match in _URL_USERINFO.finditer(value):
-                userinfo = value[match.end(1) : match.end() - 1]
-                found.update(userinfo.split(":", 1))
+                found.update(match.group()[:-1].split(":", 1))
     # also as the report writes them once undecodable bytes are escaped (evidence quotes them)
     found |= {escape_undecodable(v) for v in found}
     # and as Python's repr writes them (LensKit 2026's pydantic errors quote input_value so)

@@ -13,7 +13,7 @@ import re
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: ``\\udcNN`` as ``repr`` writes an undecodable byte: preceded by an even run of backslashes
 #: (an odd run would make it the text "udc…" after a literal backslash).
-_REPR_UNDECODABLE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+_REPR_UNDECODABLE = re.compile(r"(?<!\\)((?:\\\\)*+)\\udc([89a-f][0-9a-f])")
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -130,9 +130,13 @@ def project_root_of(
 
 # --- one settings file -----------------------------------------------------------------
 
-_TABLE = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\s\"']+?)\s*=")
-_TOML_AT = re.compile(r"at line (\d+)")
+# Possessive quantifiers, which never give characters back, keep each match linear in the
+# line's length: with ``^\s*(...\s...+?)\s*=`` a line of 2,000 spaces (valid inside a
+# multi-line string) took 19 s, cubic in its length. The key's own whitespace is stripped
+# from the group instead of matched around it.
+_TABLE = re.compile(r"^\s*+\[\s*+([^\]\s]++)\s*+\]")
+_KEY = re.compile(r"^([A-Za-z0-9_.\-\s\"']++)=")
+_TOML_AT = re.compile(r"at line (\d++)")
 
 
 def key_lines(text: str) -> dict[str, int]:
