@@ -48,8 +48,9 @@ _SECRET_NAME = re.compile(
 _NOT_SECRET = frozenset({"PWD", "OLDPWD", "TOKENIZERS_PARALLELISM"})
 #: Environment-style names (the keys of variable maps in the model).
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: ``NAME=value`` inside free text (evidence, error messages).
-_ASSIGNMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*+)=(\"[^\"]*+\"|'[^']*+'|[^\s,;]++)")
+#: The ``NAME=`` of ``NAME=value`` inside free text (evidence, error messages), and its value.
+_ASSIGNED_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*+)=")
+_ASSIGNED_VALUE = re.compile(r"\"[^\"]*+\"|'[^']*+'|[^\s,;]++")
 #: The ``user:pass@`` or ``token@`` of ``scheme://user:pass@host``. Every pattern here runs in
 #: time linear in the text (a hostile variable must not stall the report): a match may start
 #: only where a look-behind allows it, and possessive quantifiers never give characters back.
@@ -75,12 +76,25 @@ def mask_urls(text: str) -> str:
 
 
 def mask_assignments(text: str) -> str:
-    """``SECRET_NAME=value`` in free text becomes ``SECRET_NAME=****``."""
+    """``SECRET_NAME=value`` in free text becomes ``SECRET_NAME=****``.
 
-    def repl(match: re.Match[str]) -> str:
-        return f"{match.group(1)}={MASK}" if looks_secret(match.group(1)) else match.group(0)
-
-    return _ASSIGNMENT.sub(repl, text)
+    The value of any other name is searched too (``OMP_NUM_THREADS='API_TOKEN=…'``), so
+    the scan resumes right after each ``NAME=`` that is not secret; each character is read
+    a bounded number of times.
+    """
+    pieces: list[str] = []
+    done = position = 0
+    while (name := _ASSIGNED_NAME.search(text, position)) is not None:
+        position = name.end()
+        if not looks_secret(name.group(1)):
+            continue
+        value = _ASSIGNED_VALUE.match(text, position)
+        if value is None:
+            continue
+        pieces += [text[done:position], MASK]
+        done = position = value.end()
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:

@@ -82,6 +82,14 @@ def test_secret_assignments_in_free_text() -> None:
     assert mask_assignments(text) == f"GITHUB_TOKEN={MASK}, LK_NUM_THREADS=abc and api_key={MASK}"
 
 
+def test_a_secret_assignment_inside_another_value_is_masked() -> None:
+    # evidence quotes a value that holds an assignment: the outer name is no secret
+    text = "OMP_NUM_THREADS='API_TOKEN=ghp_secret1' and LK_NUM_THREADS=DB_PASSWORD=hunter22"
+    assert mask_assignments(text) == (
+        f"OMP_NUM_THREADS='API_TOKEN={MASK} and LK_NUM_THREADS=DB_PASSWORD={MASK}"
+    )
+
+
 def test_identity_hides_home_user_and_host_but_not_lookalikes() -> None:
     me = Identity(homes=["/home/alice"], users=["alice"], hosts=["node7.example.org", "node7"])
     assert me.hide("/home/alice/.venv/bin/python") == "~/.venv/bin/python"
