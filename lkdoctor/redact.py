@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lkdoctor.host.undecodable import escape_undecodable
+from lkdoctor.host.undecodable import SHOWN_CHARS, escape_undecodable
 from lkdoctor.report import Report
 
 MASK = "****"
@@ -60,6 +60,10 @@ _URL_USERINFO = re.compile(r"(?<=[A-Za-z0-9+.-]://)[^/\s@]++@")
 #: ``user:pass@host`` without a scheme (e.g. a Redis or Ray address); it starts where a run
 #: of user-name characters starts, never inside one.
 _BARE_USERINFO = re.compile(r"(?<![\w/:.@%+-])[\w.%+-]++:[^\s/@:]++@(?=[\w.-])")
+#: Where ``cut`` shortened a long value for evidence.
+CUT_MARK = "…"
+#: The userinfo of a URL that a cut ends (``https://user:pa…``): no ``@`` is left to find it.
+URL_AT_CUT = re.compile(r"(?<=[A-Za-z0-9+.-]://)[^/\s@]++$")
 #: A value this short is too likely to occur by chance to be replaced everywhere.
 _MIN_SECRET_LENGTH = 8
 
@@ -170,10 +174,26 @@ class Scrubber:
     def text(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
+        if CUT_MARK in text:
+            text = self._cut_secrets(text)
         text = mask_assignments(mask_urls(text))
         # after masking, so a secret with undecodable bytes is still found and masked
         text = escape_undecodable(text)
         return self.identity.hide(text) if self.identity else text
+
+    def _cut_secrets(self, text: str) -> str:
+        """A secret that a long value's cut (``…``, see ``cut``) split: its beginning, masked."""
+        pieces = text.split(CUT_MARK)
+        for index, piece in enumerate(pieces[:-1]):
+            for secret in self.secrets:
+                # the longest beginning of the secret the piece ends with (a cut shows at most
+                # SHOWN_CHARS characters, so this stays short)
+                for length in range(min(len(secret) - 1, len(piece), SHOWN_CHARS), 3, -1):
+                    if piece.endswith(secret[:length]):
+                        piece = piece[:-length] + MASK
+                        break
+            pieces[index] = URL_AT_CUT.sub(MASK, piece)
+        return CUT_MARK.join(pieces)
 
     def value(self, value: Any, name: str | None = None) -> Any:
         if isinstance(value, str):

@@ -61,6 +61,7 @@ SHAPES = (
     "[ a",
     "\udcff",
     "a\n",
+    "a…",
 )
 #: A prefix followed by a long run: an unclosed quote, a scheme, a table header.
 PREFIXED = (
@@ -203,7 +204,9 @@ def _redact_whole_report(text: str) -> object:
 
 def test_redacting_a_whole_report_is_linear() -> None:
     # the shapes the issue measured; each call dumps and validates a whole report
-    assert_linear("redact_report", _redact_whole_report, ("a", "a:", "a://", "=", "1", " ", "é"))
+    assert_linear(
+        "redact_report", _redact_whole_report, ("a", "a:", "a://", "=", "1", " ", "é", "a…")
+    )
 
 
 SECRET = "hunter2-" + "Zq9" * 8

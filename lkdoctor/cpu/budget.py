@@ -16,6 +16,7 @@ from pathlib import Path
 from lkdoctor.collected import guard
 from lkdoctor.host import cgroup as cgroup
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir
+from lkdoctor.host.undecodable import cut
 from lkdoctor.model import CgroupInfo, CpuBudget, CpuLimit, EnvProblem
 
 #: Sources that bound the CPUs (the rest are informational).
@@ -137,7 +138,7 @@ def env_positive_int(
     if value >= 1:
         return value
     problems.append(
-        EnvProblem(variable=name, value=raw, expected=POSITIVE_INT, consequence=consequence)
+        EnvProblem(variable=name, value=cut(raw), expected=POSITIVE_INT, consequence=consequence)
     )
     return None
 

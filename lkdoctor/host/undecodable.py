@@ -33,6 +33,18 @@ def quoted(text: str) -> str:
     return _REPR_UNDECODABLE.sub(lambda m: f"{m.group(1)}\\x{m.group(2)}", repr(text))
 
 
+#: Longer text is cut where the report quotes it: no real setting comes near, and a
+#: megabyte pasted into a variable would otherwise be copied into every finding about it.
+SHOWN_CHARS = 200
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` for evidence: its first ``limit`` characters, and its length when it is longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def decode_host_bytes(data: bytes) -> str:
     """Bytes from the host decoded as Python decodes ``os.environ`` (UTF-8, surrogateescape)."""
     return data.decode("utf-8", "surrogateescape")
