@@ -26,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -114,17 +115,28 @@ def check(case: Case, done: subprocess.CompletedProcess[str]) -> str | None:
     return f"no finding for {', '.join(missing)}" if missing else None
 
 
+def inherited(python: str) -> tuple[str, ...]:
+    """The thread variables a new process of ``python`` can inherit long: Python 3.13 refuses
+    to start with an invalid PYTHON_CPU_COUNT (a fatal error before the doctor runs)."""
+    probe = [python, "-c", "import sys; print(sys.version_info >= (3, 13))"]
+    refuses = subprocess.run(probe, capture_output=True, text=True, check=True, timeout=60)
+    if refuses.stdout.strip() == "True":
+        return tuple(name for name in THREAD_VARIABLES if name != "PYTHON_CPU_COUNT")
+    return THREAD_VARIABLES
+
+
 def cases(python: str, workdir: Path, sleepers: dict[str, int]) -> list[Case]:
     script = Path(python).parent / "lenskit"
     doctor = [str(script) if script.exists() else shutil.which("lenskit") or "lenskit", "doctor"]
     plain = [*doctor, "--json", "--no-bench"]
     found: list[Case] = [Case("plain report", plain)]
-    for name in THREAD_VARIABLES:
+    variables = inherited(python)
+    for name in variables:
         found.append(
             Case(f"{name} of 100,000 characters", plain, {name: long_value(LONG)}, (name,))
         )
-    widest = {name: long_value(MAX_ARG_STRLEN - len(name) - 2) for name in THREAD_VARIABLES}
-    found.append(Case("5 variables of 128 KiB at once", plain, widest, THREAD_VARIABLES))
+    widest = {name: long_value(MAX_ARG_STRLEN - len(name) - 2) for name in variables}
+    found.append(Case(f"{len(variables)} variables of 128 KiB at once", plain, widest, variables))
     found.append(Case("in-process: plain report", [python, "-c", IN_PROCESS, "0"]))
     found.append(
         Case(
@@ -171,14 +183,14 @@ def cases(python: str, workdir: Path, sleepers: dict[str, int]) -> list[Case]:
 
 def write_settings(workdir: Path) -> None:
     """A 10 MB lenskit.toml: a 1 MB string where a count belongs, and 9 MB of other keys."""
-    filler = "".join(f'key_{i} = "{"x" * 880}"\n' for i in range(10_000))
+    filler = "".join(f'key_{i} = "{"x" * 900}"\n' for i in range(10_000))
     text = f'[parallel]\nnum_threads = "{long_value(MEGABYTE)}"\n\n[other]\n{filler}'
     (workdir / "lenskit.toml").write_text(text)
 
 
 def start_sleepers(python: str) -> tuple[dict[str, int], list[subprocess.Popen[bytes]]]:
     arguments = [long_value(LONG) for _ in range(10)]  # 1 MB of command line
-    environ = {**os.environ, **{name: long_value(LONG) for name in THREAD_VARIABLES}}
+    environ = {**os.environ, **{name: long_value(LONG) for name in inherited(python)}}
     plain = subprocess.Popen([python, "-c", SLEEPER])
     long = subprocess.Popen([python, "-c", SLEEPER, *arguments], env=environ)
     return {"plain": plain.pid, "long": long.pid}, [plain, long]
@@ -195,6 +207,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="per run, seconds")
     parser.add_argument("--case", action="append", help="only cases whose name contains this")
     args = parser.parse_args()
+    # a kill ends the run through the finally below, so the sleepers it started go too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as folder:
         workdir = Path(folder)
         write_settings(workdir)
