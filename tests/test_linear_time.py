@@ -10,16 +10,14 @@ shared machine cannot decide it.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 import time
 from collections.abc import Callable
 
 import pytest
+from helpers import run_python
 from samples import bad_env
 
-import lkdoctor
 from lkdoctor.host.pool_kinds import KINDS
 from lkdoctor.host.undecodable import escape_undecodable, quoted
 from lkdoctor.model import Finding, Section, Severity
@@ -117,15 +115,25 @@ def assert_linear(
         )
 
 
+#: Lists every compiled pattern at module level anywhere in the lkdoctor package.
+DISCOVER_PATTERNS = """
+import importlib, json, pkgutil, re
+import lkdoctor
+found = {}
+for info in pkgutil.walk_packages(lkdoctor.__path__, "lkdoctor."):
+    module = importlib.import_module(info.name)
+    for attribute, value in vars(module).items():
+        if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
+            found.setdefault(f"{info.name}.{attribute}", [value.pattern, value.flags])
+print(json.dumps(found))
+"""
+
+
 def module_patterns() -> dict[str, re.Pattern[str]]:
-    """Every compiled pattern at module level anywhere in the lkdoctor package."""
-    found: dict[str, re.Pattern[str]] = {}
-    for module_info in pkgutil.walk_packages(lkdoctor.__path__, "lkdoctor."):
-        module = importlib.import_module(module_info.name)
-        for attribute, value in vars(module).items():
-            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
-                found.setdefault(f"{module_info.name}.{attribute}", value)
-    return found
+    """Every compiled pattern at module level in lkdoctor, found in a child process: importing
+    every module loads LensKit, torch and Ray, which the test session must not."""
+    found = run_python(DISCOVER_PATTERNS)
+    return {name: re.compile(pattern, flags) for name, (pattern, flags) in found.items()}
 
 
 PATTERNS = module_patterns()
