@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lkdoctor.host.undecodable import escape_undecodable
+from lkdoctor.host.undecodable import SHOWN_CHARS, escape_undecodable
 from lkdoctor.report import Report
 
 MASK = "****"
@@ -48,12 +48,22 @@ _SECRET_NAME = re.compile(
 _NOT_SECRET = frozenset({"PWD", "OLDPWD", "TOKENIZERS_PARALLELISM"})
 #: Environment-style names (the keys of variable maps in the model).
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: ``NAME=value`` inside free text (evidence, error messages).
-_ASSIGNMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s,;]+)")
-#: ``scheme://user:pass@`` or ``scheme://token@``.
-_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
-#: ``user:pass@host`` without a scheme (e.g. a Redis or Ray address).
-_BARE_USERINFO = re.compile(r"(?<![\w/:.@-])[\w.%+-]+:[^\s/@:]+@(?=[\w.-]+)")
+#: The ``NAME=`` of ``NAME=value`` inside free text (evidence, error messages), and its value.
+_ASSIGNED_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*+)=")
+_ASSIGNED_VALUE = re.compile(r"\"[^\"]*+\"|'[^']*+'|[^\s,;]++")
+#: The ``user:pass@`` or ``token@`` of ``scheme://user:pass@host``. Every pattern here runs in
+#: time linear in the text (a hostile variable must not stall the report): a match may start
+#: only where a look-behind allows it, and possessive quantifiers never give characters back.
+#: Here the match starts right after ``://`` (not at the scheme, which every letter of a long
+#: word could begin).
+_URL_USERINFO = re.compile(r"(?<=[A-Za-z0-9+.-]://)[^/\s@]++@")
+#: ``user:pass@host`` without a scheme (e.g. a Redis or Ray address); it starts where a run
+#: of user-name characters starts, never inside one.
+_BARE_USERINFO = re.compile(r"(?<![\w/:.@%+-])[\w.%+-]++:[^\s/@:]++@(?=[\w.-])")
+#: Where ``cut`` shortened a long value for evidence.
+CUT_MARK = "…"
+#: The userinfo of a URL that a cut ends (``https://user:pa…``): no ``@`` is left to find it.
+URL_AT_CUT = re.compile(r"(?<=[A-Za-z0-9+.-]://)[^/\s@]++$")
 #: A value this short is too likely to occur by chance to be replaced everywhere.
 _MIN_SECRET_LENGTH = 8
 
@@ -65,17 +75,30 @@ def looks_secret(name: str) -> bool:
 
 def mask_urls(text: str) -> str:
     """Credentials inside URLs and ``user:pass@host`` addresses, masked."""
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    text = _URL_USERINFO.sub(f"{MASK}@", text)
     return _BARE_USERINFO.sub(f"{MASK}@", text)
 
 
 def mask_assignments(text: str) -> str:
-    """``SECRET_NAME=value`` in free text becomes ``SECRET_NAME=****``."""
+    """``SECRET_NAME=value`` in free text becomes ``SECRET_NAME=****``.
 
-    def repl(match: re.Match[str]) -> str:
-        return f"{match.group(1)}={MASK}" if looks_secret(match.group(1)) else match.group(0)
-
-    return _ASSIGNMENT.sub(repl, text)
+    The value of any other name is searched too (``OMP_NUM_THREADS='API_TOKEN=…'``), so
+    the scan resumes right after each ``NAME=`` that is not secret; each character is read
+    a bounded number of times.
+    """
+    pieces: list[str] = []
+    done = position = 0
+    while (name := _ASSIGNED_NAME.search(text, position)) is not None:
+        position = name.end()
+        if not looks_secret(name.group(1)):
+            continue
+        value = _ASSIGNED_VALUE.match(text, position)
+        if value is None:
+            continue
+        pieces += [text[done:position], MASK]
+        done = position = value.end()
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:
@@ -86,8 +109,7 @@ def secret_values(environs: Iterable[Mapping[str, str]]) -> set[str]:
             if looks_secret(name):
                 found.add(value)
             for match in _URL_USERINFO.finditer(value):
-                userinfo = value[match.end(1) : match.end() - 1]
-                found.update(userinfo.split(":", 1))
+                found.update(match.group()[:-1].split(":", 1))
     # also as the report writes them once undecodable bytes are escaped (evidence quotes them)
     found |= {escape_undecodable(v) for v in found}
     # and as Python's repr writes them (LensKit 2026's pydantic errors quote input_value so)
@@ -152,10 +174,26 @@ class Scrubber:
     def text(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
+        if CUT_MARK in text:
+            text = self._cut_secrets(text)
         text = mask_assignments(mask_urls(text))
         # after masking, so a secret with undecodable bytes is still found and masked
         text = escape_undecodable(text)
         return self.identity.hide(text) if self.identity else text
+
+    def _cut_secrets(self, text: str) -> str:
+        """A secret that a long value's cut (``…``, see ``cut``) split: its beginning, masked."""
+        pieces = text.split(CUT_MARK)
+        for index, piece in enumerate(pieces[:-1]):
+            for secret in self.secrets:
+                # the longest beginning of the secret the piece ends with (a cut shows at most
+                # SHOWN_CHARS characters, so this stays short)
+                for length in range(min(len(secret) - 1, len(piece), SHOWN_CHARS), 3, -1):
+                    if piece.endswith(secret[:length]):
+                        piece = piece[:-length] + MASK
+                        break
+            pieces[index] = URL_AT_CUT.sub(MASK, piece)
+        return CUT_MARK.join(pieces)
 
     def value(self, value: Any, name: str | None = None) -> Any:
         if isinstance(value, str):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from samples import bad_env, oversubscribed
 
+from lkdoctor.host.undecodable import SHOWN_CHARS, cut, quoted
 from lkdoctor.model import EnvironmentInfo, ErrorEntry, Finding
 from lkdoctor.redact import (
     MASK,
@@ -80,6 +81,45 @@ def test_url_credentials_are_masked(text: str, masked: str) -> None:
 def test_secret_assignments_in_free_text() -> None:
     text = "GITHUB_TOKEN=ghp_x, LK_NUM_THREADS=abc and api_key='a b'"
     assert mask_assignments(text) == f"GITHUB_TOKEN={MASK}, LK_NUM_THREADS=abc and api_key={MASK}"
+
+
+def _evidence_of(value: str, environ: dict[str, str]) -> str:
+    report = Report.model_validate(bad_env().model_dump())
+    report.findings.append(
+        Finding(
+            id="env-invalid",
+            severity="error",
+            section="plan",
+            title="OMP_NUM_THREADS has an invalid value",
+            evidence=f"OMP_NUM_THREADS={quoted(cut(value))}",
+            remediation="unset it",
+        )
+    )
+    masked = redact_report(report, environs=[{**environ, "OMP_NUM_THREADS": value}])
+    return masked.findings[-1].evidence
+
+
+def test_a_secret_split_by_the_cut_of_a_long_value_is_masked() -> None:
+    secret = "Zq9-hunter2-" + "x7" * 10
+    shown = SHOWN_CHARS - 10  # the cut keeps the secret's first 10 characters
+    evidence = _evidence_of("a" * shown + secret + "b" * 1000, {"API_TOKEN": secret})
+    assert f"… ({shown + len(secret) + 1000:,} characters)" in evidence
+    assert secret[:4] not in evidence and MASK in evidence
+
+
+def test_url_credentials_split_by_the_cut_of_a_long_value_are_masked() -> None:
+    value = "a" * (SHOWN_CHARS - 30) + " https://alice:pa55w0rd-long-enough@db.example.org"
+    evidence = _evidence_of(value + "b" * 1000, {})
+    assert "alice" not in evidence and "pa55" not in evidence
+    assert f"https://{MASK}…" in evidence
+
+
+def test_a_secret_assignment_inside_another_value_is_masked() -> None:
+    # evidence quotes a value that holds an assignment: the outer name is no secret
+    text = "OMP_NUM_THREADS='API_TOKEN=ghp_secret1' and LK_NUM_THREADS=DB_PASSWORD=hunter22"
+    assert mask_assignments(text) == (
+        f"OMP_NUM_THREADS='API_TOKEN={MASK} and LK_NUM_THREADS=DB_PASSWORD={MASK}"
+    )
 
 
 def test_identity_hides_home_user_and_host_but_not_lookalikes() -> None:

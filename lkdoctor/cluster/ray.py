@@ -62,13 +62,32 @@ def _import_ray() -> Any:
     return ray
 
 
+#: Longer addresses are cut in messages (no real one comes near).
+_SHOWN_ADDRESS_CHARS = 200
+_MAX_PORT = 65535
+
+
+def _shown(address: str) -> str:
+    """``address`` for a message: cut, saying its length, when no real address is that long."""
+    if len(address) <= _SHOWN_ADDRESS_CHARS:
+        return address
+    return f"{address[:_SHOWN_ADDRESS_CHARS]}… ({len(address):,} characters)"
+
+
 def _host_port(address: str) -> tuple[str, int] | None:
     """``host:port`` of an address (``ray://`` prefix allowed), or None if it has no port."""
     bare = address.removeprefix("ray://").rsplit("/", 1)[0]
     host, sep, port = bare.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isascii() or not port.isdigit():
         return None
-    return host.strip("[]") or "127.0.0.1", int(port)
+    # leading zeros off and the length checked before int(), which refuses more than 4,300
+    # digits with a ValueError
+    digits = port.lstrip("0") or "0"
+    if len(digits) > len(str(_MAX_PORT)) or int(digits) > _MAX_PORT:
+        raise ClusterUnavailable(
+            f"{_shown(address)} has no valid port: a port is a number from 0 to {_MAX_PORT}"
+        )
+    return host.strip("[]") or "127.0.0.1", int(digits)
 
 
 def _find_running_cluster(ray: Any) -> str:
@@ -101,7 +120,7 @@ def _check_reachable(address: str, timeout: float = CONNECT_CHECK_TIMEOUT) -> No
             pass
     except OSError as exc:
         raise ClusterUnavailable(
-            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+            f"no Ray cluster answers at {_shown(address)} ({exc.strerror or exc}); start one with "
             "`ray start --head` or give the right address"
         ) from exc
 
@@ -155,7 +174,8 @@ def stdout_to_stderr() -> Iterator[None]:
 def _exit_when_stuck(address: str, seconds: float) -> threading.Timer:
     def give_up() -> None:
         sys.stderr.write(
-            f"lkdoctor: nothing at {address} answered like a Ray cluster within {seconds:g} s "
+            f"lkdoctor: nothing at {_shown(address)} answered like a Ray cluster within "
+            f"{seconds:g} s "
             "(wrong port, or the cluster is not healthy)\n"
         )
         sys.stderr.flush()

@@ -16,6 +16,7 @@ from pathlib import Path
 from lkdoctor.collected import guard
 from lkdoctor.host import cgroup as cgroup
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir
+from lkdoctor.host.undecodable import cut
 from lkdoctor.model import CgroupInfo, CpuBudget, CpuLimit, EnvProblem, Section
 
 #: Sources that bound the CPUs (the rest are informational).
@@ -33,6 +34,11 @@ BINDING_SOURCES = (
 POSITIVE_INT = "a whole number of CPUs, 1 or more (e.g. 4)"
 
 
+#: Above any CPU number Linux has (NR_CPUS is at most 8192): a range up to 10**9 in a
+#: corrupt or fabricated file would otherwise fill memory with CPU numbers.
+MAX_CPU_NUMBER = 1 << 16
+
+
 def parse_cpu_list(text: str) -> set[int]:
     """Parse a kernel CPU list such as ``0-3,8,10-11``; raise ValueError if malformed."""
     cpus: set[int] = set()
@@ -43,13 +49,13 @@ def parse_cpu_list(text: str) -> set[int]:
         if "-" in part:
             lo, hi = part.split("-", 1)
             first, last = int(lo), int(hi)
-            if first > last or first < 0:
-                raise ValueError(f"bad CPU range {part!r}")
+            if first > last or first < 0 or last > MAX_CPU_NUMBER:
+                raise ValueError(f"bad CPU range {part[:40]!r}")
             cpus.update(range(first, last + 1))
         else:
             cpu = int(part)
-            if cpu < 0:
-                raise ValueError(f"bad CPU {part!r}")
+            if cpu < 0 or cpu > MAX_CPU_NUMBER:
+                raise ValueError(f"bad CPU {part[:40]!r}")
             cpus.add(cpu)
     return cpus
 
@@ -132,7 +138,7 @@ def env_positive_int(
     if value >= 1:
         return value
     problems.append(
-        EnvProblem(variable=name, value=raw, expected=POSITIVE_INT, consequence=consequence)
+        EnvProblem(variable=name, value=cut(raw), expected=POSITIVE_INT, consequence=consequence)
     )
     return None
 

@@ -13,7 +13,7 @@ import re
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: ``\\udcNN`` as ``repr`` writes an undecodable byte: preceded by an even run of backslashes
 #: (an odd run would make it the text "udc…" after a literal backslash).
-_REPR_UNDECODABLE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+_REPR_UNDECODABLE = re.compile(r"(?<!\\)((?:\\\\)*+)\\udc([89a-f][0-9a-f])")
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -31,6 +31,18 @@ def escape_undecodable(text: str) -> str:
 def quoted(text: str) -> str:
     """``repr(text)`` for evidence, with undecodable bytes as ``\\xNN`` rather than ``\\udcNN``."""
     return _REPR_UNDECODABLE.sub(lambda m: f"{m.group(1)}\\x{m.group(2)}", repr(text))
+
+
+#: Longer text is cut where the report quotes it: no real setting comes near, and a
+#: megabyte pasted into a variable would otherwise be copied into every finding about it.
+SHOWN_CHARS = 200
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` for evidence: its first ``limit`` characters, and its length when it is longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def decode_host_bytes(data: bytes) -> str:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lkdoctor.host.undecodable import quoted
+from lkdoctor.host.undecodable import cut, quoted
 from lkdoctor.model import EnvProblem
 from lkdoctor.pools.kinds import KINDS, BackendVariable
 
 #: The largest count a C ``int`` (torch, OpenMP) accepts.
 MAX_COUNT = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_COUNT))
-_SHOWN_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,8 @@ BACKEND_VARIABLES: tuple[BackendVariable, ...] = tuple(
 
 
 def shown(value: str) -> str:
-    """``value`` shortened for evidence text."""
-    return value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
+    """``value`` shortened for evidence text, saying its length when it is cut."""
+    return cut(value)
 
 
 def parse_count(text: str, *, minimum: int = 1) -> int | None:
@@ -74,7 +73,7 @@ def count_problem(
 ) -> EnvProblem:
     index, item = bad
     where = (
-        f"item {index + 1} ({quoted(item.strip())})"
+        f"item {index + 1} ({quoted(shown(item.strip()))})"
         if "," in value
         else quoted(shown(value.strip()))
     )
@@ -82,7 +81,7 @@ def count_problem(
         variable=variable,
         value=shown(value),
         expected=expected,
-        consequence=f"{shown(where)} is not an integer ≥ 1 and ≤ {MAX_COUNT}; {consequence}",
+        consequence=f"{where} is not an integer ≥ 1 and ≤ {MAX_COUNT}; {consequence}",
     )
 
 

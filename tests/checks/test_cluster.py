@@ -195,3 +195,18 @@ def test_local_is_never_resolved() -> None:
 )
 def test_host_port(address: str, expected: tuple[str, int] | None) -> None:
     assert _host_port(address) == expected
+
+
+@pytest.mark.parametrize("port", ["9" * 100_000, "65536", "0" * 5000 + "70000"])
+def test_a_port_out_of_range_is_a_clear_refusal_not_a_traceback(port: str) -> None:
+    # int() refuses more than 4,300 digits with a ValueError; a port never has more than 5
+    with pytest.raises(ClusterUnavailable, match="no valid port") as refused:
+        _host_port(f"127.0.0.1:{port}")
+    message = str(refused.value)
+    assert len(message) < 400
+    if len(port) > 200:
+        assert f"({len(port) + len('127.0.0.1:'):,} characters)" in message
+
+
+def test_a_port_with_leading_zeros_is_still_a_port() -> None:
+    assert _host_port("head:" + "0" * 5000 + "6379") == ("head", 6379)

@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lkdoctor.host.proc import parse_environ
-from lkdoctor.host.undecodable import decode_host_bytes, escape_undecodable, quoted
+from lkdoctor.host.undecodable import (
+    SHOWN_CHARS,
+    cut,
+    decode_host_bytes,
+    escape_undecodable,
+    quoted,
+)
 
 
 def test_undecodable_bytes_become_backslash_x() -> None:
@@ -22,6 +28,11 @@ def test_quoted_is_repr_with_bytes_as_backslash_x() -> None:
     # a literal backslash before the text "udcff" stays the text, not an escape
     assert quoted("\\udcff") == repr("\\udcff")
     assert quoted("\\" + os.fsdecode(b"\xff")) == r"'\\\xff'"
+
+
+def test_a_long_value_is_cut_for_evidence_saying_its_length() -> None:
+    assert cut("4" * SHOWN_CHARS) == "4" * SHOWN_CHARS
+    assert cut("a" * 1_000_000) == "a" * SHOWN_CHARS + "… (1,000,000 characters)"
 
 
 def test_another_process_environment_decodes_like_os_environ() -> None:

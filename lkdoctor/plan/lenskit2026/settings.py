@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
+from lkdoctor.host.undecodable import cut
 from lkdoctor.model import SettingsProblem, SettingValue
 
 #: ParallelSettings' fields and their types, in LensKit's order.
@@ -89,7 +90,7 @@ def validate(name: str, raw: object) -> tuple[Any, str | None]:
         return _adapter(name).validate_python(raw), None
     except ValidationError as exc:
         first = exc.errors()[0]
-        return None, f"{first['msg']} [type={first['type']}, input_value={raw!r}]"
+        return None, f"{first['msg']} [type={first['type']}, input_value={cut(repr(raw))}]"
 
 
 def single_equivalent(name: str, raw: str) -> str | None:
@@ -130,9 +131,13 @@ def project_root_of(
 
 # --- one settings file -----------------------------------------------------------------
 
-_TABLE = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\s\"']+?)\s*=")
-_TOML_AT = re.compile(r"at line (\d+)")
+# Possessive quantifiers, which never give characters back, keep each match linear in the
+# line's length: with ``^\s*(...\s...+?)\s*=`` a line of 2,000 spaces (valid inside a
+# multi-line string) took 19 s, cubic in its length. The key's own whitespace is stripped
+# from the group instead of matched around it.
+_TABLE = re.compile(r"^\s*+\[\s*+([^\]\s]++)\s*+\]")
+_KEY = re.compile(r"^([A-Za-z0-9_.\-\s\"']++)=")
+_TOML_AT = re.compile(r"at line (\d++)")
 
 
 def key_lines(text: str) -> dict[str, int]:
@@ -184,7 +189,7 @@ def read_settings_file(path: Path) -> SettingsFile:
                 kind="settings-file-invalid",
                 where=str(path),
                 line=lines.get(""),
-                value=repr(table),
+                value=cut(repr(table)),
                 message="parallel: Input should be a valid dictionary or instance of "
                 "ParallelSettings",
                 fails="configure",
@@ -199,7 +204,7 @@ def read_settings_file(path: Path) -> SettingsFile:
                     kind="settings-file-invalid",
                     where=str(path),
                     line=line,
-                    value=f"{key} = {raw!r}",
+                    value=f"{key} = {cut(repr(raw))}",
                     message=f"parallel.{key}: Extra inputs are not permitted "
                     f"(ParallelSettings has no {key!r}; known: {', '.join(FIELD_TYPES)})",
                     fails="configure",
@@ -213,7 +218,7 @@ def read_settings_file(path: Path) -> SettingsFile:
                     kind="settings-file-invalid",
                     where=str(path),
                     line=line,
-                    value=f"{key} = {raw!r}",
+                    value=f"{key} = {cut(repr(raw))}",
                     message=f"parallel.{key}: {error}",
                     fails="configure",
                 )
@@ -244,7 +249,7 @@ def _env_problem(variable: str, raw: str, message: str, fails: str, name: str) -
     return SettingsProblem(
         kind="env-invalid",
         where=variable,
-        value=raw,
+        value=cut(raw),
         message=message,
         fails="import" if fails == "import" else "configure",
         equivalent=single_equivalent(name, raw),
@@ -264,7 +269,10 @@ def read_flat(env: dict[str, tuple[str, str]], into: Explicit) -> None:
         if variable.upper() in IGNORED:
             into.problems.append(
                 SettingsProblem(
-                    kind="env-ignored", where=variable, value=raw, message=IGNORED[variable.upper()]
+                    kind="env-ignored",
+                    where=variable,
+                    value=cut(raw),
+                    message=IGNORED[variable.upper()],
                 )
             )
     if (child := env.get("lk_num_child_threads")) is not None:
@@ -272,7 +280,7 @@ def read_flat(env: dict[str, tuple[str, str]], into: Explicit) -> None:
             SettingsProblem(
                 kind="env-ignored",
                 where=child[0],
-                value=child[1],
+                value=cut(child[1]),
                 message=IGNORED["LK_NUM_CHILD_THREADS"],
             )
         )
@@ -295,7 +303,7 @@ def read_nested(
                 SettingsProblem(
                     kind="env-invalid",
                     where=variable,
-                    value=raw,
+                    value=cut(raw),
                     message='error parsing value for field "parallel" from source '
                     '"EnvSettingsSource" (not a JSON object)',
                     fails="configure",
