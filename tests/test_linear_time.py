@@ -16,12 +16,12 @@ from collections.abc import Callable
 
 import pytest
 from helpers import run_python
-from lkdoctor.pools.kinds import KINDS
 from samples import bad_env
 
 from lkdoctor.host.undecodable import escape_undecodable, quoted
 from lkdoctor.model import Finding, Section, Severity
 from lkdoctor.plan.lenskit2026.settings import key_lines
+from lkdoctor.pools.kinds import KINDS
 from lkdoctor.redact import (
     MASK,
     Identity,
