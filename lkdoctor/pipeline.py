@@ -276,6 +276,7 @@ def _collect_here(
     from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.live import collect_live
     from lkdoctor.pools.process import target_environ
+    from lkdoctor.workers.facts import collect_workers
 
     pid = request.pid
     report = Report(tool=tool_info())
@@ -331,6 +332,7 @@ def _collect_here(
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, "plan", attach)
+    report.workers = _section(report, "workers", lambda: collect_workers(report.plan))
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()

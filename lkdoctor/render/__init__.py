@@ -20,6 +20,7 @@ SECTION_TITLES: dict[str, str] = {
     Section.PLAN: "Thread plan",
     Section.POOLS: "Live pools",
     Section.OBSERVED: "Observed",
+    Section.WORKERS: "Batch workers",
     Section.COMPARISON: "Compared",
     Section.BENCH: "Measured",
     Section.ENVIRONMENT: "Environment",

@@ -35,6 +35,7 @@ from lkdoctor.render import (
 from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
 from lkdoctor.render.observed import resample, sparkline, totals_line
+from lkdoctor.render.workers import mode_line, script_line
 from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
@@ -185,6 +186,7 @@ SUMMARIES: dict[str, Callable[[Report], str]] = {
     "environment": _environment_summary,
     "cluster": _cluster_summary,
     "comparison": _comparison_summary,
+    "workers": lambda report: mode_line(report.workers) if report.workers else "",
 }
 
 
@@ -406,6 +408,36 @@ def _observed_details(report: Report) -> list[str]:
     return [*lines, *table(header, rows)]
 
 
+def _workers_details(report: Report) -> list[str]:
+    workers = report.workers
+    if workers is None:
+        return []
+    lines = [f"{mode_line(workers)}.", ""]
+    if workers.mode_source:
+        lines += [f"From {workers.mode_source}.", ""]
+    if workers.levels:
+        header = ("level", "runs in", "workers", "start method", "count from")
+        rows = [
+            (lv.level, lv.mode, lv.workers, lv.start_method or "-", lv.source)
+            for lv in workers.levels
+        ]
+        lines += [*table(header, rows), ""]
+    methods = [(m.part, m.method, m.source) for m in workers.start_methods]
+    lines += [*table(("part", "start method", "source"), methods), ""]
+    lines += [f"- {note}" for note in workers.notes]
+    lines += [f"- script {cell(script_line(check))}" for check in workers.scripts]
+    lines += [
+        f"- worker {p.pid} ({p.kind}, {p.start_method})"
+        + (" re-runs the script" if p.reruns_script else "")
+        for p in workers.processes
+    ]
+    lines += [
+        f"- {d.who} {d.pid if d.pid is not None else ''} killed by {d.signal}: {d.cause}"
+        for d in workers.deaths
+    ]
+    return lines
+
+
 DETAILS: dict[str, Callable[[Report], list[str]]] = {
     "cpu": _cpu_details,
     "bench": _bench_details,
@@ -413,6 +445,7 @@ DETAILS: dict[str, Callable[[Report], list[str]]] = {
     "environment": _environment_details,
     "cluster": _cluster_details,
     "observed": _observed_details,
+    "workers": _workers_details,
     "comparison": _comparison_details,
 }
 

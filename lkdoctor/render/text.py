@@ -42,6 +42,7 @@ from lkdoctor.render import (
 )
 from lkdoctor.render.comparison import render_comparison
 from lkdoctor.render.observed import render_observed
+from lkdoctor.render.workers import render_workers
 from lkdoctor.report import ClusterNode, Report
 
 SEVERITY_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.ERROR: "bold red"}
@@ -528,6 +529,7 @@ BODIES: dict[str, Callable[[Report, bool], RenderableType | None]] = {
     "plan": render_plan,
     "pools": render_pools,
     "observed": render_observed,
+    "workers": render_workers,
     "bench": render_bench,
     "environment": render_environment,
     "cluster": render_cluster,
