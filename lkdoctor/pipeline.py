@@ -61,6 +61,9 @@ class Request:
     dialect: str | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
     verify: bool = False  # --verify: measure the suggested exports against the current ones
+    script: Path | None = None  # --script: checked statically for unprotected process work
+    #: --compare's command, whose script is checked like -- COMMAND's
+    script_command: tuple[str, ...] = ()
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
@@ -160,6 +163,7 @@ def collect(
     dialect: str | None = None,
     project_root: Path | None = None,
     verify: bool = False,
+    script: Path | str | None = None,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
@@ -179,6 +183,8 @@ def collect(
     LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     ``verify`` (with ``bench``) also measures the suggested exports against the current
     settings, in fresh child processes (``bench.verification``).
+    ``script`` is a Python script checked statically (never run) for module-level process
+    work that spawned batch workers would run again (``workers.scripts``).
     """
     request = Request(
         bench=bench,
@@ -195,6 +201,7 @@ def collect(
         dialect=dialect,
         project_root=project_root,
         verify=verify,
+        script=Path(script) if script is not None else None,
     )
     return run(
         request, root=Path(root), environ=environ, progress=progress, observation=observation
@@ -332,7 +339,12 @@ def _collect_here(
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, "plan", attach)
-    report.workers = _section(report, "workers", lambda: collect_workers(report.plan))
+    script_command = request.command or request.script_command
+    report.workers = _section(
+        report,
+        "workers",
+        lambda: collect_workers(report.plan, request.script, script_command, report.observed),
+    )
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()
