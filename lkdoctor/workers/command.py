@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +24,8 @@ OPTIONS_WITH_VALUE = {"-X", "-W", "--check-hash-based-pycs"}
 SHELLS = {"bash", "sh", "dash", "zsh"}
 #: Wrappers that run the rest of the line as a command.
 PASS_THROUGH = {"exec", "nice", "time", "nohup", "command", "stdbuf", "setsid"}
+#: Options of those wrappers that take the next argument.
+WRAPPER_VALUES = {"nice": {"-n", "--adjustment"}, "time": {"-o", "-f"}}
 SHELL_SEPARATORS = {"&&", "||", ";", "|", "&"}
 
 
@@ -50,10 +52,11 @@ def _strip_env(args: list[str]) -> list[str]:
     return rest
 
 
-def _module_file(module: str, cwd: Path) -> Path | None:
+def _module_file(module: str, cwd: Path, safe_path: bool) -> Path | None:
     """The file ``python -m module`` runs, found without importing anything: the package's
-    ``__main__.py`` for a package."""
-    search = [str(cwd), *[p for p in sys.path if p]]
+    ``__main__.py`` for a package. ``safe_path`` (``-P``, ``PYTHONSAFEPATH``) leaves the
+    current folder off the search path, as Python does."""
+    search = [*([] if safe_path else [str(cwd)]), *[p for p in sys.path if p]]
     spec = None
     for depth, part in enumerate(module.split(".")):
         path = search if depth == 0 else list(spec.submodule_search_locations or []) if spec else []
@@ -80,7 +83,8 @@ def _python_run(args: list[str], cwd: Path) -> ScriptRun:
         if head == "-m":
             if len(rest) < 2:
                 return ScriptRun("unknown", None, "python -m without a module")
-            found = _module_file(rest[1], cwd)
+            safe = "-P" in args[1:] or bool(os.environ.get("PYTHONSAFEPATH"))
+            found = _module_file(rest[1], cwd, safe)
             if found is None:
                 return ScriptRun("unknown", None, f"python -m {rest[1]}: its file was not found")
             return ScriptRun("module", found, f"python -m {rest[1]}")
@@ -110,7 +114,9 @@ def script_of(command: Sequence[str], cwd: Path | None = None, depth: int = 0) -
         if name == "env":
             args = _strip_env(args)
         elif name in PASS_THROUGH:
-            args = _leading_options_dropped(args[1:])
+            args = _leading_options_dropped(args[1:], WRAPPER_VALUES.get(name, set()))
+        elif name == "timeout":  # timeout [OPTIONS] DURATION COMMAND
+            args = _leading_options_dropped(args[1:], {"-s", "--signal", "-k"})[1:]
         elif name in SHELLS and "-c" in args[1:]:
             script = args[args.index("-c") + 1 :]
             if not script:
@@ -137,9 +143,9 @@ def script_of(command: Sequence[str], cwd: Path | None = None, depth: int = 0) -
     return None
 
 
-def _leading_options_dropped(args: list[str]) -> list[str]:
+def _leading_options_dropped(args: list[str], with_value: Collection[str] = ()) -> list[str]:
     while args and args[0].startswith("-"):
-        args = args[1:]
+        args = args[2:] if args[0] in with_value else args[1:]
     return args
 
 

@@ -305,7 +305,13 @@ def analyse_source(source: str, path: Path) -> ScriptResult:
         return ScriptResult("not-checked", "nested too deeply for Python's parser", [], None)
     except ValueError as exc:  # e.g. NUL bytes in a decoded string
         return ScriptResult("not-checked", f"not Python source: {exc}", [], None)
-    lines = source.splitlines()
+    try:
+        return _analysed(tree, source.splitlines(), path)
+    except RecursionError:  # following a 2,000-deep call chain f()()()…
+        return ScriptResult("not-checked", "nested too deeply to follow", [], None)
+
+
+def _analysed(tree: ast.Module, lines: list[str], path: Path) -> ScriptResult:
     script = _Script(path=path, lines=lines)
     _index(tree, script)
     unguarded: list[UnguardedCall] = []
