@@ -94,10 +94,18 @@ def reexecuted_finding(workers: Workers) -> Finding:
     )
 
 
+#: Longer chains show their first and last steps (the JSON keeps every step).
+SHOWN_STEPS = 8
+
+
 def _location(call: UnguardedCall) -> str:
     lines = [f"{call.at.path}:{call.at.line}: {call.at.text}"]
-    lines += [f"  → {step.path}:{step.line}: {step.text}" for step in call.chain]
-    return "\n".join(lines)
+    steps = [f"  → {step.path}:{step.line}: {step.text}" for step in call.chain]
+    if len(steps) > SHOWN_STEPS:
+        half = SHOWN_STEPS // 2
+        hidden = len(steps) - 2 * half
+        steps = [*steps[:half], f"  → … {hidden} more steps …", *steps[-half:]]
+    return "\n".join(lines + steps)
 
 
 def call_severity(call: UnguardedCall, workers: Workers) -> tuple[Severity, str]:

@@ -200,10 +200,28 @@ class _Script:
         return ".".join([base, *reversed(attrs)])
 
 
+def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Every statement of the file, nested ones too, without visiting expressions (imports
+    and assignments are statements: this is several times cheaper than ``ast.walk``)."""
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):
+                stack.extend(s for s in inner if isinstance(s, ast.stmt))
+        for handler in getattr(stmt, "handlers", []):
+            stack.extend(handler.body)
+        for case in getattr(stmt, "cases", []):
+            stack.extend(case.body)
+
+
 def _index(tree: ast.Module, script: _Script) -> None:
     """Imports, variables holding runners or local class instances, the file's own
     functions and classes (methods as ``Class.method``)."""
-    for node in ast.walk(tree):
+    assignments: list[ast.Assign] = []
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -214,6 +232,8 @@ def _index(tree: ast.Module, script: _Script) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 script.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            assignments.append(node)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             script.functions[node.name] = node
@@ -222,13 +242,13 @@ def _index(tree: ast.Module, script: _Script) -> None:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                     script.functions[f"{node.name}.{item.name}"] = item
-    for node in ast.walk(tree):  # after the imports: `runner = BatchPipelineRunner(...)`
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            made = script.qualified(node.value.func)
-            if made in RUNNER_CLASSES or (made or "").startswith("__main__."):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        script.instances[target.id] = made or ""
+    for node in assignments:  # after the imports: `runner = BatchPipelineRunner(...)`
+        assert isinstance(node.value, ast.Call)
+        made = script.qualified(node.value.func)
+        if made in RUNNER_CLASSES or (made or "").startswith("__main__."):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    script.instances[target.id] = made or ""
 
 
 def _local(qualified: str, script: _Script) -> list[str]:
@@ -266,23 +286,36 @@ def _reach(call: ast.Call, script: _Script) -> tuple[str, ast.Call, list[ast.AST
         return target, call, []
     if qualified is None:
         return None
-    seen: set[str] = set()
-    queue: deque[tuple[str, list[ast.AST]]] = deque(
-        (name, []) for name in _local(qualified, script)
-    )
+    # breadth first, each function once; `came_from` leads back to the module-level call
+    came_from: dict[str, tuple[str, ast.Call] | None] = {}
+    queue: deque[str] = deque()
+    for name in _local(qualified, script):
+        came_from.setdefault(name, None)
+        queue.append(name)
     while queue:
-        name, path = queue.popleft()
-        if name in seen:
-            continue
-        seen.add(name)
-        function = script.functions[name]
-        for inner in _calls(ast.Module(body=function.body, type_ignores=[])):
+        name = queue.popleft()
+        for inner in _calls(ast.Module(body=script.functions[name].body, type_ignores=[])):
             inner_name = script.qualified(inner.func)
             if (target := _target(inner_name)) is not None:
-                return target, inner, [*path, function]
+                return target, inner, _chain(name, came_from, script)
             for local in _local(inner_name or "", script):
-                queue.append((local, [*path, function, inner]))
+                if local not in came_from:
+                    came_from[local] = (name, inner)
+                    queue.append(local)
     return None
+
+
+def _chain(
+    last: str, came_from: dict[str, tuple[str, ast.Call] | None], script: _Script
+) -> list[ast.AST]:
+    """Definitions and calls from the module-level call down to the function ``last``."""
+    steps: list[ast.AST] = [script.functions[last]]
+    step = came_from[last]
+    while step is not None:
+        caller, call = step
+        steps += [call, script.functions[caller]]
+        step = came_from[caller]
+    return steps[::-1]
 
 
 @dataclass(frozen=True)
