@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,36 @@ def test_lenskit_2026_says_an_unprotected_script_is_info_there() -> None:
     assert finding["severity"] == "info"
     assert "not needed for threads or Ray" in finding["evidence"]
     assert full["workers"]["mode"] == "in-process"  # LensKit 2026's default: 1 batch job
+
+
+def test_compare_checks_the_script_of_its_command(tmp_path: Path) -> None:
+    """``--compare -- python PATH`` hands its command to the report as ``script_command``."""
+    from lkdoctor.pipeline import Request, run
+
+    path = tmp_path / "run.py"
+    path.write_text("import multiprocessing as mp\nmp.Process(target=print).start()\n")
+    report = run(Request(script_command=("env", "A=1", sys.executable, str(path))))
+    assert report.workers is not None
+    [check] = report.workers.scripts
+    assert (check.found_by, check.status, check.path) == ("command", "unprotected", str(path))
+    assert "script-unprotected" in {f.id for f in report.findings}
+
+
+def test_inline_code_is_safe_and_said_only_in_full() -> None:
+    """``-- python -c CODE`` is inline: the JSON says so, the text only with --full."""
+    from rich.console import Console
+
+    from lkdoctor.pipeline import Request, run
+    from lkdoctor.render.text import render_text
+
+    def text(full: bool) -> str:
+        console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
+        render_text(report, console, full=full)
+        return console.export_text()
+
+    report = run(Request(script_command=(sys.executable, "-c", "pass")))
+    assert report.workers is not None
+    assert [s.status for s in report.workers.scripts] == ["inline"]
+    assert "script-unprotected" not in {f.id for f in report.findings}
+    assert "python -c" not in text(full=False)
+    assert "python -c: inline code" in text(full=True)
