@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,11 +339,18 @@ def _collect_here(
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, "plan", attach)
-    script_command = request.command or request.script_command
+    script_command: Sequence[str] = request.command or request.script_command
+    script_cwd = None
+    if pid is not None:  # --pid: the script the target runs, where it runs
+        from lkdoctor.workers.command import command_of_process
+
+        script_command, script_cwd = command_of_process(root, pid)
     report.workers = _section(
         report,
         "workers",
-        lambda: collect_workers(report.plan, request.script, script_command, report.observed),
+        lambda: collect_workers(
+            report.plan, request.script, script_command, report.observed, script_cwd, env
+        ),
     )
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)

@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -74,7 +74,7 @@ def _module_file(module: str, cwd: Path, safe_path: bool) -> Path | None:
     return Path(spec.origin) if spec.origin and spec.has_location else None
 
 
-def _python_run(args: list[str], cwd: Path) -> ScriptRun:
+def _python_run(args: list[str], cwd: Path, safe_path: bool) -> ScriptRun:
     rest = args[1:]
     while rest:
         head = rest[0]
@@ -83,13 +83,12 @@ def _python_run(args: list[str], cwd: Path) -> ScriptRun:
         if head == "-m":
             if len(rest) < 2:
                 return ScriptRun("unknown", None, "python -m without a module")
-            safe = "-P" in args[1:] or bool(os.environ.get("PYTHONSAFEPATH"))
-            found = _module_file(rest[1], cwd, safe)
+            found = _module_file(rest[1], cwd, safe_path or "-P" in args[1:])
             if found is None:
                 return ScriptRun("unknown", None, f"python -m {rest[1]}: its file was not found")
             return ScriptRun("module", found, f"python -m {rest[1]}")
         if head.startswith("-m") and len(head) > 2:
-            return _python_run([args[0], "-m", head[2:], *rest[1:]], cwd)
+            return _python_run([args[0], "-m", head[2:], *rest[1:]], cwd, safe_path)
         if head == "-":
             return ScriptRun("inline", None, "stdin: inline code, which workers cannot re-run")
         if head in OPTIONS_WITH_VALUE:
@@ -105,9 +104,16 @@ def _python_run(args: list[str], cwd: Path) -> ScriptRun:
     return ScriptRun("inline", None, "stdin: inline code, which workers cannot re-run")
 
 
-def script_of(command: Sequence[str], cwd: Path | None = None, depth: int = 0) -> ScriptRun | None:
-    """The script ``command`` runs, or None when it does not start Python."""
+def script_of(
+    command: Sequence[str],
+    cwd: Path | None = None,
+    depth: int = 0,
+    environ: Mapping[str, str] | None = None,
+) -> ScriptRun | None:
+    """The script ``command`` runs (in ``cwd``, with ``environ``: default ours), or None
+    when it does not start Python."""
     here = cwd or Path(os.getcwd())
+    env = os.environ if environ is None else environ
     args = list(command)
     while args and depth < 8:
         name = Path(args[0]).name
@@ -129,14 +135,14 @@ def script_of(command: Sequence[str], cwd: Path | None = None, depth: int = 0) -
                 if segment[0] == "cd" and len(segment) > 1:  # later relative paths start there
                     here = here / segment[1]
                     continue
-                found = script_of(segment, here, depth + 1)
+                found = script_of(segment, here, depth + 1, env)
                 if found is not None:
                     return found
             return None
         elif name == "uv" and args[1:2] == ["run"]:
             args = _leading_options_dropped(args[2:])
         elif PYTHON_NAME.match(name):
-            return _python_run(args, here)
+            return _python_run(args, here, bool(env.get("PYTHONSAFEPATH")))
         else:
             return None
         depth += 1
@@ -158,3 +164,18 @@ def _segments(words: list[str]) -> list[list[str]]:
         else:
             segments[-1].append(word)
     return [s for s in segments if s]
+
+
+def command_of_process(root: Path, pid: int) -> tuple[list[str], Path | None]:
+    """``pid``'s command line (every argument) and working folder; empty when unreadable
+    (a kernel thread, a process that ended, another user's process)."""
+    try:
+        argv = (root / "proc" / str(pid) / "cmdline").read_bytes().split(b"\0")
+        args = [os.fsdecode(arg) for arg in argv if arg]
+    except OSError:
+        return [], None
+    try:
+        cwd: Path | None = Path(os.readlink(root / "proc" / str(pid) / "cwd"))
+    except OSError:
+        cwd = None
+    return args, cwd

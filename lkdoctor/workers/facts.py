@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,14 +245,19 @@ def _facts_2026(plan: ThreadPlan2026, package: Path | None, gil: bool) -> Worker
     )
 
 
-def scripts_to_check(script: Path | None, command: Sequence[str]) -> list[ScriptCheck]:
+def scripts_to_check(
+    script: Path | None,
+    command: Sequence[str],
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[ScriptCheck]:
     """The static check of ``--script`` and of the script ``command`` runs (``-- python
-    PATH``, ``python -m``, through ``env`` and ``bash -c``)."""
+    PATH``, ``python -m``, through ``env`` and ``bash -c``), in ``cwd`` with ``environ``."""
     from lkdoctor.workers.command import script_of
     from lkdoctor.workers.script import check_script
 
     checks = [check_script(script, "--script")] if script is not None else []
-    run = script_of(command) if command else None
+    run = script_of(command, cwd, environ=environ) if command else None
     if run is None or (run.kind == "unknown" and run.path is None):
         if run is not None:
             checks.append(
@@ -271,10 +276,13 @@ def collect_workers(
     script: Path | None = None,
     command: Sequence[str] = (),
     observed: Observed | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Workers:
     """The section's facts for the plan's LensKit line (without a plan: Python's alone),
     with the static check of ``script`` and of the script ``command`` runs, and the workers
-    and deaths seen in ``observed`` (``--pid``, ``-- COMMAND``)."""
+    and deaths seen in ``observed`` (``--pid``, ``-- COMMAND``); ``command`` runs in
+    ``cwd`` with ``environ`` (default: ours)."""
     default = python_default_start_method()
     gil = gil_enabled()
     package = _lenskit_package()
@@ -299,7 +307,7 @@ def collect_workers(
         )
     )
     workers.gil_enabled = gil
-    workers.scripts = scripts_to_check(script, command)
+    workers.scripts = scripts_to_check(script, command, cwd, environ)
     if observed is not None:
         from lkdoctor.workers.observed import command_death, oom_killed_workers, worker_processes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,30 @@ def test_inline_code_is_safe_and_said_only_in_full() -> None:
     assert "script-unprotected" not in {f.id for f in report.findings}
     assert "python -c" not in text(full=False)
     assert "python -c: inline code" in text(full=True)
+
+
+def test_pid_checks_the_script_the_target_runs(tmp_path: Path) -> None:
+    """``--pid``: the target's command line and folder name its script."""
+    target = tmp_path / "job.py"
+    target.write_text(
+        "import multiprocessing, sys, time\n"
+        "def later():\n"
+        "    multiprocessing.Pool(2)\n"
+        "if len(sys.argv) > 5:\n"
+        "    later()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    job = subprocess.Popen(
+        [sys.executable, "job.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert job.stdout is not None and job.stdout.readline().strip() == "ready"
+        found = report("--pid", str(job.pid), "--sample-time", "0.2")
+    finally:
+        job.kill()
+        job.wait(10)
+    [check] = found["workers"]["scripts"]
+    assert (check["found_by"], check["status"]) == ("command", "unprotected")
+    assert Path(check["path"]) == target
+    assert [c["at"]["line"] for c in check["unguarded"]] == [5]
