@@ -148,3 +148,18 @@ def test_pid_checks_the_script_the_target_runs(tmp_path: Path) -> None:
     assert (check["found_by"], check["status"]) == ("command", "unprotected")
     assert Path(check["path"]) == target
     assert [c["at"]["line"] for c in check["unguarded"]] == [5]
+
+
+def test_markdown_shows_the_section_with_its_start_methods(tmp_path: Path) -> None:
+    from lkdoctor.pipeline import Request, run
+    from lkdoctor.render.markdown import render_markdown
+
+    path = tmp_path / "run.py"
+    path.write_text("from concurrent.futures import ProcessPoolExecutor\nProcessPoolExecutor(2)\n")
+    markdown = render_markdown(run(Request(script=path)))
+    assert "Batch workers" in markdown
+    assert "| part | start method | source |" in markdown
+    default = multiprocessing.get_all_start_methods()[0]
+    assert f"| python-default | {default} |" in markdown
+    assert f"- script {path} (--script): UNPROTECTED (1 module-level call(s))" in markdown
+    assert "script-unprotected" in markdown
