@@ -147,6 +147,13 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
     "and under the suggested exports (fresh processes, alternating pairs) and compare.",
 )
 @click.option(
+    "--script",
+    type=click.Path(exists=True, dir_okay=True, path_type=Path),
+    help="Check this Python script (read, never run) for module-level code that starts "
+    'processes outside `if __name__ == "__main__":`, which LensKit\'s spawned batch workers '
+    "would run again; `-- python SCRIPT` is checked by itself.",
+)
+@click.option(
     "--compare",
     is_flag=True,
     help="With -- COMMAND: run COMMAND under the current settings and under the suggested "
@@ -252,6 +259,7 @@ def doctor(
     dialect: str | None,
     project_root: Path | None,
     verify: bool,
+    script: Path | None,
     compare: bool,
     repeat: int,
     power: bool,
@@ -293,6 +301,7 @@ def doctor(
         project_root=project_root or _group_project_root(),
         verify=verify,
         power=power,
+        script=script,
     )
     options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
     if compare and not command:
@@ -414,7 +423,7 @@ def _doctor_compare(request: Request, options: _ReportOptions, repeat: int) -> N
 
     command = list(request.command)
     # the runs are the measurement: no benchmark of this process
-    request = replace(request, command=(), bench=False)
+    request = replace(request, command=(), bench=False, script_command=tuple(command))
     # asked first: --verify would otherwise be reported as conflicting with --no-bench
     problem = (
         "--compare cannot be combined with --apply, --pid, --ray or --verify"

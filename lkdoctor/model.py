@@ -49,6 +49,7 @@ class Section(StrEnum):
     PLAN = "plan"
     POOLS = "pools"
     OBSERVED = "observed"
+    WORKERS = "workers"  # the processes (or threads) LensKit's batch work runs on
     COMPARISON = "comparison"  # --compare -- COMMAND
     BENCH = "bench"
     VERIFICATION = "verification"  # --verify
@@ -456,6 +457,11 @@ class Observed(StrictModel):
         description="the run's CPU time counted by its own cgroup (-- COMMAND where the "
         "machine allows), else as sampled, with the reason",
     )
+    oom_kills: int | None = Field(
+        default=None,
+        description="-- COMMAND: out-of-memory kills the kernel counted in the run's memory "
+        "cgroup (or an ancestor) while it ran; null when no counter could be read",
+    )
 
 
 class ApplyStep(StrictModel):
@@ -791,6 +797,132 @@ class EnvironmentInfo(StrictModel):
     redacted: bool = Field(
         default=False, description="user name, host name and home folder were hidden (--redact)"
     )
+
+
+class BatchMode(StrEnum):
+    """How the installed LensKit runs batch work (``lenskit.batch``) under the plan."""
+
+    PROCESS_POOL = "process-pool"  # 2025.x, more than one process: spawned workers
+    IN_PROCESS = "in-process"  # one process, one job: no workers
+    THREAD_POOL = "thread-pool"  # 2026.x, batch jobs > 1: threads of this process
+    RAY = "ray"  # Ray tasks (2026.x LK_USE_RAY, 2025.x n_jobs="ray")
+    UNKNOWN = "unknown"  # no LensKit installed, or none of the known lines
+
+
+class StartMethod(StrictModel):
+    """How one part of a batch run starts its processes, and where that fact comes from."""
+
+    part: str = Field(
+        description="batch-workers, shared-memory-manager, python-default, ray-workers, …"
+    )
+    method: str = Field(description="spawn, fork, forkserver; thread or ray for non-processes")
+    source: str = Field(
+        description="the code it was read from (file and line), or the documented fact named"
+    )
+
+
+class WorkerLevel(StrictModel):
+    """What batch work a process at one plan level starts."""
+
+    level: int
+    mode: BatchMode
+    workers: int = Field(description="worker processes (or threads, Ray tasks) it runs at once")
+    start_method: str | None = Field(
+        default=None, description="how the workers start; null when there are none"
+    )
+    source: str = Field(default="", description="the setting that gives the count")
+
+
+class ScriptLocation(StrictModel):
+    """A place in a script: a call or a definition on the way to process-based work."""
+
+    path: str
+    line: int
+    text: str = Field(description="the call or definition, as written (shortened)")
+
+
+class UnguardedCall(StrictModel):
+    """Module-level code outside ``if __name__ == "__main__":`` that reaches process work."""
+
+    at: ScriptLocation = Field(description="the module-level statement")
+    reaches: str = Field(
+        description="the process-based API reached: lenskit.batch.recommend, "
+        "multiprocessing.Pool, concurrent.futures.ProcessPoolExecutor, …"
+    )
+    chain: list[ScriptLocation] = Field(
+        default_factory=list,
+        description="the functions and classes of the same file it goes through, in order, "
+        "ending at the call of the API",
+    )
+    n_jobs: str | None = Field(
+        default=None, description="n_jobs= as written at the API's call (a literal), else null"
+    )
+
+
+class ScriptCheck(StrictModel):
+    """The static check of one script (``--script``, or found in ``-- python PATH``)."""
+
+    path: str
+    found_by: Literal["--script", "command"] = Field(
+        description="given with --script, or found in the command line"
+    )
+    status: Literal["protected", "unprotected", "no-process-work", "not-checked", "inline"] = Field(
+        description="protected: process work only under the guard; inline: python -c, "
+        "stdin or a notebook, which workers cannot re-run; not-checked: see detail"
+    )
+    detail: str = Field(default="", description="why it was not checked, or what was seen")
+    unguarded: list[UnguardedCall] = Field(default_factory=list)
+    lines: int | None = Field(default=None, description="lines of source parsed")
+
+
+class WorkerProcess(StrictModel):
+    """A process of an observed tree that a batch run started (``--pid``, ``-- COMMAND``)."""
+
+    pid: int
+    ppid: int
+    kind: Literal["lenskit-worker", "spawn-worker", "forkserver", "fork-worker", "resource-tracker"]
+    start_method: str
+    command: str = Field(default="", description="the start of its command line")
+    reruns_script: bool | None = Field(
+        default=None, description="its __mp_main__ is the user's script (null: unknown)"
+    )
+    evidence: str = Field(default="", description="how it was recognised")
+
+
+class WorkerDeath(StrictModel):
+    """A worker, or the watched command, that a signal ended, and the signal's usual cause."""
+
+    pid: int | None
+    who: Literal["worker", "command"]
+    signal: str = Field(description="SIGKILL, SIGBUS, SIGSEGV, …")
+    cause: str = Field(description="out-of-memory, shared-memory-full, unknown, …")
+    evidence: str
+
+
+class Workers(StrictModel):
+    """Batch workers: how the installed LensKit runs batch work and the processes it starts.
+
+    Grows by fields (memory, shared memory) without changing those already here.
+    """
+
+    lenskit_version: str | None = None
+    dialect: str | None = Field(default=None, description="the LensKit line: 2025, 2026")
+    mode: BatchMode = Field(description="how batch work runs at level 0")
+    mode_source: str = Field(default="", description="the setting and code that decide the mode")
+    levels: list[WorkerLevel] = Field(default_factory=list)
+    start_methods: list[StartMethod] = Field(default_factory=list)
+    python_default_start_method: str | None = Field(
+        default=None, description="multiprocessing's default start method on this Python and OS"
+    )
+    gil_enabled: bool | None = Field(
+        default=None, description="false on a free-threaded build that runs without the GIL"
+    )
+    notes: list[str] = Field(default_factory=list, description="what the facts mean, in words")
+    scripts: list[ScriptCheck] = Field(default_factory=list)
+    processes: list[WorkerProcess] = Field(
+        default_factory=list, description="workers seen in the observed tree"
+    )
+    deaths: list[WorkerDeath] = Field(default_factory=list)
 
 
 class Finding(StrictModel):

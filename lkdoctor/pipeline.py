@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,9 @@ class Request:
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
     verify: bool = False  # --verify: measure the suggested exports against the current ones
     power: bool = False  # --power: LensKit's own power measurement
+    script: Path | None = None  # --script: checked statically for unprotected process work
+    #: --compare's command, whose script is checked like -- COMMAND's
+    script_command: tuple[str, ...] = ()
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
@@ -164,6 +167,7 @@ def collect(
     project_root: Path | None = None,
     verify: bool = False,
     power: bool = False,
+    script: Path | str | None = None,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
@@ -184,6 +188,8 @@ def collect(
     ``verify`` (with ``bench``) also measures the suggested exports against the current
     settings, in fresh child processes (``bench.verification``).
     ``power`` asks LensKit's own power measurement (``environment.compute.power``).
+    ``script`` is a Python script checked statically (never run) for module-level process
+    work that spawned batch workers would run again (``workers.scripts``).
     """
     request = Request(
         bench=bench,
@@ -201,6 +207,7 @@ def collect(
         project_root=project_root,
         verify=verify,
         power=power,
+        script=Path(script) if script is not None else None,
     )
     return run(
         request, root=Path(root), environ=environ, progress=progress, observation=observation
@@ -282,6 +289,7 @@ def _collect_here(
     from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.live import collect_live
     from lkdoctor.pools.process import target_environ
+    from lkdoctor.workers.facts import collect_workers
 
     pid = request.pid
     report = Report(tool=tool_info())
@@ -337,6 +345,19 @@ def _collect_here(
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, Section.PLAN, attach)
+    script_command: Sequence[str] = request.command or request.script_command
+    script_cwd = None
+    if pid is not None:  # --pid: the script the target runs, where it runs
+        from lkdoctor.workers.command import command_of_process
+
+        script_command, script_cwd = command_of_process(root, pid)
+    report.workers = _section(
+        report,
+        Section.WORKERS,
+        lambda: collect_workers(
+            report.plan, request.script, script_command, report.observed, script_cwd, env
+        ),
+    )
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()

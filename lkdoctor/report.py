@@ -30,6 +30,7 @@ from lkdoctor.model import (
     StrictModel,
     ToolInfo,
     Verdict,
+    Workers,
     plan_signature,
     worst_severity,
 )
@@ -103,6 +104,11 @@ class Report(StrictModel):
     )
     observed: Observed | None = Field(
         default=None, description="--pid's process tree or -- COMMAND's run, as observed"
+    )
+    workers: Workers | None = Field(
+        default=None,
+        description="batch workers: how the installed LensKit runs batch work, the start "
+        "method of each part, scripts checked and workers observed",
     )
     comparison: Comparison | None = Field(
         default=None,

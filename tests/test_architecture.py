@@ -92,7 +92,8 @@ def stage(module: str) -> int:
     if top == "host":
         return 1
     # report: the sections put together, with the plan shapes of the lines plan/ registers
-    if top in {"cpu", "plan", "pools", "bench", "environment", "cluster", "observe", "report"}:
+    sections = {"cpu", "plan", "pools", "bench", "environment", "cluster", "observe", "workers"}
+    if top in sections | {"report"}:
         return 2
     if top in {"checks", "redact"}:
         return 3

@@ -28,6 +28,7 @@ SECTION_TITLES: dict[Section, str] = {
     Section.PLAN: "Thread plan",
     Section.POOLS: "Live pools",
     Section.OBSERVED: "Observed",
+    Section.WORKERS: "Batch workers",
     Section.COMPARISON: "Compared",
     Section.BENCH: "Measured",
     Section.ENVIRONMENT: "Environment",

@@ -37,6 +37,7 @@ from lkdoctor.render import (
 from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
 from lkdoctor.render.observed import resample, sparkline, totals_line
+from lkdoctor.render.workers import mode_line, script_line
 from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
@@ -187,6 +188,7 @@ SUMMARIES: dict[Section, Callable[[Report], str]] = {
     Section.ENVIRONMENT: _environment_summary,
     Section.CLUSTER: _cluster_summary,
     Section.COMPARISON: _comparison_summary,
+    Section.WORKERS: lambda report: mode_line(report.workers) if report.workers else "",
 }
 
 
@@ -412,6 +414,40 @@ def _observed_details(report: Report) -> list[str]:
     return [*lines, *table(header, rows)]
 
 
+def _workers_details(report: Report) -> list[str]:
+    workers = report.workers
+    if workers is None:
+        return []
+    lines = [f"{mode_line(workers)}.", ""]
+    if workers.mode_source:
+        lines += [f"From {workers.mode_source}.", ""]
+    if workers.levels:
+        header = ("level", "runs in", "workers", "start method", "count from")
+        rows = [
+            (lv.level, lv.mode, lv.workers, lv.start_method or "-", lv.source)
+            for lv in workers.levels
+        ]
+        lines += [*table(header, rows), ""]
+    methods = [(m.part, m.method, m.source) for m in workers.start_methods]
+    lines += [*table(("part", "start method", "source"), methods), ""]
+    lines += [f"- {note}" for note in workers.notes]
+    lines += [
+        f"- script {cell(script_line(check))}"
+        for check in workers.scripts
+        if check.status != "inline"  # inline code is safe: the JSON still says so
+    ]
+    lines += [
+        f"- worker {p.pid} ({p.kind}, {p.start_method})"
+        + (" re-runs the script" if p.reruns_script else "")
+        for p in workers.processes
+    ]
+    lines += [
+        f"- {d.who} {d.pid if d.pid is not None else ''} killed by {d.signal}: {d.cause}"
+        for d in workers.deaths
+    ]
+    return lines
+
+
 DETAILS: dict[Section, Callable[[Report], list[str]]] = {
     Section.CPU: _cpu_details,
     Section.BENCH: _bench_details,
@@ -419,6 +455,7 @@ DETAILS: dict[Section, Callable[[Report], list[str]]] = {
     Section.ENVIRONMENT: _environment_details,
     Section.CLUSTER: _cluster_details,
     Section.OBSERVED: _observed_details,
+    Section.WORKERS: _workers_details,
     Section.COMPARISON: _comparison_details,
 }
 

@@ -44,6 +44,7 @@ from lkdoctor.render import (
 )
 from lkdoctor.render.comparison import render_comparison
 from lkdoctor.render.observed import render_observed
+from lkdoctor.render.workers import render_workers
 from lkdoctor.report import ClusterNode, Report
 
 SEVERITY_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.ERROR: "bold red"}
@@ -538,6 +539,7 @@ BODIES: dict[Section, Callable[[Report, bool], RenderableType | None]] = {
     Section.PLAN: render_plan,
     Section.POOLS: render_pools,
     Section.OBSERVED: render_observed,
+    Section.WORKERS: render_workers,
     Section.BENCH: render_bench,
     Section.ENVIRONMENT: render_environment,
     Section.CLUSTER: render_cluster,
