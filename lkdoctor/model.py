@@ -427,6 +427,12 @@ class Observed(StrictModel):
         "extension mapped, else the root",
     )
     tree: bool = Field(default=True, description="false with --single-process: the root only")
+    plan_environ_pid: int | None = Field(
+        default=None,
+        description="-- COMMAND: the process whose threading variables the plan was resolved "
+        "with (the one running LensKit, as a wrapper such as env may have changed them); null: "
+        "the doctor's own environment",
+    )
     command: list[str] | None = Field(default=None, description="-- COMMAND as run, else null")
     exit_status: int | None = Field(
         default=None, description="the command's exit status (128 + N when killed by signal N)"

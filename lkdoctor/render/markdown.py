@@ -34,7 +34,7 @@ from lkdoctor.render import (
 )
 from lkdoctor.render.comparison import interrupted_lines, pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
-from lkdoctor.render.observed import resample, sparkline, totals_line
+from lkdoctor.render.observed import plan_environ_line, resample, sparkline, totals_line
 from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
@@ -388,6 +388,7 @@ def _observed_details(report: Report) -> list[str]:
         "",
         f"Totals: {totals_line(observed)}.",
         "",
+        *([f"Plan resolved with {plan_environ_line(observed)}.", ""] if observed.command else []),
         *code_block(sparkline(resample(observed.timeline), observed.cpus).plain),
         "",
     ]

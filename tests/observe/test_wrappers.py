@@ -14,10 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers import run_cli, script
+from helpers import run_cli, script, target_environ
 
 TARGET = Path(__file__).parent.parent / "lenskit_pool_target.py"
 PY = sys.executable
+#: The doctor's own settings, nothing inherited: level 0 of the plan is 2 threads × 3
+#: backend threads = 6 in both LensKit lines, whatever the machine's CPUs.
+SETTINGS = {"LK_NUM_THREADS": "2", "LK_NUM_BACKEND_THREADS": "3"}
+LEVEL_0_THREADS = 6
 
 
 def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
@@ -26,7 +30,7 @@ def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
     result = run_cli(
         script("lenskit"),
         *("doctor", "--no-bench", "--json", "--report", str(report), "--", *command),
-        env={"LK_NUM_THREADS": "2"},
+        env=target_environ(SETTINGS),
     )
     assert result.returncode == 0, result.stderr
     [line] = [line for line in result.stdout.splitlines() if line.startswith("lenskit ")]
@@ -36,12 +40,6 @@ def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
 
 def rows_by_pid(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {row["pid"]: row for row in data["observed"]["processes"]}
-
-
-def planned_at_level_zero(data: dict[str, Any]) -> int:
-    """Threads the plan gives one process at level 0: its demand over its processes."""
-    [level] = [level for level in data["plan"]["levels"] if level["level"] == 0]
-    return max(level["demand"] // max(level["instances"], 1), 1)
 
 
 def test_bash_c_is_a_wrapper_and_levels_count_from_the_lenskit_process(tmp_path: Path) -> None:
@@ -60,7 +58,8 @@ def test_bash_c_is_a_wrapper_and_levels_count_from_the_lenskit_process(tmp_path:
     assert runs_lenskit["ppid"] == root["pid"]
     assert "lenskit._accel" in runs_lenskit["libraries"]
     assert (runs_lenskit["level"], runs_lenskit["wrapper"]) == (0, False)
-    assert runs_lenskit["planned_threads"] == planned_at_level_zero(data)
+    assert runs_lenskit["planned_threads"] == LEVEL_0_THREADS
+    assert observed["plan_environ_pid"] == lenskit  # bash passed the doctor's on unchanged
     # its child is one level below it, not two below the wrapper
     assert rows[child]["ppid"] == lenskit
     assert (rows[child]["level"], rows[child]["wrapper"]) == (1, False)
@@ -80,5 +79,26 @@ def test_env_execs_the_program_so_the_root_runs_lenskit(tmp_path: Path) -> None:
     assert root["env"]["LK_NUM_THREADS"] == "1"  # as env set it for the program
     assert (root["level"], root["wrapper"]) == (0, False)
     assert not [row for row in rows.values() if row["wrapper"]]
-    assert root["planned_threads"] == planned_at_level_zero(data)
+    # the plan is LensKit's, resolved with the variables env gave it: 1 thread × 3 backend
+    # threads, not the doctor's 2 × 3
+    assert observed["plan_environ_pid"] == lenskit
+    assert data["plan"]["levels"][0]["threads"] == 1
+    assert root["planned_threads"] == 3
     assert (rows[child]["ppid"], rows[child]["level"]) == (lenskit, 1)
+
+
+def test_the_text_report_says_whose_environment_the_plan_came_from(tmp_path: Path) -> None:
+    env = shutil.which("env")
+    assert env
+    report = tmp_path / "report.txt"
+    command = (env, "LK_NUM_THREADS=1", PY, str(TARGET))
+    result = run_cli(
+        script("lenskit"),
+        *("doctor", "--no-bench", "--color", "never", "--report", str(report), "--", *command),
+        env={**target_environ(SETTINGS), "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("lenskit ")]
+    lenskit = int(line.split()[1])
+    shown = report.read_text()
+    assert f"plan from    the variables of pid {lenskit}, the process that ran LensKit" in shown
