@@ -41,11 +41,22 @@ def test_a_report_with_its_benchmarks() -> None:
     assert data["bench"]["verdict"] != "skipped" and data["cpu"] and data["pools"]
 
 
-def test_reports_without_benchmarks_and_with_apply() -> None:
-    for extra in ([], ["--apply"], ["--full"]):
+@pytest.fixture(scope="module")
+def no_bench_report() -> str:
+    """One `--json --no-bench` report, shared: each doctor run costs seconds on a busy CI machine."""
+    result = doctor("--json", "--no-bench")
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout
+
+
+def test_reports_without_benchmarks_and_with_apply(no_bench_report: str) -> None:
+    outputs = [no_bench_report]
+    for extra in (["--apply"], ["--full"]):
         result = doctor("--json", "--no-bench", *extra)
         assert result.returncode in (0, 1), result.stderr
-        data = validated(result.stdout)
+        outputs.append(result.stdout)
+    for output in outputs:
+        data = validated(output)
         assert data["bench"]["verdict"] == "skipped" and data["plan"] is not None
 
 
@@ -88,10 +99,11 @@ def test_a_verify_report() -> None:
     assert verification["interval_low"] <= verification["ratio"] <= verification["interval_high"]
 
 
-def test_the_committed_schema_refuses_a_measured_verdict_without_its_measurement() -> None:
+def test_the_committed_schema_refuses_a_measured_verdict_without_its_measurement(
+    no_bench_report: str,
+) -> None:
     """A comparison judged without pairs, a ratio or an interval breaks the contract."""
-    result = doctor("--json", "--no-bench")
-    data = json.loads(result.stdout)
+    data = json.loads(no_bench_report)
     measured = {
         "subject": "command",
         "verdict": "improved",
