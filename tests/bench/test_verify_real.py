@@ -115,8 +115,9 @@ def test_verify_is_not_combined_with_no_bench_or_a_command() -> None:
 @pytest.mark.lenskit2025
 def test_compare_a_lenskit_training_is_measured_improved(tmp_path: Path) -> None:
     """A real FlexMF training (LensKit 2025.8.1, torch) under 16 × 16 threads and under the
-    suggestion, 5 pairs (3 noisy pairs need about 1.8x for a verdict): its own output passes through, each run is measured as a process
-    tree, and the suggestion is measured faster in every pair.
+    suggestion, the default 3 pairs: its own output passes through, each run is measured as
+    a process tree, and the suggestion is measured faster: the pairs' 95% interval lies above
+    1.1 (3 pairs of 1.7-2.2x on this machine gave 1.3-2.6x).
 
     Torch's intra-op pool follows LK_NUM_BACKEND_THREADS, and every batch's AdamW step runs
     its elementwise kernels over the whole embedding tables (192 000 values, above torch's
@@ -135,24 +136,24 @@ def test_compare_a_lenskit_training_is_measured_improved(tmp_path: Path) -> None
     }
     path = tmp_path / "r.json"
     result = run_cli(
-        script("lkdoctor"), "--compare", "--repeat", "5", "--json", "--report", str(path),
+        script("lkdoctor"), "--compare", "--json", "--report", str(path),
         "--", sys.executable, str(TRAIN_TARGET),
         env=target_environ(env), timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 10 and all(line.startswith("trained FlexMF on ") for line in lines)
+    assert len(lines) == 6 and all(line.startswith("trained FlexMF on ") for line in lines)
     data = json.loads(path.read_text())
     validate_report(data)
     comparison = data["comparison"]
     assert comparison["subject"] == "command" and comparison["stopped"] is None
-    assert_arithmetic(comparison, pairs=5)
+    assert_arithmetic(comparison, pairs=3)
     current, suggested = comparison["variants"]
     assert current["threads_planned"] == 256 and suggested["threads_planned"] <= 2
     assert suggested["env"] == data["plan"]["suggested_env"]
     assert suggested["env"]["LK_NUM_BACKEND_THREADS"].startswith("1")
     for variant in (current, suggested):
-        assert variant["runs"] == 5
+        assert variant["runs"] == 3
         assert variant["exit_status"] == 0 and variant["cpu_seconds"] > 0
     # torch's intra-op pool follows LK_NUM_BACKEND_THREADS: 16 threads, or 1
     assert current["threads"] > suggested["threads"]
