@@ -14,7 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import run_cli, script, target_environ
+from rich.console import Console
+
+from lkdoctor.render.text import render_text
+from lkdoctor.report import Report
 
 TARGET = Path(__file__).parent.parent / "lenskit_pool_target.py"
 PY = sys.executable
@@ -66,10 +71,20 @@ def test_bash_c_is_a_wrapper_and_levels_count_from_the_lenskit_process(tmp_path:
     assert observed["exit_status"] == 0
 
 
-def test_env_execs_the_program_so_the_root_runs_lenskit(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def env_wrapped(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], int, int]:
+    """One run under `env LK_NUM_THREADS=1`, shared by the tests that read it (each run of
+    the LensKit target under the doctor costs tens of seconds on a busy machine)."""
     env = shutil.which("env")
     assert env
-    data, lenskit, child = observe(tmp_path, env, "LK_NUM_THREADS=1", PY, str(TARGET))
+    folder = tmp_path_factory.mktemp("env-wrapped")
+    return observe(folder, env, "LK_NUM_THREADS=1", PY, str(TARGET))
+
+
+def test_env_execs_the_program_so_the_root_runs_lenskit(
+    env_wrapped: tuple[dict[str, Any], int, int],
+) -> None:
+    data, lenskit, child = env_wrapped
     observed = data["observed"]
     rows = rows_by_pid(data)
     # env replaced itself with Python: one process, seen first as env, later as Python
@@ -87,18 +102,11 @@ def test_env_execs_the_program_so_the_root_runs_lenskit(tmp_path: Path) -> None:
     assert (rows[child]["ppid"], rows[child]["level"]) == (lenskit, 1)
 
 
-def test_the_text_report_says_whose_environment_the_plan_came_from(tmp_path: Path) -> None:
-    env = shutil.which("env")
-    assert env
-    report = tmp_path / "report.txt"
-    command = (env, "LK_NUM_THREADS=1", PY, str(TARGET))
-    result = run_cli(
-        script("lenskit"),
-        *("doctor", "--no-bench", "--color", "never", "--report", str(report), "--", *command),
-        env={**target_environ(SETTINGS), "COLUMNS": "200"},
-    )
-    assert result.returncode == 0, result.stderr
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("lenskit ")]
-    lenskit = int(line.split()[1])
-    shown = report.read_text()
+def test_the_text_report_says_whose_environment_the_plan_came_from(
+    env_wrapped: tuple[dict[str, Any], int, int],
+) -> None:
+    data, lenskit, _ = env_wrapped
+    console = Console(width=200, record=True, color_system=None)
+    render_text(Report.model_validate(data), console)
+    shown = console.export_text()
     assert f"plan from    the variables of pid {lenskit}, the process that ran LensKit" in shown
