@@ -162,10 +162,9 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
 @click.option(
     "--repeat",
     type=click.IntRange(min=1, max=100),
-    default=1,
-    show_default=True,
+    default=None,
     metavar="N",
-    help="With --compare: run each variant N times.",
+    help="With --compare: run each variant N times (default 3, the fewest pairs a verdict needs).",
 )
 @click.option(
     "--apply",
@@ -261,7 +260,7 @@ def doctor(
     verify: bool,
     script: Path | None,
     compare: bool,
-    repeat: int,
+    repeat: int | None,
     power: bool,
 ) -> None:
     """Diagnose LensKit's CPU budget, thread plan and live thread pools.
@@ -306,11 +305,13 @@ def doctor(
     options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
     if compare and not command:
         raise click.UsageError("--compare needs a command to run: --compare -- COMMAND [ARGS]...")
-    if repeat != 1 and not compare:
+    if repeat is not None and not compare:
         raise click.UsageError("--repeat needs --compare")
     try:
         if compare:
-            _doctor_compare(request, options, repeat)
+            from lkdoctor.model import MIN_PAIRS
+
+            _doctor_compare(request, options, MIN_PAIRS if repeat is None else repeat)
         if command:
             _doctor_command(request, options)
         report = _collect(request)

@@ -428,6 +428,12 @@ class Observed(StrictModel):
         "extension mapped, else the root",
     )
     tree: bool = Field(default=True, description="false with --single-process: the root only")
+    plan_environ_pid: int | None = Field(
+        default=None,
+        description="-- COMMAND: the process whose threading variables the plan was resolved "
+        "with (the one running LensKit, as a wrapper such as env may have changed them); null: "
+        "the doctor's own environment",
+    )
     command: list[str] | None = Field(default=None, description="-- COMMAND as run, else null")
     exit_status: int | None = Field(
         default=None, description="the command's exit status (128 + N when killed by signal N)"
@@ -602,6 +608,11 @@ class VariantRun(StrictModel):
     )
     threads: int = Field(description="peak threads of the run (all its processes)")
     exit_status: int = Field(default=0, description="the run's exit status (0: it succeeded)")
+    interrupted_by: str | None = Field(
+        default=None,
+        description="the stopping signal that reached the run (it is then in no pair, "
+        "whatever its exit status), or null",
+    )
 
 
 class ComparedPair(StrictModel):
@@ -632,18 +643,74 @@ class VariantSummary(StrictModel):
     exit_status: int | None = Field(default=None, description="the last run's exit status")
 
 
+#: The verdicts a comparison reaches only from enough completed pairs.
+DECIDED_VERDICTS = (ComparisonVerdict.IMPROVED, ComparisonVerdict.NO_GAIN, ComparisonVerdict.WORSE)
+#: Completed pairs a decided verdict needs (``lkdoctor.bench.pairs`` applies the rule).
+MIN_PAIRS = 3
+#: A measured comparison carries these keys, whatever its verdict.
+_MEASURED_KEYS = ["variants", "pairs", "interrupted", "ratio", "interval_low", "interval_high"]
+
+
+def _comparison_schema(schema: dict[str, Any]) -> None:
+    """Only ``nothing-to-verify`` may leave the measurement out; a decided verdict has at
+    least ``MIN_PAIRS`` pairs, a ratio and its interval (JSON Schema ``if``/``then``)."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"verdict": {"not": {"const": "nothing-to-verify"}}}},
+            "then": {"required": _MEASURED_KEYS},
+        },
+        {
+            "if": {"properties": {"verdict": {"enum": [str(v) for v in DECIDED_VERDICTS]}}},
+            "then": {
+                "properties": {
+                    "pairs": {"minItems": MIN_PAIRS},
+                    "ratio": {"type": "number"},
+                    "interval_low": {"type": "number"},
+                    "interval_high": {"type": "number"},
+                }
+            },
+        },
+    ]
+
+
 class Comparison(StrictModel):
     """The current settings against the suggested exports, measured on the same work:
     ``--verify`` (the plan-shaped benchmark) or ``--compare -- COMMAND`` (the user's run)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_comparison_schema)
 
     subject: Literal["benchmark", "command"]
     command: list[str] | None = Field(default=None, description="--compare: the command run")
     verdict: ComparisonVerdict
     reason: str = Field(default="", description="the verdict in words")
     variants: list[VariantSummary] = Field(default_factory=list)
-    pairs: list[ComparedPair] = Field(default_factory=list)
+    pairs: list[ComparedPair] = Field(
+        default_factory=list, description="the completed pairs, in the order measured"
+    )
+    interrupted: list[VariantRun] = Field(
+        default_factory=list,
+        description="runs a stopping signal reached: never paired, whatever their exit status",
+    )
     ratio: float | None = Field(
-        default=None, description="median of the pairs' ratios (> 1: the suggestion is faster)"
+        default=None,
+        description="geometric mean of the pairs' ratios (> 1: the suggestion is faster)",
+    )
+    interval_low: float | None = Field(
+        default=None,
+        description="lower end of the ratio's confidence interval (Student's t on the "
+        "pairs' log-ratios); null below 2 pairs",
+    )
+    interval_high: float | None = Field(
+        default=None, description="upper end of the ratio's confidence interval"
+    )
+    confidence: float = Field(default=0.95, description="the interval's confidence level")
+    min_pairs: int = Field(
+        default=MIN_PAIRS, description="completed pairs a verdict other than inconclusive needs"
+    )
+    pairs_needed: int | None = Field(
+        default=None,
+        description="inconclusive: the completed pairs that would likely decide it at the "
+        "spread measured (null: even 100 would not, or it is decided)",
     )
     ratio_min: float | None = None
     ratio_max: float | None = None

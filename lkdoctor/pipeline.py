@@ -284,7 +284,7 @@ def _collect_here(
     from lkdoctor.bench.run import DEFAULT_BUDGET, collect_bench, skipped
     from lkdoctor.cpu.budget import collect_cpu
     from lkdoctor.environment.info import collect_environment
-    from lkdoctor.observe.plan import with_plan
+    from lkdoctor.observe.plan import lenskit_environ, with_plan
     from lkdoctor.observe.sampler import observe_pid
     from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.live import collect_live
@@ -301,11 +301,14 @@ def _collect_here(
 
     cpu = report.cpu = _section(report, Section.CPU, lambda: collect_cpu(root, env, pid))
     pending: list[AttachAnswer] = []
+    # -- COMMAND: LensKit ran with the environment of its own process, not the doctor's
+    found = lenskit_environ(env, observation.value) if observation is not None else None
+    plan_env = env if found is None else found[0]
     if cpu is not None:
         report.plan = _section(
             report,
             Section.PLAN,
-            lambda: _plan(cpu.lenskit_effective, cpu.effective, env, request, root, pending),
+            lambda: _plan(cpu.lenskit_effective, cpu.effective, plan_env, request, root, pending),
         )
     plan = report.plan
     verification = None
@@ -328,6 +331,8 @@ def _collect_here(
         )
     if observation is not None:  # -- COMMAND: the run is the subject, not this process
         report.observed = _section(report, Section.OBSERVED, lambda: observation)
+        if report.observed is not None and found is not None:
+            report.observed.plan_environ_pid = found[1]
     elif pid is None:
         level_zero = plan.levels[0] if plan is not None and plan.levels else None
         dialect = dialect_named(plan.dialect) if plan is not None else None

@@ -86,14 +86,22 @@ impl std::fmt::Display for KernelError {
     }
 }
 
-/// One unit of compute-bound work: a dependent xorshift chain the compiler cannot fold.
+/// One step of Marsaglia's xorshift64 generator, shifts (13, 7, 17).
+#[inline(always)]
+pub fn xorshift64(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+/// One unit of compute-bound work: a dependent xorshift64 chain from `seed | 1` (never the
+/// all-zero state), the sum of its states, which the compiler cannot fold.
 pub fn work_unit(seed: u64) -> u64 {
     let mut x = black_box(seed) | 1;
     let mut acc = 0u64;
     for _ in 0..UNIT_ITERATIONS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        x = xorshift64(x);
         acc = acc.wrapping_add(x);
     }
     black_box(acc)
@@ -272,39 +280,39 @@ mod tests {
         assert_eq!(parse_schedstat("12 x 1"), None);
     }
 
-    /// The unit's chain written out again, plainly: Marsaglia's xorshift64 (13, 7, 17)
-    /// from `seed | 1`, summing every state with wrap-around.
-    fn reference_unit(seed: u64) -> u64 {
-        let mut state = seed | 1;
-        let mut sum = 0u64;
-        for _ in 0..32_768 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            sum = sum.wrapping_add(state);
+    #[test]
+    fn the_step_is_xorshift64_as_published() {
+        // Marsaglia, "Xorshift RNGs", J. Stat. Softw. 8(14), 2003: xorshift64 with shifts
+        // (13, 7, 17) from the seed 88172645463325252 yields 8748534153485358512,
+        // 3040900993826735515, 3453997556048239312, ...
+        let mut state = 88_172_645_463_325_252u64;
+        let mut outputs = Vec::new();
+        for _ in 0..3 {
+            state = xorshift64(state);
+            outputs.push(state);
         }
-        sum
+        assert_eq!(
+            outputs,
+            [
+                8_748_534_153_485_358_512,
+                3_040_900_993_826_735_515,
+                3_453_997_556_048_239_312
+            ]
+        );
     }
 
     #[test]
-    fn the_work_is_the_xorshift_chain_and_depends_on_its_seed() {
-        assert_eq!(UNIT_ITERATIONS, 32_768, "the reference runs 32 768 steps");
-        for seed in [0, 1, 2, 3, 41, 1 << 40, u64::MAX] {
-            assert_eq!(work_unit(seed), reference_unit(seed), "seed {seed}");
-        }
+    fn the_work_unit_sums_32768_states_from_the_odd_seed() {
+        assert_eq!(UNIT_ITERATIONS, 32_768);
+        // the wrapping sum of the first 32 768 states from `seed | 1`, computed independently
+        // (Python integers masked to 64 bits)
+        assert_eq!(work_unit(0), 1_420_779_616_477_171_419);
+        assert_eq!(work_unit(41), 1_287_094_927_653_276_075);
+        assert_eq!(work_unit(u64::MAX), 16_567_206_787_735_894_435);
         // `seed | 1`: an even seed runs the chain of the odd one above it, and no other.
+        assert_eq!(work_unit(0), work_unit(1));
         assert_eq!(work_unit(2), work_unit(3));
         assert_ne!(work_unit(1), work_unit(3));
-        // The first step from 1 is 1 ^ (1 << 13) = 0x2001, then ^ (0x2001 >> 7) = 0x2041,
-        // then ^ (0x2041 << 17): the chain starts where xorshift64 starts.
-        let first = {
-            let mut x = 1u64;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        assert_eq!(first, 0x2001 ^ 0x40 ^ (0x2041u64 << 17));
     }
 
     #[test]
@@ -370,14 +378,41 @@ mod tests {
         assert!(run(MAX_THREADS + 1, 1, far(), &cancel).is_err());
     }
 
+    /// Set in the fresh test process the global-pool test starts.
+    const FRESH_PROCESS: &str = "LKDOCTOR_GLOBAL_POOL_FRESH_PROCESS";
+
+    /// In a process of its own (this test binary again, running only this test), so no
+    /// other test can have created the global pool before, whatever the order, and this
+    /// one's `build_global` leaves no global pool behind for the others.
     #[test]
     fn the_kernel_never_creates_the_global_pool() {
-        let cancel = AtomicBool::new(false);
-        run(2, 4, far(), &cancel).unwrap();
-        // build_global fails once the global pool exists; it must still be free.
-        assert!(rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build_global()
-            .is_ok());
+        if std::env::var_os(FRESH_PROCESS).is_some() {
+            let cancel = AtomicBool::new(false);
+            run(2, 4, far(), &cancel).unwrap();
+            // build_global fails once the global pool exists; it must still be free.
+            assert!(rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build_global()
+                .is_ok());
+            println!("global pool still free after the kernel");
+            return;
+        }
+        let name = "kernel::tests::the_kernel_never_creates_the_global_pool";
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads", "1", "--nocapture"])
+            .env(FRESH_PROCESS, "1")
+            .output()
+            .expect("the test binary runs again");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains("global pool still free after the kernel"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("1 passed"), "{stdout}");
     }
 }

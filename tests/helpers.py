@@ -83,12 +83,15 @@ def doctor_running(
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
+    add_env: dict[str, str] | None = None,
     timeout: float = 120,
     input_text: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run an installed command as a user would, with ``env`` added to ours (and
-    ``input_text`` on its stdin)."""
-    full_env = {**os.environ, **(env or {})}
+    """Run an installed command as a user would (``input_text`` on its stdin), in ``env``
+    exactly as the test built it (``target_environ`` drops our threading variables, so none
+    may come back), or in ours with ``add_env`` added."""
+    assert env is None or add_env is None, "a built environment or additions to ours, not both"
+    full_env = dict(env) if env is not None else {**os.environ, **(add_env or {})}
     return subprocess.run(
         list(args),
         capture_output=True,

@@ -5,9 +5,9 @@ The file is what ``lenskit doctor --json-schema`` prints (``report_json_schema()
 ``Report.model_json_schema()``), plus the key ``x-lkdoctor-schema-version``: the
 ``SCHEMA_VERSION`` it was written under (JSON Schema ignores keys it does not know).
 
-The rule: the model's schema must equal the file, unless ``SCHEMA_VERSION`` differs from the
-version recorded in the file and CHANGELOG.md's ``## [Unreleased]`` section names the new
-version ("Schema X.Y"). Regenerate the file, one command:
+The rule: the model's schema must equal the file, and ``SCHEMA_VERSION`` the version the file
+records; a change of schema comes with a new version that CHANGELOG.md's ``## [Unreleased]``
+section names ("Schema X.Y") and a regenerated file, one command:
 
     LKDOCTOR_UPDATE_SCHEMA=1 pytest tests/contract
 
@@ -89,11 +89,16 @@ def verdict(
     """Why the model's schema breaks the contract with the file; None when it keeps it."""
     if file is None:
         return f"no committed schema at {SCHEMA_FILE}: write it with {REGENERATE}"
-    if current == file:
+    if current == file and version == file_version:
         return None
-    where = "; ".join(difference(current, file))
+    where = "; ".join(difference(current, file)) or "the same keys"
     if version != file_version and changelog_names(version, changelog):
-        return None  # a new version, announced: the file is regenerated for it
+        # announced, but the file was not regenerated: reports would be validated against
+        # the old contract
+        return (
+            f"SCHEMA_VERSION is {version} (announced), but {SCHEMA_FILE.name} still records "
+            f"{file_version} ({where}): regenerate it with {REGENERATE}"
+        )
     if version == file_version:
         return (
             f"the report's schema differs from {SCHEMA_FILE.name} (schema {version}): {where}. "

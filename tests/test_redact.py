@@ -262,7 +262,7 @@ def test_planted_secrets_never_reach_any_output(fmt: str, tmp_path: Path) -> Non
         "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_OUTPUT": str(outputs),
     }
-    result = run_cli(script("lkdoctor"), "--full", "--no-bench", "--format", fmt, env=env)
+    result = run_cli(script("lkdoctor"), "--full", "--no-bench", "--format", fmt, add_env=env)
     assert result.returncode == 0, result.stderr
     written = {"stdout": result.stdout, "summary": summary.read_text(), "out": outputs.read_text()}
     for where, text in written.items():

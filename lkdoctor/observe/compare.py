@@ -1,10 +1,12 @@
 """``lenskit doctor --compare -- COMMAND``: the user's own run under the current settings
-and under the suggested exports, ``repeat`` times each, alternating.
+and under the suggested exports, ``repeat`` times each (3 by default: the fewest pairs a
+verdict needs), alternating.
 
 Every run goes through ``-- COMMAND``'s machinery (:func:`run_command`: stdio untouched,
 signals passed on, the tree observed from birth to exit), and is judged by the same pair
 rule as ``--verify`` (:mod:`lkdoctor.bench.pairs`). A run that fails stops the comparison;
-so does an interrupt (Ctrl-C, SIGTERM): what was measured until then is still reported.
+so does an interrupt (Ctrl-C, SIGTERM): what was measured until then is still reported, and
+the interrupted run is listed as such, never paired.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 from lkdoctor.bench.pairs import compare, nothing_to_verify, order, summarise
 from lkdoctor.bench.verify import nothing_to_suggest, suggested_environ
-from lkdoctor.model import Comparison, Observed, Variant, VariantRun
+from lkdoctor.model import MIN_PAIRS, Comparison, Observed, Variant, VariantRun
 from lkdoctor.observe.command import CommandRun, run_command
 from lkdoctor.observe.plan import planned_threads
 from lkdoctor.report import ThreadPlan
@@ -38,8 +40,11 @@ class ComparedCommand:
     exit_status: int
 
 
-def variant_run(variant: Variant, observed: Observed | None, status: int) -> VariantRun:
-    """A run of the command as its observation measured it."""
+def variant_run(
+    variant: Variant, observed: Observed | None, status: int, interrupted_by: str | None = None
+) -> VariantRun:
+    """A run of the command as its observation measured it; ``interrupted_by``: the
+    stopping signal that reached it (such a run is never paired)."""
     if observed is None:
         return VariantRun(
             variant=variant,
@@ -48,6 +53,7 @@ def variant_run(variant: Variant, observed: Observed | None, status: int) -> Var
             wait_seconds=0.0,
             threads=0,
             exit_status=status,
+            interrupted_by=interrupted_by,
         )
     runnable = observed.cpu_seconds + observed.wait_seconds
     return VariantRun(
@@ -59,6 +65,7 @@ def variant_run(variant: Variant, observed: Observed | None, status: int) -> Var
         threads=max((point.threads for point in observed.timeline), default=0)
         or sum(process.threads for process in observed.processes),
         exit_status=status,
+        interrupted_by=interrupted_by,
     )
 
 
@@ -71,7 +78,7 @@ def compare_command(
     plan: ThreadPlan | None,
     environ: Mapping[str, str],
     *,
-    repeat: int = 1,
+    repeat: int = MIN_PAIRS,
     cpus: int | None,
     suggested_plan: ThreadPlan | None = None,
     starting: Starting | None = None,
@@ -99,8 +106,17 @@ def compare_command(
                 if starting is not None:
                     starting(variant, index + 1, repeat)
                 done: CommandRun = run_command(command, cpus=cpus, env=envs[variant])
-                runs.append(variant_run(variant, done.observed.value, done.exit_status))
                 signals = [name for name in done.received if name in STOPPING]
+                # a run a stopping signal reached did not run its course, even if it then
+                # exited 0 (a command that traps SIGINT): its wall time is no measurement
+                runs.append(
+                    variant_run(
+                        variant,
+                        done.observed.value,
+                        done.exit_status,
+                        signals[0] if signals else None,
+                    )
+                )
                 if done.exit_status != 0:
                     failed = done.exit_status
                     stopped = (
@@ -111,7 +127,8 @@ def compare_command(
                     )
                 elif signals:
                     stopped = (
-                        f"interrupted ({signals[0]}) during the {variant} run of pair {index + 1}"
+                        f"interrupted ({signals[0]}) during the {variant} run of pair "
+                        f"{index + 1}, which exited 0 but is not paired"
                     )
                     status = 128 + signal.Signals[signals[0]].value
                 if stopped is not None:

@@ -61,10 +61,20 @@ def settings_cell(summary: VariantSummary) -> str:
 
 
 def ratio_cell(comparison: Comparison) -> str:
-    """``1.8× (1.6–2.0×, 3 pairs)``: the median ratio (current ÷ suggested wall) and spread."""
+    """``1.8× (95% interval 1.6–2.0×, 3 pairs)``: the geometric mean ratio (current ÷
+    suggested wall) and its interval."""
     if comparison.ratio is None:
         return "no pair finished"
     return f"{times(comparison.ratio)} ({spread(comparison)})"
+
+
+def interrupted_lines(comparison: Comparison) -> list[str]:
+    """One line per run a stopping signal reached: listed, never paired."""
+    return [
+        f"interrupted, not paired: a {run.variant} run ({run.interrupted_by}, exit status "
+        f"{run.exit_status}, {_seconds(run.wall_seconds)})"
+        for run in comparison.interrupted
+    ]
 
 
 def pair_rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
@@ -81,12 +91,13 @@ def pair_rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
 
 
 def ratio_line(comparison: Comparison) -> str:
-    """``1.8× faster with the suggestion (1.6–2.0×, 3 pairs)``, or why there is none."""
+    """``with the suggestion: 1.8× faster (geometric mean; 95% interval 1.6–2.0×, 3 pairs)``,
+    or why there is none."""
     if comparison.ratio is None:
         return "no pair finished"
     ratio = comparison.ratio
     how = f"{times(ratio)} faster" if ratio >= 1 else f"{times(1 / ratio)} slower"
-    return f"with the suggestion: {how} (median; {spread(comparison)})"
+    return f"with the suggestion: {how} (geometric mean; {spread(comparison)})"
 
 
 def render_comparison(comparison: Comparison, label: str) -> RenderableType:
@@ -105,7 +116,9 @@ def render_comparison(comparison: Comparison, label: str) -> RenderableType:
     table.add_column("suggested", justify="right")
     for measure in rows(comparison):
         table.add_row(*measure)
-    parts: list[RenderableType] = [table, Text(ratio_line(comparison)), verdict]
+    parts: list[RenderableType] = [table, Text(ratio_line(comparison))]
+    parts += [Text(line) for line in interrupted_lines(comparison)]
+    parts.append(verdict)
     if comparison.command:
         parts.insert(0, Text(f"command: {' '.join(comparison.command)}", style="dim"))
     return Group(*parts)

@@ -34,9 +34,9 @@ from lkdoctor.render import (
     section_title,
     summary_text,
 )
-from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
+from lkdoctor.render.comparison import interrupted_lines, pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
-from lkdoctor.render.observed import resample, sparkline, totals_line
+from lkdoctor.render.observed import plan_environ_line, resample, sparkline, totals_line
 from lkdoctor.render.workers import mode_line, script_line
 from lkdoctor.report import Report
 
@@ -125,7 +125,8 @@ def _comparison_summary(report: Report) -> str:
 
 def comparison_markdown(comparison: Comparison, label: str) -> list[str]:
     """The current settings and the suggested exports side by side, as Markdown: the
-    variants' medians, the ratio with its spread and the verdict, then every pair."""
+    variants' medians, the ratio with its interval and the verdict, then every pair and
+    every interrupted run."""
     lines = [f"**{label}: {comparison.verdict}**: {comparison.reason}", ""]
     if comparison.verdict == ComparisonVerdict.NOTHING_TO_VERIFY:
         return lines
@@ -137,13 +138,15 @@ def comparison_markdown(comparison: Comparison, label: str) -> list[str]:
         *("-" if (v := variants.get(name)) is None else settings_cell(v) for name in VARIANTS),
     ]
     judged = [
-        ("ratio (current ÷ suggested wall)", "", ratio_cell(comparison)),
+        ("ratio (current ÷ suggested wall, geometric mean)", "", ratio_cell(comparison)),
         ("verdict", "", comparison.verdict),
     ]
     lines += table(("", *VARIANTS), [settings, *comparison_rows(comparison), *judged])
     if comparison.pairs:
         header = ("pair", "current wall", "suggested wall", "ratio")
         lines += ["", *table(header, pair_rows(comparison))]
+    if comparison.interrupted:
+        lines += ["", *(f"- {line}" for line in interrupted_lines(comparison))]
     return [*lines, ""]
 
 
@@ -393,6 +396,7 @@ def _observed_details(report: Report) -> list[str]:
         "",
         f"Totals: {totals_line(observed)}.",
         "",
+        *([f"Plan resolved with {plan_environ_line(observed)}.", ""] if observed.command else []),
         *code_block(sparkline(resample(observed.timeline), observed.cpus).plain),
         "",
     ]

@@ -96,7 +96,16 @@ def _totals(observed: Observed) -> Table:
     grid.add_row(
         "processes", f"{len(observed.processes)} seen, at most {observed.peak_processes} at once"
     )
+    if observed.command is not None:  # --pid plans with the process's own environment
+        grid.add_row("plan from", plan_environ_line(observed))
     return grid
+
+
+def plan_environ_line(observed: Observed) -> str:
+    """Whose threading variables the plan was resolved with."""
+    if observed.plan_environ_pid is None:
+        return "the doctor's environment"
+    return f"the variables of pid {observed.plan_environ_pid}, the process that ran LensKit"
 
 
 def _process_table(observed: Observed, full: bool) -> Table:

@@ -106,7 +106,7 @@ def test_a_bench_time_out_of_range_is_a_usage_error() -> None:
 
 
 def test_text_output_has_a_measured_section_with_one_line_per_run() -> None:
-    result = run_cli(script("lkdoctor"), "--bench-time", "0.3", env={"COLUMNS": "100"})
+    result = run_cli(script("lkdoctor"), "--bench-time", "0.3", add_env={"COLUMNS": "100"})
     assert result.returncode == 0, result.stderr
     measured = result.stdout.split("Measured", 1)[1]
     assert "rayon-1" in measured and "right-sized" in measured

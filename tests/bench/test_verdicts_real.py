@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import pytest
 from fixtures.real_cgroup import make_quota_group
-from helpers import run_cli
+from helpers import run_cli, target_environ
 
 pytestmark = pytest.mark.torch
 
@@ -88,7 +88,7 @@ def measure(
         cpus=cpus, priority=priority, plan=sorted(plan), threading=THREADING_VARIABLE
     )
     for _attempt in range(2):
-        result = run_cli(*prefix, sys.executable, "-c", code, env=plan, timeout=300)
+        result = run_cli(*prefix, sys.executable, "-c", code, env=target_environ(plan), timeout=300)
         assert result.returncode == 0, result.stderr
         outcome = json.loads(result.stdout.strip().splitlines()[-1])
         if outcome["verdict"] != "inconclusive":

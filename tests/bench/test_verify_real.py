@@ -9,15 +9,15 @@ step of a real FlexMF training); elsewhere the structure and the arithmetic are.
 from __future__ import annotations
 
 import json
+import math
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from helpers import run_cli, script, target_environ
-
-from lkdoctor.report import report_json_schema
+from schema_contract import validate_report
 
 #: 256 threads at peak: the suggestion (2 threads) measured faster by a wide margin.
 STRONG = {"LK_NUM_THREADS": "16", "LK_NUM_BACKEND_THREADS": "16"}
@@ -34,12 +34,13 @@ def doctor(tmp_path: Path, *args: str, env: dict[str, str]) -> dict[str, Any]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(path.read_text())
-    jsonschema.validate(data, report_json_schema())
+    validate_report(data)  # the committed contract
     return data
 
 
 def assert_arithmetic(comparison: dict[str, Any], pairs: int) -> None:
-    """Each pair's ratio is its walls' ratio; the spread is the pairs' min and max."""
+    """Each pair's ratio is its walls' ratio; the spread is the pairs' min and max; the
+    ratio is their geometric mean, inside its interval."""
     assert len(comparison["pairs"]) == pairs
     ratios = []
     for pair in comparison["pairs"]:
@@ -49,22 +50,26 @@ def assert_arithmetic(comparison: dict[str, Any], pairs: int) -> None:
     assert comparison["ratio_min"] == pytest.approx(min(ratios), abs=1e-4)
     assert comparison["ratio_max"] == pytest.approx(max(ratios), abs=1e-4)
     assert comparison["ratio_min"] <= comparison["ratio"] <= comparison["ratio_max"]
+    geometric_mean = math.exp(statistics.fmean(math.log(r) for r in ratios))
+    assert comparison["ratio"] == pytest.approx(geometric_mean, rel=1e-3)
+    assert comparison["interval_low"] <= comparison["ratio"] <= comparison["interval_high"]
+    assert comparison["interrupted"] == []
 
 
 def assert_verified_improved(data: dict[str, Any], dialect: str) -> None:
     assert data["plan"]["dialect"] == dialect
     verification = data["bench"]["verification"]
     assert verification["subject"] == "benchmark" and verification["stopped"] is None
-    assert_arithmetic(verification, pairs=3)
+    assert_arithmetic(verification, pairs=5)
     current, suggested = verification["variants"]
     assert current["threads_planned"] == 256 and suggested["threads_planned"] <= 2
     assert suggested["env"] == data["plan"]["suggested_env"]
-    assert current["runs"] == suggested["runs"] == 3
+    assert current["runs"] == suggested["runs"] == 5
     # hundreds of threads on the machine's CPUs wait far more than the suggestion's
     assert current["threads"] > suggested["threads"]
     assert current["wait_share"] > suggested["wait_share"]
     assert verification["verdict"] == "improved", verification["reason"]
-    assert verification["ratio_min"] >= 1.1
+    assert verification["interval_low"] >= 1.1
     assert verification["reason"].startswith(
         "the suggested settings ran the same plan-shaped work "
     )
@@ -110,8 +115,9 @@ def test_verify_is_not_combined_with_no_bench_or_a_command() -> None:
 @pytest.mark.lenskit2025
 def test_compare_a_lenskit_training_is_measured_improved(tmp_path: Path) -> None:
     """A real FlexMF training (LensKit 2025.8.1, torch) under 16 × 16 threads and under the
-    suggestion, 3 pairs: its own output passes through, each run is measured as a process
-    tree, and the suggestion is measured faster in every pair.
+    suggestion, the default 3 pairs: its own output passes through, each run is measured as
+    a process tree, and the suggestion is measured faster: the pairs' 95% interval lies above
+    1.1 (3 pairs of 1.7-2.2x on this machine gave 1.3-2.6x).
 
     Torch's intra-op pool follows LK_NUM_BACKEND_THREADS, and every batch's AdamW step runs
     its elementwise kernels over the whole embedding tables (192 000 values, above torch's
@@ -130,7 +136,7 @@ def test_compare_a_lenskit_training_is_measured_improved(tmp_path: Path) -> None
     }
     path = tmp_path / "r.json"
     result = run_cli(
-        script("lkdoctor"), "--compare", "--repeat", "3", "--json", "--report", str(path),
+        script("lkdoctor"), "--compare", "--json", "--report", str(path),
         "--", sys.executable, str(TRAIN_TARGET),
         env=target_environ(env), timeout=600,
     )  # fmt: skip
@@ -138,7 +144,7 @@ def test_compare_a_lenskit_training_is_measured_improved(tmp_path: Path) -> None
     lines = result.stdout.splitlines()
     assert len(lines) == 6 and all(line.startswith("trained FlexMF on ") for line in lines)
     data = json.loads(path.read_text())
-    jsonschema.validate(data, report_json_schema())
+    validate_report(data)
     comparison = data["comparison"]
     assert comparison["subject"] == "command" and comparison["stopped"] is None
     assert_arithmetic(comparison, pairs=3)
@@ -153,7 +159,7 @@ def test_compare_a_lenskit_training_is_measured_improved(tmp_path: Path) -> None
     assert current["threads"] > suggested["threads"]
     assert current["wait_share"] > suggested["wait_share"]
     assert comparison["verdict"] == "improved", comparison["reason"]
-    assert comparison["ratio_min"] >= 1.1
+    assert comparison["interval_low"] >= 1.1
     assert comparison["reason"].startswith("the suggested settings ran your command ")
     [plan] = [f for f in data["findings"] if f["id"] == "plan-oversubscribed"]
     assert plan["remediation"].endswith(f"; measured: {comparison['reason']}")

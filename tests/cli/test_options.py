@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from helpers import run_cli, script
+from helpers import run_cli, script, target_environ
 from schema_contract import committed_schema
 
 from lkdoctor.cli import doctor, lenskit
@@ -68,13 +68,15 @@ def test_no_ansi_when_piped_or_no_color() -> None:
     piped = run_cli(script("lkdoctor"), "--no-bench")
     assert not ANSI.search(piped.stdout)
     forced = run_cli(
-        script("lkdoctor"), "--no-bench", env={"NO_COLOR": "1", "FORCE_COLOR": "", "TERM": "xterm"}
+        script("lkdoctor"),
+        "--no-bench",
+        add_env={"NO_COLOR": "1", "FORCE_COLOR": "", "TERM": "xterm"},
     )
     assert not ANSI.search(forced.stdout)
 
 
 def test_text_fits_80_columns() -> None:
-    result = run_cli(script("lkdoctor"), "--no-bench", env={"COLUMNS": "80"})
+    result = run_cli(script("lkdoctor"), "--no-bench", add_env={"COLUMNS": "80"})
     widths = [len(line) for line in result.stdout.splitlines()]
     assert max(widths) <= 80, result.stdout
 
@@ -82,7 +84,9 @@ def test_text_fits_80_columns() -> None:
 @pytest.fixture(scope="module")
 def real_report() -> dict[str, Any]:
     """One real report, with an invalid LK_* value so that it has a finding."""
-    result = run_cli(script("lkdoctor"), "--json", "--no-bench", env={"LK_NUM_THREADS": "x"})
+    result = run_cli(
+        script("lkdoctor"), "--json", "--no-bench", env=target_environ({"LK_NUM_THREADS": "x"})
+    )
     assert result.returncode == 0, result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
     assert report["findings"] and report["plan"]["levels"] and report["errors"] == []

@@ -76,7 +76,7 @@ def test_bad_lenskit_variable_is_a_finding_and_fail_on_exits_1() -> None:
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
-    result = run_cli(script("lkdoctor"), *args, env=NO_GITHUB)
+    result = run_cli(script("lkdoctor"), *args, add_env=NO_GITHUB)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert message in result.stderr
@@ -91,7 +91,7 @@ def test_unknown_lenskit_command_is_one_line_exit_2() -> None:
 
 
 def test_pid_of_no_process_is_a_usage_error() -> None:
-    result = run_cli(script("lkdoctor"), "--pid", "4194303", env=NO_GITHUB)  # above pid_max
+    result = run_cli(script("lkdoctor"), "--pid", "4194303", add_env=NO_GITHUB)  # above pid_max
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
@@ -155,10 +155,14 @@ def test_markdown_format_on_stdout() -> None:
 
 
 def test_color_always_never_and_no_color() -> None:
-    always = run_cli(script("lkdoctor"), "--no-bench", "--color", "always", env=NO_GITHUB)
+    always = run_cli(script("lkdoctor"), "--no-bench", "--color", "always", add_env=NO_GITHUB)
     assert ANSI.search(always.stdout)
     never = run_cli(
-        script("lkdoctor"), "--no-bench", "--color", "never", env={**NO_GITHUB, "FORCE_COLOR": "1"}
+        script("lkdoctor"),
+        "--no-bench",
+        "--color",
+        "never",
+        add_env={**NO_GITHUB, "FORCE_COLOR": "1"},
     )
     assert not ANSI.search(never.stdout)
     assert make_console("auto", {"NO_COLOR": "1"}).color_system is None

@@ -78,7 +78,7 @@ def ray_cluster(planted: dict[str, str]) -> Iterator[LocalRayCluster]:
 
 
 def _doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_cli(script("lkdoctor"), *args, env=env, timeout=240)
+    return run_cli(script("lkdoctor"), *args, add_env=env, timeout=240)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,8 @@ from helpers import run_cli, script, target_environ
 from schema_contract import committed_schema
 
 PY = sys.executable
+#: 16 threads × 16 backend threads: more than the CPUs of any machine these tests run on.
+STRONG = {"LK_NUM_THREADS": "16", "LK_NUM_BACKEND_THREADS": "16"}
 
 
 def validated(text: str) -> dict[str, Any]:
@@ -39,11 +41,22 @@ def test_a_report_with_its_benchmarks() -> None:
     assert data["bench"]["verdict"] != "skipped" and data["cpu"] and data["pools"]
 
 
-def test_reports_without_benchmarks_and_with_apply() -> None:
-    for extra in ([], ["--apply"], ["--full"]):
+@pytest.fixture(scope="module")
+def no_bench_report() -> str:
+    """One `--json --no-bench` report, shared: each doctor run costs seconds on a busy CI machine."""
+    result = doctor("--json", "--no-bench")
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout
+
+
+def test_reports_without_benchmarks_and_with_apply(no_bench_report: str) -> None:
+    outputs = [no_bench_report]
+    for extra in (["--apply"], ["--full"]):
         result = doctor("--json", "--no-bench", *extra)
         assert result.returncode in (0, 1), result.stderr
-        data = validated(result.stdout)
+        outputs.append(result.stdout)
+    for output in outputs:
+        data = validated(output)
         assert data["bench"]["verdict"] == "skipped" and data["plan"] is not None
 
 
@@ -68,15 +81,55 @@ def test_reports_on_a_command_and_a_comparison() -> None:
     run = doctor("--json", "--no-bench", "--", PY, "-c", code)
     assert run.returncode == 0, run.stderr
     assert len(validated(run.stderr)["observed"]["processes"]) == 2
-    compared = doctor("--json", "--no-bench", "--compare", "--", PY, "-c", "pass")
+    compared = doctor(
+        "--json", "--no-bench", "--compare", "--", PY, "-c", "pass", env=target_environ(STRONG)
+    )
     assert compared.returncode in (0, 1), compared.stderr
-    assert validated(compared.stderr)["comparison"] is not None
+    comparison = validated(compared.stderr)["comparison"]
+    # a real comparison: 3 pairs by default, their ratio and its interval
+    assert len(comparison["pairs"]) == 3 and len(comparison["variants"]) == 2
+    assert comparison["interval_low"] <= comparison["ratio"] <= comparison["interval_high"]
+
+
+def test_a_verify_report() -> None:
+    result = doctor("--json", "--verify", "--bench-time", "0.5", env=target_environ(STRONG))
+    assert result.returncode in (0, 1), result.stderr
+    verification = validated(result.stdout)["bench"]["verification"]
+    assert verification["subject"] == "benchmark" and len(verification["pairs"]) == 5
+    assert verification["interval_low"] <= verification["ratio"] <= verification["interval_high"]
+
+
+def test_the_committed_schema_refuses_a_measured_verdict_without_its_measurement(
+    no_bench_report: str,
+) -> None:
+    """A comparison judged without pairs, a ratio or an interval breaks the contract."""
+    data = json.loads(no_bench_report)
+    measured = {
+        "subject": "command",
+        "verdict": "improved",
+        "noise": 0.1,
+        "variants": [],
+        "pairs": [],
+        "interrupted": [],
+        "ratio": None,
+        "interval_low": None,
+        "interval_high": None,
+    }
+    for broken in (
+        {k: v for k, v in measured.items() if k != "pairs"},  # no pairs key
+        measured,  # improved from no pair, no ratio
+    ):
+        data["comparison"] = broken
+        with pytest.raises(jsonschema.ValidationError):
+            validated(json.dumps(data))
+    data["comparison"] = {**measured, "verdict": "inconclusive"}
+    validated(json.dumps(data))  # no verdict: nothing needs to be measured yet
 
 
 @pytest.mark.lenskit2025
 def test_a_lenskit_2025_plan(tmp_path: Path) -> None:
     env = {"LK_NUM_PROCS": "2", "LK_NUM_THREADS": "2,1"}
-    result = run_cli(script("lenskit"), "doctor", "--json", "--no-bench", env=env)
+    result = run_cli(script("lenskit"), "doctor", "--json", "--no-bench", env=target_environ(env))
     assert result.returncode in (0, 1), result.stderr
     plan = validated(result.stdout)["plan"]
     assert plan["dialect"] == "2025" and plan["lenskit_resolved"] is not None

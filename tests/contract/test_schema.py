@@ -41,7 +41,8 @@ def test_the_model_keeps_the_committed_schema() -> None:
     if os.environ.get(UPDATE_VARIABLE) == "1":
         refused = may_write(SCHEMA_VERSION, recorded_version(), changelog)
         assert refused is None, refused
-        if not SCHEMA_FILE.exists() or committed_schema() != current:
+        stale = not SCHEMA_FILE.exists() or committed_schema() != current
+        if stale or recorded_version() != SCHEMA_VERSION:
             write(current, SCHEMA_VERSION)
     file = committed_schema() if SCHEMA_FILE.exists() else None
     problem = verdict(current, SCHEMA_VERSION, file, recorded_version(), changelog)
@@ -60,10 +61,8 @@ def test_json_schema_option_prints_the_committed_schema_when_unchanged() -> None
     result = run_cli(script("lkdoctor"), "--json-schema")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    if recorded_version() == SCHEMA_VERSION:
-        assert printed == committed_schema(), f"the file is stale: {REGENERATE}"
-    else:  # a bump in progress: what is printed is the new version
-        assert printed["title"].endswith(SCHEMA_VERSION)
+    assert recorded_version() == SCHEMA_VERSION, f"the file is stale: {REGENERATE}"
+    assert printed == committed_schema(), f"the file is stale: {REGENERATE}"
 
 
 # --- the rule itself, on made-up schemas and changelogs --------------------------------------
@@ -79,7 +78,8 @@ RELEASED_ONLY = "# Changelog\n\n## [Unreleased]\n\n### Fixed\n- a bug\n\n## [2.1
     [
         (OLD, "2.0", "2.0", RELEASED_ONLY, True),  # unchanged
         (NEW, "2.0", "2.0", ANNOUNCED, False),  # changed, no bump
-        (NEW, "2.1", "2.0", ANNOUNCED, True),  # bumped and announced
+        (NEW, "2.1", "2.0", ANNOUNCED, False),  # bumped and announced, the file not rewritten
+        (OLD, "2.1", "2.0", ANNOUNCED, False),  # the same keys, but the file's version is old
         (NEW, "2.1", "2.0", RELEASED_ONLY, False),  # bumped, announced only in a release
         (NEW, "2.2", "2.0", ANNOUNCED, False),  # the changelog names another version
         (NEW, "2.0", "2.1", ANNOUNCED, False),  # a version going back, not announced
@@ -89,6 +89,12 @@ def test_the_rule(
     current: dict[str, Any], version: str, file_version: str, changelog: str, keeps: bool
 ) -> None:
     assert (verdict(current, version, OLD, file_version, changelog) is None) is keeps
+
+
+def test_a_bumped_version_keeps_the_contract_once_the_file_is_regenerated() -> None:
+    assert verdict(NEW, "2.1", NEW, "2.1", ANNOUNCED) is None
+    stale = verdict(NEW, "2.1", OLD, "2.0", ANNOUNCED)
+    assert stale is not None and REGENERATE in stale and "still records 2.0" in stale
 
 
 def test_changes_are_named_in_the_message() -> None:

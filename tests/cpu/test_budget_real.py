@@ -39,7 +39,7 @@ def own_quota_group(request: pytest.FixtureRequest) -> Iterator[QuotaGroup]:
 
 
 def doctor_json(*prefix: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = run_cli(*prefix, script("lkdoctor"), "--json", "--no-bench", env=env)
+    result = run_cli(*prefix, script("lkdoctor"), "--json", "--no-bench", add_env=env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     data: dict[str, Any] = json.loads(result.stdout)

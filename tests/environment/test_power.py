@@ -105,7 +105,7 @@ def test_power_option_end_to_end(tmp_path: Path, prometheus: str) -> None:
     assert done.returncode == 0, done.stderr
     power = json.loads(done.stdout)["environment"]["compute"]["power"]
     assert power["status"] == "measured" and power["readings"][0]["joules"] == 4500.5
-    text = run_cli(*args, env={"COLUMNS": "200"}, timeout=600)
+    text = run_cli(*args, add_env={"COLUMNS": "200"}, timeout=600)
     assert "Power Machine box: System power 4.50 kJ (in last 60s)" in text.stdout
     without = run_cli("lkdoctor", "--no-bench", "--json", "-R", str(root), timeout=600)
     assert json.loads(without.stdout)["environment"]["compute"]["power"] is None  # opt-in

@@ -9,6 +9,7 @@ Rayon thread nothing else adds to it), so ``j × b`` threads want a CPU while it
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,15 @@ TARGET = Path(__file__).parent.parent / "lenskit_batch_target.py"
 #: Seconds left out at each end of the scoring phase: the jobs start and stop there.
 EDGE = 0.3
 MARGIN = 1.1  # schedstat charges a wait to the interval it ends in
+#: The run is pinned to two of this test's own CPUs: the plans below are sized for 2.
+CPUS = 2
+
+
+def pinned_cpus() -> set[int]:
+    """The first ``CPUS`` CPUs this test may use."""
+    mine = sorted(os.sched_getaffinity(0))
+    assert len(mine) >= CPUS, f"these tests need {CPUS} CPUs, this process may use {mine}"
+    return set(mine[:CPUS])
 
 
 def batch_run(tmp_path: Path, threads: int, backend: int, jobs: int) -> dict[str, Any]:
@@ -37,9 +47,12 @@ def batch_run(tmp_path: Path, threads: int, backend: int, jobs: int) -> dict[str
     }
     report = tmp_path / f"report-{threads}-{backend}-{jobs}.json"
     doctor = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report)]
+    pinned = pinned_cpus()
     result = subprocess.run(
         [*doctor, "--", sys.executable, str(TARGET)],
         env=target_environ(env),
+        # the doctor and the run on exactly 2 CPUs, whatever the machine has
+        preexec_fn=lambda: os.sched_setaffinity(0, pinned),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -87,7 +100,7 @@ def test_an_oversubscribed_thread_pool_run_keeps_its_planned_demand_runnable(
 ) -> None:
     data = batch_run(tmp_path, threads=1, backend=2, jobs=2)
     cpus = data["observed"]["cpus"]
-    assert cpus == 2
+    assert cpus == CPUS
     resolved = data["plan"]["lenskit_resolved"]
     assert (resolved["num_batch_jobs"], resolved["num_backend_threads"]) == (2, 2)
     demand = planned_thread_pool_demand(resolved)  # 4 on 2 CPUs
@@ -110,7 +123,7 @@ def test_a_fitting_thread_pool_run_stays_within_its_plan(tmp_path: Path) -> None
     cpus = data["observed"]["cpus"]
     resolved = data["plan"]["lenskit_resolved"]
     demand = planned_thread_pool_demand(resolved)  # 2 on 2 CPUs
-    assert demand == cpus == 2
+    assert demand == cpus == CPUS
     row = lenskit_row(data)
     assert row["planned_threads"] == demand and row["threads"] >= 1 + 2
     load = scoring_load(data)

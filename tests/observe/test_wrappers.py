@@ -14,10 +14,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers import run_cli, script
+import pytest
+from helpers import run_cli, script, target_environ
+from rich.console import Console
+
+from lkdoctor.render.text import render_text
+from lkdoctor.report import Report
 
 TARGET = Path(__file__).parent.parent / "lenskit_pool_target.py"
 PY = sys.executable
+#: The doctor's own settings, nothing inherited: level 0 of the plan is 2 threads × 3
+#: backend threads = 6 in both LensKit lines, whatever the machine's CPUs.
+SETTINGS = {"LK_NUM_THREADS": "2", "LK_NUM_BACKEND_THREADS": "3"}
+LEVEL_0_THREADS = 6
 
 
 def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
@@ -26,7 +35,7 @@ def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
     result = run_cli(
         script("lenskit"),
         *("doctor", "--no-bench", "--json", "--report", str(report), "--", *command),
-        env={"LK_NUM_THREADS": "2"},
+        env=target_environ(SETTINGS),
     )
     assert result.returncode == 0, result.stderr
     [line] = [line for line in result.stdout.splitlines() if line.startswith("lenskit ")]
@@ -36,12 +45,6 @@ def observe(tmp_path: Path, *command: str) -> tuple[dict[str, Any], int, int]:
 
 def rows_by_pid(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {row["pid"]: row for row in data["observed"]["processes"]}
-
-
-def planned_at_level_zero(data: dict[str, Any]) -> int:
-    """Threads the plan gives one process at level 0: its demand over its processes."""
-    [level] = [level for level in data["plan"]["levels"] if level["level"] == 0]
-    return max(level["demand"] // max(level["instances"], 1), 1)
 
 
 def test_bash_c_is_a_wrapper_and_levels_count_from_the_lenskit_process(tmp_path: Path) -> None:
@@ -60,17 +63,28 @@ def test_bash_c_is_a_wrapper_and_levels_count_from_the_lenskit_process(tmp_path:
     assert runs_lenskit["ppid"] == root["pid"]
     assert "lenskit._accel" in runs_lenskit["libraries"]
     assert (runs_lenskit["level"], runs_lenskit["wrapper"]) == (0, False)
-    assert runs_lenskit["planned_threads"] == planned_at_level_zero(data)
+    assert runs_lenskit["planned_threads"] == LEVEL_0_THREADS
+    assert observed["plan_environ_pid"] == lenskit  # bash passed the doctor's on unchanged
     # its child is one level below it, not two below the wrapper
     assert rows[child]["ppid"] == lenskit
     assert (rows[child]["level"], rows[child]["wrapper"]) == (1, False)
     assert observed["exit_status"] == 0
 
 
-def test_env_execs_the_program_so_the_root_runs_lenskit(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def env_wrapped(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], int, int]:
+    """One run under `env LK_NUM_THREADS=1`, shared by the tests that read it (each run of
+    the LensKit target under the doctor costs tens of seconds on a busy machine)."""
     env = shutil.which("env")
     assert env
-    data, lenskit, child = observe(tmp_path, env, "LK_NUM_THREADS=1", PY, str(TARGET))
+    folder = tmp_path_factory.mktemp("env-wrapped")
+    return observe(folder, env, "LK_NUM_THREADS=1", PY, str(TARGET))
+
+
+def test_env_execs_the_program_so_the_root_runs_lenskit(
+    env_wrapped: tuple[dict[str, Any], int, int],
+) -> None:
+    data, lenskit, child = env_wrapped
     observed = data["observed"]
     rows = rows_by_pid(data)
     # env replaced itself with Python: one process, seen first as env, later as Python
@@ -80,5 +94,19 @@ def test_env_execs_the_program_so_the_root_runs_lenskit(tmp_path: Path) -> None:
     assert root["env"]["LK_NUM_THREADS"] == "1"  # as env set it for the program
     assert (root["level"], root["wrapper"]) == (0, False)
     assert not [row for row in rows.values() if row["wrapper"]]
-    assert root["planned_threads"] == planned_at_level_zero(data)
+    # the plan is LensKit's, resolved with the variables env gave it: 1 thread × 3 backend
+    # threads, not the doctor's 2 × 3
+    assert observed["plan_environ_pid"] == lenskit
+    assert data["plan"]["levels"][0]["threads"] == 1
+    assert root["planned_threads"] == 3
     assert (rows[child]["ppid"], rows[child]["level"]) == (lenskit, 1)
+
+
+def test_the_text_report_says_whose_environment_the_plan_came_from(
+    env_wrapped: tuple[dict[str, Any], int, int],
+) -> None:
+    data, lenskit, _ = env_wrapped
+    console = Console(width=200, record=True, color_system=None)
+    render_text(Report.model_validate(data), console)
+    shown = console.export_text()
+    assert f"plan from    the variables of pid {lenskit}, the process that ran LensKit" in shown

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import run_cli
+from helpers import run_cli, target_environ
 from pydantic import TypeAdapter, ValidationError
 from toy_lenskit2099 import LENSKIT_2099, VARIABLE, ThreadPlan2099
 
@@ -160,7 +160,7 @@ def test_a_registered_line_with_its_own_shape_is_resolved_checked_and_rendered()
     assert toy_shape["properties"]["dialect"]["const"] == "2099"
     assert "threads_source" in toy_shape["required"]
 
-    result = run_cli(sys.executable, REGISTERED, *args, "--json", env=env)
+    result = run_cli(sys.executable, REGISTERED, *args, "--json", env=target_environ(env))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     jsonschema.validate(data, schema)
@@ -183,10 +183,14 @@ def test_a_registered_line_with_its_own_shape_is_resolved_checked_and_rendered()
     assert read_back.returncode == 0, read_back.stderr
     assert json.loads(read_back.stdout) == data  # the JSON reads back as the same report
 
-    text = run_cli(sys.executable, REGISTERED, *args, "--color", "never", env=env).stdout
+    text = run_cli(
+        sys.executable, REGISTERED, *args, "--color", "never", env=target_environ(env)
+    ).stdout
     assert "dialect 2099: chosen with --dialect 2099" in text
     assert f"threads_source = {VARIABLE}" in text  # what the shape adds, no view written
     assert f"export {VARIABLE}={effective}" in text
-    markdown = run_cli(sys.executable, REGISTERED, *args, "--format", "markdown", env=env).stdout
+    markdown = run_cli(
+        sys.executable, REGISTERED, *args, "--format", "markdown", env=target_environ(env)
+    ).stdout
     assert f"| threads_source | {VARIABLE} |" in markdown
     assert f"export {VARIABLE}={effective}" in markdown

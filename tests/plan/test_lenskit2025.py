@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, script
+from helpers import run_cli, script, target_environ
 
 from lkdoctor.checks.plan import check
 from lkdoctor.model import ThreadPlan2025, ToolInfo
@@ -226,7 +226,7 @@ def test_another_installed_lenskit_version_is_found_and_reported(tmp_path: Path)
         "print(json.dumps({'plan': report.plan.model_dump(), "
         "'findings': [f.id for f in report.findings]}))\n"
     )
-    result = run_cli(sys.executable, "-c", code, env={"PYTHONPATH": str(tmp_path)})
+    result = run_cli(sys.executable, "-c", code, add_env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["plan"]["lenskit_resolved"] is None
@@ -263,7 +263,7 @@ def test_without_lenskit_the_report_has_null_and_no_lenskit_finding() -> None:
         "from lkdoctor.cli import doctor\n"
         "doctor(['--json', '--no-bench'])\n"
     )
-    result = run_cli(sys.executable, "-c", code, env={"LK_NUM_THREADS": "abc"})
+    result = run_cli(sys.executable, "-c", code, env=target_environ({"LK_NUM_THREADS": "abc"}))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     plan = report["plan"]

@@ -67,7 +67,13 @@ def rows_of(markdown: str) -> dict[str, list[str]]:
 
 def test_markdown_shows_both_runs_the_ratio_and_the_verdict() -> None:
     comparison = verified()
-    assert (comparison.ratio_min, comparison.ratio, comparison.ratio_max) == (1.5, 1.6, 2.0)
+    assert (comparison.ratio_min, comparison.ratio_max) == (1.5, 2.0)
+    # the geometric mean of 2.0, 1.5 and 1.6, and its 95% t interval on the log-ratios
+    assert (comparison.interval_low, comparison.ratio, comparison.interval_high) == (
+        1.1594,
+        1.6869,
+        2.4543,
+    )
     text = render_markdown(with_verification(comparison))
     measured = text.split(" Measured</summary>", 1)[1].split("</details>", 1)[0]
     assert "**suggestion verified: improved**: the suggested settings ran the same " in measured
@@ -83,7 +89,10 @@ def test_markdown_shows_both_runs_the_ratio_and_the_verdict() -> None:
     assert cells["CPU time"] == ["3.80 s", "2.16 s"]
     assert cells["waiting for a CPU"] == ["75%", "10%"]
     assert cells["runs"] == ["3", "3"]
-    assert cells["ratio (current ÷ suggested wall)"] == ["", "1.6× (1.5–2.0×, 3 pairs)"]
+    assert cells["ratio (current ÷ suggested wall, geometric mean)"] == [
+        "",
+        "1.7× (95% interval 1.2–2.5×, 3 pairs)",
+    ]
     assert cells["verdict"] == ["", "improved"]
     # every pair, in the order measured, with its own ratio
     assert cells["pair"] == ["current wall", "suggested wall", "ratio"]
@@ -109,5 +118,27 @@ def test_text_shows_the_same_cells() -> None:
     measured = shown[shown.index("suggestion verified") - 400 :]
     assert re.search(r"wall time\s+2\.00 s\s+1\.20 s", shown)
     assert re.search(r"waiting for a CPU\s+75%\s+10%", shown)
-    assert "with the suggestion: 1.6× faster (median; 1.5–2.0×, 3 pairs)" in shown
+    assert (
+        "with the suggestion: 1.7× faster (geometric mean; 95% interval 1.2–2.5×, 3 pairs)" in shown
+    )
     assert "suggestion verified: improved" in measured
+
+
+def test_an_interrupted_run_is_listed_in_both_formats() -> None:
+    cut = VariantRun(
+        variant="suggested",
+        wall_seconds=2.0,
+        cpu_seconds=1.0,
+        wait_seconds=0.1,
+        threads=3,
+        interrupted_by="SIGINT",
+    )
+    runs = [run("current", 10.0, 9.0, 0.5, 8), cut]
+    variants = [summarise(v, [r for r in runs if r.variant == v]) for v in ("current", "suggested")]
+    comparison = compare("command", runs, variants, work="your command", stopped="interrupted")
+    report = Report(tool=TOOL, comparison=comparison)
+    line = "interrupted, not paired: a suggested run (SIGINT, exit status 0, 2.00 s)"
+    assert f"- {line}" in render_markdown(report)
+    console = Console(width=120, record=True, color_system=None)
+    render_text(report, console)
+    assert line in console.export_text()
