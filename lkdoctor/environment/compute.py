@@ -26,8 +26,10 @@ from lkdoctor.model import Compute, GpuDevice, PythonRuntime, TorchBackend
 #: How long the child that reads the devices' properties may take (it imports torch).
 GPU_CHILD_TIMEOUT = 120.0
 
-#: ``Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz``: the frequency the vendor advertises.
-_BRAND_FREQUENCY = re.compile(r"(\d+(?:\.\d+)?)\s*([GM])Hz", re.IGNORECASE)
+#: ``Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz``: the frequency the vendor advertises. The
+#: number starts only where a run of digits starts, and possessive quantifiers never give
+#: digits back: a long run of digits is scanned once, not once per position (quadratic).
+_BRAND_FREQUENCY = re.compile(r"(?<![\d.])(\d++(?:\.\d++)?+)\s*+([GM])Hz", re.IGNORECASE)
 
 #: Run by ``sys.executable -c``: torch's own answer for every visible device, one JSON line.
 _GPU_CHILD = """
