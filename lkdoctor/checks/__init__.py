@@ -14,6 +14,7 @@ from . import observed as observed_checks
 from . import plan as plan_checks
 from . import pools as pools_checks
 from . import verification
+from . import workers as workers_checks
 
 CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cpu_checks.check,
@@ -21,6 +22,7 @@ CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cluster_checks.check,
     pools_checks.check,
     observed_checks.check,
+    workers_checks.check,
     bench_checks.check,
 )
 

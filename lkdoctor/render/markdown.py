@@ -35,7 +35,7 @@ from lkdoctor.render import (
 from lkdoctor.render.comparison import pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
 from lkdoctor.render.observed import resample, sparkline, totals_line
-from lkdoctor.render.workers import mode_line, script_line
+from lkdoctor.render.workers import all_memory_lines, mode_line, script_line
 from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
@@ -425,6 +425,7 @@ def _workers_details(report: Report) -> list[str]:
     methods = [(m.part, m.method, m.source) for m in workers.start_methods]
     lines += [*table(("part", "start method", "source"), methods), ""]
     lines += [f"- {note}" for note in workers.notes]
+    lines += [f"- {cell(line)}" for line in all_memory_lines(report)]
     lines += [f"- script {cell(script_line(check))}" for check in workers.scripts]
     lines += [
         f"- worker {p.pid} ({p.kind}, {p.start_method})"
