@@ -79,7 +79,8 @@ def model_findings(
     peak = model.predicted_peak_bytes
     if budget is not None and peak is not None and peak > budget:
         findings.append(over_limit_finding(model, memory, peak, budget))
-    copied = max(model.in_band_bytes or 0, model.worker_model_bytes or 0)
+    # the in-band pickle is the copy; worker_model_bytes also holds the modules it imports
+    copied = model.in_band_bytes or 0
     if count > 1 and copied >= COPIED_INFO_BYTES:
         total = copied * count
         heavy = budget is not None and total >= budget * COPIED_WARNING_SHARE

@@ -15,12 +15,9 @@ from typing import Any
 
 import pytest
 from helpers import run_cli, script
+from workers_shared import REAL_TIMEOUT, TARGET
 
 from lkdoctor.host.shm import orphan_segments
-
-TARGET = Path(__file__).with_name("model_target.py")
-#: Loading, measuring and spawning a worker that imports torch, on a loaded 2-CPU machine.
-REAL_TIMEOUT = 400
 
 
 class Evaluated:
@@ -55,7 +52,7 @@ def test_a_missing_model_is_a_one_line_usage_error(tmp_path: Path) -> None:
     ("name", "content", "expected"),
     [
         ("text.pkl", b"this is a README, not a model\n", "UnpicklingError"),
-        ("truncated.pkl", pickle.dumps(list(range(10000)))[:500], "EOFError"),
+        ("truncated.pkl", pickle.dumps(list(range(10000)))[:500], "truncated"),
         ("raises.pkl", pickle.dumps(Evaluated("1 / 0")), "ZeroDivisionError"),
     ],
 )
@@ -115,20 +112,6 @@ def test_a_model_that_allocates_10_gb_under_a_limit_takes_only_the_child_down(
 
 
 # --- real LensKit models --------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def saved_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A numpy-backed (ItemKNN) and a torch-backed (FlexMF) pipeline, trained once."""
-    folder = tmp_path_factory.mktemp("models")
-    saved = {}
-    for kind in ("itemknn", "flexmf"):
-        path = folder / f"{kind}.pkl"
-        subprocess.run(
-            [sys.executable, str(TARGET), "save", kind, str(path)], check=True, timeout=600
-        )
-        saved[kind] = path
-    return saved
 
 
 def _orphans() -> set[str]:
