@@ -104,12 +104,14 @@ def observed_line(observed: ObservedMemory) -> str:
     return line
 
 
-def all_memory_lines(report: Report) -> list[str]:
-    """Every memory line of the section, in the order both formats show them."""
+def all_memory_lines(report: Report, observed: ObservedMemory | None = None) -> list[str]:
+    """Every memory line of the section, in the order both formats show them; the
+    observed peak is the report's own (``--pid``, ``-- COMMAND``) unless given."""
     workers = report.workers
     if workers is None:
         return []
-    observed = report.observed.memory if report.observed is not None else None
+    if observed is None and report.observed is not None:
+        observed = report.observed.memory
     lines = memory_lines(workers.memory) if workers.memory is not None else []
     if workers.model is not None:
         lines += model_lines(workers.model, observed)
