@@ -147,6 +147,13 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
     "and under the suggested exports (fresh processes, alternating pairs) and compare.",
 )
 @click.option(
+    "--script",
+    type=click.Path(exists=True, dir_okay=True, path_type=Path),
+    help="Check this Python script (read, never run) for module-level code that starts "
+    'processes outside `if __name__ == "__main__":`, which LensKit\'s spawned batch workers '
+    "would run again; `-- python SCRIPT` is checked by itself.",
+)
+@click.option(
     "--model",
     "model_path",
     type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
@@ -264,6 +271,7 @@ def doctor(
     dialect: str | None,
     project_root: Path | None,
     verify: bool,
+    script: Path | None,
     model_path: Path | None,
     model_timeout: float,
     compare: bool,
@@ -305,6 +313,7 @@ def doctor(
         dialect=dialect,
         project_root=project_root or _group_project_root(),
         verify=verify,
+        script=script,
         model=model_path,
         model_timeout=model_timeout,
     )
@@ -428,7 +437,7 @@ def _doctor_compare(request: Request, options: _ReportOptions, repeat: int) -> N
 
     command = list(request.command)
     # the runs are the measurement: no benchmark of this process
-    request = replace(request, command=(), bench=False)
+    request = replace(request, command=(), bench=False, script_command=tuple(command))
     # asked first: --verify would otherwise be reported as conflicting with --no-bench
     problem = (
         "--compare cannot be combined with --apply, --pid, --ray or --verify"

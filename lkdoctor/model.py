@@ -495,6 +495,11 @@ class Observed(StrictModel):
         description="the run's CPU time counted by its own cgroup (-- COMMAND where the "
         "machine allows), else as sampled, with the reason",
     )
+    oom_kills: int | None = Field(
+        default=None,
+        description="-- COMMAND: out-of-memory kills the kernel counted in the run's memory "
+        "cgroup (or an ancestor) while it ran; null when no counter could be read",
+    )
     memory: ObservedMemory | None = Field(
         default=None, description="the tree's peak memory, /dev/shm use and cgroup counters"
     )
@@ -806,6 +811,9 @@ class UnguardedCall(StrictModel):
         description="the functions and classes of the same file it goes through, in order, "
         "ending at the call of the API",
     )
+    n_jobs: str | None = Field(
+        default=None, description="n_jobs= as written at the API's call (a literal), else null"
+    )
 
 
 class ScriptCheck(StrictModel):
@@ -815,8 +823,9 @@ class ScriptCheck(StrictModel):
     found_by: Literal["--script", "command"] = Field(
         description="given with --script, or found in the command line"
     )
-    status: Literal["protected", "unprotected", "no-process-work", "not-checked"] = Field(
-        description="protected: process work only under the guard; not-checked: see detail"
+    status: Literal["protected", "unprotected", "no-process-work", "not-checked", "inline"] = Field(
+        description="protected: process work only under the guard; inline: python -c, "
+        "stdin or a notebook, which workers cannot re-run; not-checked: see detail"
     )
     detail: str = Field(default="", description="why it was not checked, or what was seen")
     unguarded: list[UnguardedCall] = Field(default_factory=list)

@@ -70,6 +70,9 @@ class Request:
     dialect: str | None = None  # the plan's LensKit dialect; None: the installed one's
     project_root: Path | None = None  # where LensKit 2026's settings files are (-R)
     verify: bool = False  # --verify: measure the suggested exports against the current ones
+    script: Path | None = None  # --script: checked statically for unprotected process work
+    #: --compare's command, whose script is checked like -- COMMAND's
+    script_command: tuple[str, ...] = ()
     model: Path | None = None  # --model: a saved model, loaded and measured in a child
     model_timeout: float = 60.0  # --model-timeout: the child's hard time limit
 
@@ -184,6 +187,7 @@ def collect(
     dialect: str | None = None,
     project_root: Path | None = None,
     verify: bool = False,
+    script: Path | str | None = None,
     model: Path | str | None = None,
     model_timeout: float = 60.0,
 ) -> Report:
@@ -205,6 +209,8 @@ def collect(
     LensKit's); ``project_root`` is where LensKit 2026's settings files are (``-R``).
     ``verify`` (with ``bench``) also measures the suggested exports against the current
     settings, in fresh child processes (``bench.verification``).
+    ``script`` is a Python script checked statically (never run) for module-level process
+    work that spawned batch workers would run again (``workers.scripts``).
     ``model`` (a saved LensKit pipeline or component, pickled) is loaded and measured in a
     child process killed after ``model_timeout`` seconds: what a batch run copies into
     shared memory and into every worker, and the run's predicted peak.
@@ -224,6 +230,7 @@ def collect(
         dialect=dialect,
         project_root=project_root,
         verify=verify,
+        script=Path(script) if script is not None else None,
         model=Path(model) if model is not None else None,
         model_timeout=model_timeout,
     )
@@ -364,7 +371,12 @@ def _collect_here(
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, "plan", attach)
-    report.workers = _section(report, "workers", lambda: collect_workers(report.plan))
+    script_command = request.command or request.script_command
+    report.workers = _section(
+        report,
+        "workers",
+        lambda: collect_workers(report.plan, request.script, script_command, report.observed),
+    )
     if report.workers is not None:
         report.workers.memory = _section(report, "workers", lambda: collect_memory(root, pid))
         if request.model is not None:

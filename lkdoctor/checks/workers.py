@@ -1,23 +1,30 @@
-"""Findings about batch workers' memory: leftover segments, ``/dev/shm`` too small for the
-model, the batch run over the memory budget, and a model copied into every worker."""
+"""Findings about batch workers: scripts that spawned workers would run again, workers
+that re-ran the script, and workers (or the command) a signal killed."""
 
 from __future__ import annotations
 
-import shlex
-
-from lkdoctor.checks.common import human_bytes
-from lkdoctor.model import Finding, MemoryBudget, ModelCost, Severity, Workers
+from lkdoctor.model import (
+    BatchMode,
+    Finding,
+    ScriptCheck,
+    Section,
+    Severity,
+    UnguardedCall,
+    Workers,
+)
 from lkdoctor.report import Report
 
-SECTION = "workers"
+#: Start methods whose children import the parent's main module again.
+REIMPORTING = {"spawn", "forkserver"}
 
-#: The in-band pickle (copied into every worker) at or above this is worth saying.
-COPIED_INFO_BYTES = 1 << 20
-#: … and a warning when the copies together take this share of the budget or more.
-COPIED_WARNING_SHARE = 0.25
-
-#: At most this many names in the ``rm`` line; the rest are counted.
-_RM_NAMES = 20
+GUARD_FIX = (
+    "Move the module-level work into a function and call it under the guard:\n"
+    "    def main():\n"
+    "        ...  # load data, train, lenskit.batch.recommend(...)\n"
+    '    if __name__ == "__main__":\n'
+    "        main()\n"
+    "Spawned workers import the script as __mp_main__ and skip what the guard protects."
+)
 
 
 def check(report: Report) -> list[Finding]:
@@ -25,123 +32,127 @@ def check(report: Report) -> list[Finding]:
     if workers is None:
         return []
     findings: list[Finding] = []
-    memory = workers.memory
-    if memory is not None and memory.leftovers:
-        findings.append(leftovers_finding(memory))
-    model = workers.model
-    if model is not None:
-        findings += model_findings(model, workers, memory)
-    return findings
-
-
-def leftovers_finding(memory: MemoryBudget) -> Finding:
-    total = sum(s.size_bytes for s in memory.leftovers)
-    names = [s.name for s in memory.leftovers]
-    shown = " ".join(shlex.quote(f"/dev/shm/{name}") for name in names[:_RM_NAMES])
-    more = f" (and {len(names) - _RM_NAMES} more)" if len(names) > _RM_NAMES else ""
-    oldest = max(s.age_s for s in memory.leftovers)
-    return Finding(
-        id="shm-leftovers",
-        severity=Severity.WARNING,
-        title=f"{len(names)} shared-memory segment(s) of dead processes fill /dev/shm "
-        f"({human_bytes(total)})",
-        evidence=f"no live process holds {', '.join(names[:5])}"
-        + (", …" if len(names) > 5 else "")
-        + f"; the oldest was last written {oldest:.0f} s ago",
-        remediation=f"rm -f {shown}{more}",
-        section=SECTION,
-    )
-
-
-def model_findings(
-    model: ModelCost, workers: Workers, memory: MemoryBudget | None
-) -> list[Finding]:
-    if model.status != "measured":
-        return [
-            Finding(
-                id="model-not-measured",
-                severity=Severity.WARNING,
-                title=f"--model {model.path} could not be measured",
-                evidence=model.detail,
-                remediation="pass a pipeline or component saved with pickle by the same "
-                "LensKit and Python, or raise --model-timeout",
-                section=SECTION,
+    for script in workers.scripts:
+        if script.status == "unprotected":
+            findings.append(unprotected_finding(script, workers))
+        elif script.status == "not-checked" and script.found_by == "--script":
+            findings.append(
+                Finding(
+                    id="script-unchecked",
+                    severity=Severity.WARNING,
+                    title=f"--script {script.path} could not be checked",
+                    evidence=script.detail,
+                    remediation="Pass the Python file your batch run starts with.",
+                    section=Section.WORKERS,
+                )
             )
-        ]
-    findings = []
-    count = model.workers or 0
-    shm = memory.shm if memory is not None else None
-    need = model.shm_need_bytes or 0
-    free = shm.free_bytes if shm is not None else None
-    if count > 0 and need and free is not None and need > free:
-        findings.append(shm_too_small_finding(model, need, free, shm.size_bytes if shm else None))
-    budget = memory.budget_bytes if memory is not None else None
-    peak = model.predicted_peak_bytes
-    if budget is not None and peak is not None and peak > budget:
-        findings.append(over_limit_finding(model, memory, peak, budget))
-    # the in-band pickle is the copy; worker_model_bytes also holds the modules it imports
-    copied = model.in_band_bytes or 0
-    if count > 1 and copied >= COPIED_INFO_BYTES:
-        total = copied * count
-        heavy = budget is not None and total >= budget * COPIED_WARNING_SHARE
+    rerunning = [p for p in workers.processes if p.reruns_script]
+    if rerunning:
+        findings.append(reexecuted_finding(workers))
+    for death in workers.deaths:
         findings.append(
             Finding(
-                id="model-copied-per-worker",
-                severity=Severity.WARNING if heavy else Severity.INFO,
-                title=f"{human_bytes(copied)} of the model is copied into each of "
-                f"{count} workers ({human_bytes(total)} in all)",
-                evidence=f"{model.serializer}: {model.in_band_bytes} bytes stay in the pickle "
-                f"every worker receives (unpickled they add {model.worker_model_bytes} bytes "
-                f"to a worker), {model.shared_bytes} bytes go to shared memory once",
-                remediation="keep the model's large arrays in numpy (LensKit shares those "
-                "between workers); torch CPU tensors are pickled into every worker",
-                section=SECTION,
+                id="worker-killed",
+                severity=Severity.ERROR,
+                title=f"the {death.who}"
+                + (f" {death.pid}" if death.pid is not None else "")
+                + f" was killed by {death.signal} ({death.cause})",
+                evidence=death.evidence,
+                remediation=KILL_FIX.get(death.cause, ""),
+                section=Section.WORKERS,
             )
         )
     return findings
 
 
-def shm_too_small_finding(model: ModelCost, need: int, free: int, size: int | None) -> Finding:
+KILL_FIX = {
+    "out-of-memory": "Give the run more memory, or fewer workers (n_jobs= or LK_NUM_PROCS): "
+    "each worker holds its own copy of the model's in-band data.",
+    "shared-memory-full": "Give /dev/shm more room (docker run --shm-size=2g; a Kubernetes "
+    "emptyDir with medium: Memory), or run batch with n_jobs=1.",
+}
+
+
+def reexecuted_finding(workers: Workers) -> Finding:
+    script = next(c for c in workers.scripts if c.status == "unprotected")
+    spawned = [p for p in workers.processes if p.reruns_script]
+    first = script.unguarded[0]
     return Finding(
-        id="shm-too-small",
+        id="script-reexecuted",
         severity=Severity.ERROR,
-        title=f"/dev/shm has {human_bytes(free)} free; the model needs {human_bytes(need)} "
-        "there: the batch run will die with SIGBUS",
-        evidence=f"{model.shared_segments} segment(s), {model.shared_bytes} bytes "
-        f"({model.serializer}); /dev/shm size {size} bytes, free {free} bytes. Python's "
-        "SharedMemory only truncates the file, so the copy into a full tmpfs kills the "
-        "parent with SIGBUS ('Bus error'), without a traceback",
-        remediation=f"give /dev/shm at least {human_bytes(need + need // 4)}: Docker "
-        f"`--shm-size={-(-(need + need // 4) // (1 << 20))}m`; Kubernetes a volume "
-        "`emptyDir: {medium: Memory, sizeLimit: …}` mounted at /dev/shm; or run the batch "
-        "in one process (LK_NUM_PROCS=1), which uses no shared memory",
-        section=SECTION,
+        title=f"{len(spawned)} spawned worker(s) ran {script.path} again",
+        evidence=(
+            f"workers {', '.join(str(p.pid) for p in spawned)} were started with "
+            f"{spawned[0].start_method} ({spawned[0].evidence}), which imports the script as "
+            f"__mp_main__; its module-level {first.reaches} at {script.path}:{first.at.line} "
+            "then runs in each worker, which fails with 'An attempt has been made to start a "
+            "new process before the current process has finished its bootstrapping phase' "
+            "and the batch run ends in BrokenProcessPool"
+        ),
+        remediation=GUARD_FIX,
+        section=Section.WORKERS,
     )
 
 
-def over_limit_finding(
-    model: ModelCost, memory: MemoryBudget | None, peak: int, budget: int
-) -> Finding:
-    fitting = model.largest_fitting_workers
-    env = {"LK_NUM_PROCS": str(fitting)} if fitting else {}
-    source = memory.budget_source if memory is not None else ""
-    per_worker = (model.worker_base_uss_bytes or 0) + (model.worker_model_bytes or 0)
+#: Longer chains show their first and last steps (the JSON keeps every step).
+SHOWN_STEPS = 8
+
+
+def _location(call: UnguardedCall) -> str:
+    lines = [f"{call.at.path}:{call.at.line}: {call.at.text}"]
+    steps = [f"  → {step.path}:{step.line}: {step.text}" for step in call.chain]
+    if len(steps) > SHOWN_STEPS:
+        half = SHOWN_STEPS // 2
+        hidden = len(steps) - 2 * half
+        steps = [*steps[:half], f"  → … {hidden} more steps …", *steps[-half:]]
+    return "\n".join(lines + steps)
+
+
+def call_severity(call: UnguardedCall, workers: Workers) -> tuple[Severity, str]:
+    """How much one unguarded call matters with the installed LensKit and this Python."""
+    if call.reaches.startswith("lenskit."):
+        if call.n_jobs == "1":
+            return Severity.INFO, "n_jobs=1 runs in-process: no workers start"
+        if call.n_jobs == "'ray'":
+            return Severity.INFO, "n_jobs='ray' runs on Ray, whose workers do not re-run it"
+        if workers.dialect == "2026":
+            how = "Ray" if workers.mode == BatchMode.RAY else "threads"
+            return Severity.INFO, (
+                f"LensKit {workers.lenskit_version} runs batch work on {how}: the guard is "
+                "not needed for threads or Ray (it is still good practice)"
+            )
+        pool = bool(workers.levels) and workers.levels[0].mode == BatchMode.PROCESS_POOL
+        explicit = call.n_jobs is not None and call.n_jobs.isdigit() and int(call.n_jobs) > 1
+        if workers.dialect == "2025" and (pool or explicit):
+            count = call.n_jobs if explicit else str(workers.levels[0].workers)
+            return Severity.ERROR, (
+                f"LensKit {workers.lenskit_version} starts {count} spawned worker processes "
+                "here; each re-runs the script and fails"
+            )
+        if workers.dialect == "2025":
+            return Severity.INFO, "the plan gives 1 process at level 0: no workers start"
+        return Severity.INFO, "no LensKit 2025.x is installed to start worker processes"
+    method = workers.python_default_start_method or "unknown"
+    if method in REIMPORTING:
+        return Severity.ERROR, f"Python's default start method here is {method}: workers re-run it"
+    return Severity.WARNING, (
+        f"Python's default start method here is {method}, which does not re-run the script; "
+        "it fails with spawn (macOS, Windows) and forkserver (Linux, Python 3.14+)"
+    )
+
+
+def unprotected_finding(script: ScriptCheck, workers: Workers) -> Finding:
+    judged = [(call, *call_severity(call, workers)) for call in script.unguarded]
+    order = list(Severity)
+    worst = max((severity for _, severity, _ in judged), key=order.index)
+    evidence = "\n".join(f"{_location(call)}\n  ({why})" for call, _, why in judged)
+    first = script.unguarded[0]
     return Finding(
-        id="batch-memory-over-limit",
-        severity=Severity.ERROR,
-        title=f"the batch run needs about {human_bytes(peak)} with {model.workers} worker(s); "
-        f"{human_bytes(budget)} is available: a worker will be killed (BrokenProcessPool)",
-        evidence=f"predicted peak = parent {model.parent_rss_bytes} + in-band "
-        f"{model.in_band_bytes} + {model.workers} x (worker {model.worker_base_uss_bytes} + "
-        f"model {model.worker_model_bytes}) + shared {model.shm_need_bytes} bytes; "
-        f"budget from {source}; each worker costs {human_bytes(per_worker)}",
-        remediation=(
-            f"run with at most {fitting} process(es)"
-            if fitting
-            else "even one process does not fit: raise the memory limit"
-        )
-        + "; keep the model's large arrays in numpy-backed storage, which workers share "
-        "instead of copying",
-        section=SECTION,
-        env=env,
+        id="script-unprotected",
+        severity=worst,
+        title=f"{script.path}:{first.at.line} starts processes at module level "
+        f'({first.reaches}), outside if __name__ == "__main__":',
+        evidence=evidence,
+        remediation=GUARD_FIX,
+        section=Section.WORKERS,
     )

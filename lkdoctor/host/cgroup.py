@@ -339,6 +339,40 @@ def read_memory_limit(view: CgroupView, root: Path) -> Reading:
     return _tightest(view, root, "memory", _memory_at)
 
 
+def parse_oom_kills(text: str) -> int | None:
+    """The ``oom_kill N`` line of v1 ``memory.oom_control`` or v2 ``memory.events``."""
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def read_oom_kills(root: Path = LIVE_ROOT, pid: int | None = None) -> dict[str, int]:
+    """Out-of-memory kills the kernel has counted, per memory cgroup from ``pid``'s own up to
+    the root (v1 ``memory.oom_control``, v2 ``memory.events``); those without the counter
+    (kernels before 4.13) are left out. Compare two readings to count a run's kills."""
+    view = discover(root, pid)
+    counts: dict[str, int] = {}
+    for version, own, mount_dir in _hierarchies(view, root, "memory"):
+        name = "memory.events" if version == 2 else "memory.oom_control"
+        for directory in ancestors(own, mount_dir):
+            text = _read_text(directory / name)
+            kills = parse_oom_kills(text) if text is not None else None
+            if kills is not None:
+                counts[str(directory / name)] = kills
+    return counts
+
+
+def oom_kills_between(before: dict[str, int], after: dict[str, int]) -> int | None:
+    """The kills counted between two readings (the most any one cgroup counted: a kill
+    counts in the cgroup that hit its limit and may count again in its ancestors)."""
+    common = before.keys() & after.keys()
+    if not common:
+        return None
+    return max(after[path] - before[path] for path in common)
+
+
 def read_host_memory(root: Path = LIVE_ROOT) -> int | None:
     """``MemTotal`` from ``/proc/meminfo`` in bytes."""
     for line in (_read_text(root / "proc" / "meminfo") or "").splitlines():

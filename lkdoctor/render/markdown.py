@@ -426,7 +426,11 @@ def _workers_details(report: Report) -> list[str]:
     lines += [*table(("part", "start method", "source"), methods), ""]
     lines += [f"- {note}" for note in workers.notes]
     lines += [f"- {cell(line)}" for line in all_memory_lines(report)]
-    lines += [f"- script {cell(script_line(check))}" for check in workers.scripts]
+    lines += [
+        f"- script {cell(script_line(check))}"
+        for check in workers.scripts
+        if check.status != "inline"  # inline code is safe: the JSON still says so
+    ]
     lines += [
         f"- worker {p.pid} ({p.kind}, {p.start_method})"
         + (" re-runs the script" if p.reruns_script else "")

@@ -32,8 +32,10 @@ def script_line(check: ScriptCheck) -> str:
         "unprotected": f"UNPROTECTED ({len(check.unguarded)} module-level call(s))",
         "no-process-work": "starts no processes",
         "not-checked": "not checked",
+        "inline": "safe",
     }[check.status]
-    detail = f": {check.detail}" if check.detail and check.status != "unprotected" else ""
+    shown = check.detail and check.status in ("not-checked", "inline", "no-process-work")
+    detail = f": {check.detail}" if shown else ""
     return f"{check.path} ({check.found_by}): {words}{detail}"
 
 
@@ -149,7 +151,11 @@ def render_workers(report: Report, full: bool = False) -> RenderableType | None:
     parts.append(methods)
     parts.extend(Text(f"· {note}") for note in workers.notes)
     parts.extend(Text(line) for line in all_memory_lines(report))
-    parts.extend(Text(f"script {script_line(check)}") for check in workers.scripts)
+    parts.extend(
+        Text(f"script {script_line(check)}")
+        for check in workers.scripts
+        if full or check.status != "inline"  # inline code is safe: said only in full
+    )
     for process in workers.processes:
         rerun = " re-runs the script" if process.reruns_script else ""
         parts.append(Text(f"worker {process.pid} ({process.kind}, {process.start_method}){rerun}"))

@@ -10,13 +10,16 @@ from __future__ import annotations
 import ast
 import multiprocessing
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lkdoctor.host.lenskit import installed_lenskit_version, lenskit_package_dirs
 from lkdoctor.model import (
     BatchMode,
+    Observed,
     PlanBase,
+    ScriptCheck,
     StartMethod,
     ThreadPlan2025,
     ThreadPlan2026,
@@ -242,8 +245,36 @@ def _facts_2026(plan: ThreadPlan2026, package: Path | None, gil: bool) -> Worker
     )
 
 
-def collect_workers(plan: PlanBase | None) -> Workers:
-    """The section's facts for the plan's LensKit line (without a plan: Python's alone)."""
+def scripts_to_check(script: Path | None, command: Sequence[str]) -> list[ScriptCheck]:
+    """The static check of ``--script`` and of the script ``command`` runs (``-- python
+    PATH``, ``python -m``, through ``env`` and ``bash -c``)."""
+    from lkdoctor.workers.command import script_of
+    from lkdoctor.workers.script import check_script
+
+    checks = [check_script(script, "--script")] if script is not None else []
+    run = script_of(command) if command else None
+    if run is None or (run.kind == "unknown" and run.path is None):
+        if run is not None:
+            checks.append(
+                ScriptCheck(path="", found_by="command", status="not-checked", detail=run.detail)
+            )
+        return checks
+    if run.path is None:
+        checks.append(ScriptCheck(path="", found_by="command", status="inline", detail=run.detail))
+    elif script is None or run.path.resolve() != script.resolve():
+        checks.append(check_script(run.path, "command"))
+    return checks
+
+
+def collect_workers(
+    plan: PlanBase | None,
+    script: Path | None = None,
+    command: Sequence[str] = (),
+    observed: Observed | None = None,
+) -> Workers:
+    """The section's facts for the plan's LensKit line (without a plan: Python's alone),
+    with the static check of ``script`` and of the script ``command`` runs, and the workers
+    and deaths seen in ``observed`` (``--pid``, ``-- COMMAND``)."""
     default = python_default_start_method()
     gil = gil_enabled()
     package = _lenskit_package()
@@ -268,4 +299,19 @@ def collect_workers(plan: PlanBase | None) -> Workers:
         )
     )
     workers.gil_enabled = gil
+    workers.scripts = scripts_to_check(script, command)
+    if observed is not None:
+        from lkdoctor.workers.observed import command_death, oom_killed_workers, worker_processes
+
+        workers.processes = worker_processes(observed)
+        # a spawned worker imports the command's script as __mp_main__: when that script
+        # starts processes at module level, every such worker runs it again
+        reruns = any(c.found_by == "command" and c.status == "unprotected" for c in workers.scripts)
+        for process in workers.processes:
+            if process.kind in ("spawn-worker", "lenskit-worker", "forkserver"):
+                process.reruns_script = reruns
+        death = command_death(observed)
+        if death is not None:
+            workers.deaths.append(death)
+        workers.deaths += oom_killed_workers(observed, workers.processes)
     return workers

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from helpers import run_cli, script
 
-from lkdoctor.checks.workers import leftovers_finding
+from lkdoctor.checks.workers_memory import leftovers_finding
 from lkdoctor.host.shm import held_segment_names, list_segments
 from lkdoctor.model import Severity
 from lkdoctor.workers.memory import collect_memory

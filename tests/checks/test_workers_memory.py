@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lkdoctor.checks.workers import model_findings
+from lkdoctor.checks.workers_memory import model_findings
 from lkdoctor.model import (
     BatchMode,
     MemoryBudget,
