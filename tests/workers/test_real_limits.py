@@ -48,8 +48,13 @@ def doctor_line(model: Path, report: Path) -> str:
     )
 
 
-def run_line(model: Path) -> str:
-    return f"{sys.executable} {TARGET} run {model}; echo status=$?"
+def run_line(model: Path, report: Path | None = None) -> str:
+    """The batch run, watched by the doctor when ``report`` is given (its exit status is
+    the command's)."""
+    run = f"{sys.executable} {TARGET} run {model}"
+    if report is not None:
+        run = f"{script('lkdoctor')} --no-bench --json --report {report} -- {run}"
+    return f"{run}; echo status=$?"
 
 
 @pytest.mark.lenskit2025
@@ -62,13 +67,19 @@ def test_a_too_small_shm_is_predicted_and_the_real_run_dies_with_sigbus(
     model = saved_models["itemknn"]  # numpy-backed: megabytes go to shared memory
     env = {"LK_NUM_PROCS": "2"}
     small = tmp_path / "small.json"
-    done = in_small_shm("2m", f"{doctor_line(model, small)}; {run_line(model)}", env)
+    watched = tmp_path / "watched.json"
+    done = in_small_shm("2m", f"{doctor_line(model, small)}; {run_line(model, watched)}", env)
     report = json.loads(small.read_text())
     cost = report["workers"]["model"]
     assert cost["shm_need_bytes"] > 2 << 20, cost
     finding = next(f for f in report["findings"] if f["id"] == "shm-too-small")
     assert "--shm-size" in finding["remediation"]
     assert f"status={128 + signal.SIGBUS}" in done.stdout, (done.stdout, done.stderr[-2000:])
+    # the observer names it: the command killed by SIGBUS, /dev/shm full
+    deaths = json.loads(watched.read_text())["workers"]["deaths"]
+    assert [(d["who"], d["signal"], d["cause"]) for d in deaths] == [
+        ("command", "SIGBUS", "shared-memory-full")
+    ]
 
     large = tmp_path / "large.json"
     size = f"{cost['shm_need_bytes'] * 2 // 1024}k"
