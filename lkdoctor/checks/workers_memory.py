@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 
 from lkdoctor.checks.common import human_bytes
-from lkdoctor.model import Finding, MemoryBudget, ModelCost, Severity, Workers
+from lkdoctor.model import Finding, MemoryBudget, ModelCost, ObservedMemory, Severity, Workers
 from lkdoctor.report import Report
 
 SECTION = "workers"
@@ -16,6 +16,9 @@ SECTION = "workers"
 COPIED_INFO_BYTES = 1 << 20
 #: … and a warning when the copies together take this share of the budget or more.
 COPIED_WARNING_SHARE = 0.25
+
+#: A watched run whose peak comes this close to the memory limit is a warning.
+NEAR_LIMIT_SHARE = 0.9
 
 #: At most this many names in the ``rm`` line; the rest are counted.
 _RM_NAMES = 20
@@ -32,7 +35,36 @@ def check(report: Report) -> list[Finding]:
     model = workers.model
     if model is not None:
         findings += model_findings(model, workers, memory)
+    observed = report.observed.memory if report.observed is not None else None
+    if observed is not None:
+        near = near_limit_finding(observed, memory)
+        if near is not None:
+            findings.append(near)
     return findings
+
+
+def near_limit_finding(observed: ObservedMemory, memory: MemoryBudget | None) -> Finding | None:
+    """A watched run whose peak (sum of PSS, or the cgroup's own peak) came within 10% of
+    the memory limit: the next, slightly larger run is killed."""
+    limit = observed.cgroup_limit_bytes or (memory.limit_bytes if memory is not None else None)
+    if limit is None:
+        return None
+    peak = max(observed.peak_pss_bytes, observed.cgroup_peak_bytes or 0)
+    if peak < limit * NEAR_LIMIT_SHARE:
+        return None
+    return Finding(
+        id="batch-memory-near-limit",
+        severity=Severity.WARNING,
+        title=f"the run peaked at {human_bytes(peak)}, within "
+        f"{100 - round(100 * NEAR_LIMIT_SHARE)}% of the {human_bytes(limit)} memory limit",
+        evidence=f"peak sum of PSS {observed.peak_pss_bytes} bytes over "
+        f"{observed.peak_processes_at} process(es); cgroup peak {observed.cgroup_peak_bytes} "
+        f"bytes ({observed.cgroup_path}); limit {limit} bytes"
+        + (f"; {observed.oom_kills} OOM kill(s) during the run" if observed.oom_kills else ""),
+        remediation="run fewer worker processes (LK_NUM_PROCS), or raise the limit; "
+        "`--model PATH` predicts the peak for each count",
+        section=SECTION,
+    )
 
 
 def leftovers_finding(memory: MemoryBudget) -> Finding:

@@ -135,3 +135,25 @@ def test_a_model_that_failed_is_one_warning() -> None:
     failed = ModelCost(path="x.pkl", status="timeout", detail="took longer than 3 s")
     found = model_findings(failed, workers(2), None)
     assert [(f.id, f.severity) for f in found] == [("model-not-measured", Severity.WARNING)]
+
+
+def test_a_watched_run_within_ten_percent_of_the_limit_is_a_warning() -> None:
+    from lkdoctor.checks.workers_memory import near_limit_finding
+    from lkdoctor.model import ObservedMemory
+
+    def observed(pss: int, cgroup_peak: int | None = None) -> ObservedMemory:
+        return ObservedMemory(
+            peak_pss_bytes=pss,
+            peak_uss_bytes=pss // 2,
+            peak_processes_at=3,
+            cgroup_peak_bytes=cgroup_peak,
+        )
+
+    memory = budget(64 * MIB, 1000 * MIB)
+    near = near_limit_finding(observed(910 * MIB), memory)
+    assert near is not None
+    assert (near.id, near.severity) == ("batch-memory-near-limit", Severity.WARNING)
+    assert near_limit_finding(observed(890 * MIB), memory) is None
+    # the cgroup's own peak counts too (pages the sampler missed between two looks)
+    assert near_limit_finding(observed(500 * MIB, cgroup_peak=950 * MIB), memory) is not None
+    assert near_limit_finding(observed(990 * MIB), MemoryBudget()) is None  # no limit
