@@ -147,7 +147,9 @@ def test_a_segment_of_a_killed_process_is_found_and_the_doctor_leaves_none(
         assert name in leftovers
         assert leftovers[name]["size_bytes"] >= 3 * MIB
         finding = next(f for f in report["findings"] if f["id"] == "shm-leftovers")
-        assert f"/dev/shm/{name}" in finding["remediation"]
+        # the rm line names 20 and counts the rest (a shared machine may have more)
+        assert f"/dev/shm/{name}" in finding["remediation"] or "more)" in finding["remediation"]
+        assert finding["remediation"].startswith("rm -f /dev/shm/")
         assert {s.name for s in list_segments()} == before, "the doctor changed /dev/shm"
     finally:
         with contextlib.suppress(OSError):

@@ -138,6 +138,7 @@ def memory_group(limit: int) -> Iterator[Path]:
         pytest.skip("needs a writable cgroup v1 memory hierarchy (CI fails on this skip)")
     group = own / f"lkdoctor-test-{os.getpid()}"
     group.mkdir()
+    before = {s.name for s in orphan_segments()}
     try:
         (group / "memory.limit_in_bytes").write_text(str(limit))
         yield group
@@ -147,6 +148,11 @@ def memory_group(limit: int) -> Iterator[Path]:
                 os.kill(int(pid), signal.SIGKILL)
         with contextlib.suppress(OSError):
             group.rmdir()
+        # a run killed for memory leaves its segments (its manager was killed with it)
+        for segment in orphan_segments():
+            if segment.name not in before:
+                with contextlib.suppress(OSError):
+                    os.unlink(f"/dev/shm/{segment.name}")
 
 
 def run_in(group: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
