@@ -154,6 +154,24 @@ def _project_root_option(text: str) -> Callable[[FC], FC]:
     "would run again; `-- python SCRIPT` is checked by itself.",
 )
 @click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="A saved LensKit pipeline or component (pickle): predict what a batch run costs in "
+    "/dev/shm and in every worker. Loading a pickle runs the code in it: it is loaded only "
+    "when you ask, in a child process under your user, killed after --model-timeout.",
+)
+@click.option(
+    "--model-timeout",
+    type=click.FloatRange(min=1, max=3600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --model: how long loading and measuring the model may take.",
+)
+@click.option(
     "--compare",
     is_flag=True,
     help="With -- COMMAND: run COMMAND under the current settings and under the suggested "
@@ -259,6 +277,8 @@ def doctor(
     project_root: Path | None,
     verify: bool,
     script: Path | None,
+    model_path: Path | None,
+    model_timeout: float,
     compare: bool,
     repeat: int | None,
     power: bool,
@@ -301,6 +321,8 @@ def doctor(
         verify=verify,
         power=power,
         script=script,
+        model=model_path,
+        model_timeout=model_timeout,
     )
     options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
     if compare and not command:

@@ -418,6 +418,44 @@ class RunTotals(StrictModel):
     )
 
 
+class ObservedMemory(StrictModel):
+    """Memory of an observed tree, at its peak (sampled), and of its cgroup where readable."""
+
+    measure: Literal["pss"] = Field(
+        default="pss",
+        description="the tree's memory is the sum of each process's PSS (proportional set "
+        "size: a page shared by N processes counts 1/N in each), so shared pages (libraries, "
+        "shared-memory segments) count once, not once per worker as RSS would",
+    )
+    peak_pss_bytes: int = Field(description="the highest sum of PSS over the tree")
+    peak_uss_bytes: int = Field(
+        description="the highest sum of USS (pages private to one process) over the tree"
+    )
+    peak_processes_at: int = Field(default=0, description="processes in the tree at that peak")
+    peak_shm_used_bytes: int | None = Field(
+        default=None, description="the highest use of /dev/shm (statvfs) during the window"
+    )
+    shm_used_before_bytes: int | None = Field(
+        default=None, description="/dev/shm in use at the first look"
+    )
+    peak_segments_bytes: int = Field(
+        default=0,
+        description="the most bytes in LensKit (psm_*) and torch segments the tree held at once",
+    )
+    cgroup_path: str | None = Field(default=None, description="the memory cgroup of the root")
+    cgroup_peak_bytes: int | None = Field(
+        default=None,
+        description="that cgroup's own peak (v2 memory.peak, v1 memory.max_usage_in_bytes): "
+        "since the cgroup was made, so it may predate the window",
+    )
+    cgroup_limit_bytes: int | None = None
+    oom_kills: int | None = Field(
+        default=None,
+        description="processes the kernel killed for memory in that cgroup during the window "
+        "(memory.events oom_kill, v1 memory.oom_control oom_kill)",
+    )
+
+
 class Observed(StrictModel):
     """A process tree watched over a window: ``--pid`` (sampled) or ``-- COMMAND`` (whole run)."""
 
@@ -467,6 +505,9 @@ class Observed(StrictModel):
         default=None,
         description="-- COMMAND: out-of-memory kills the kernel counted in the run's memory "
         "cgroup (or an ancestor) while it ran; null when no counter could be read",
+    )
+    memory: ObservedMemory | None = Field(
+        default=None, description="the tree's peak memory, /dev/shm use and cgroup counters"
     )
 
 
@@ -966,6 +1007,111 @@ class WorkerDeath(StrictModel):
     evidence: str
 
 
+class ShmSegment(StrictModel):
+    """A shared-memory segment in ``/dev/shm`` that no live process holds any more."""
+
+    name: str
+    size_bytes: int
+    age_s: float = Field(description="seconds since it was last modified")
+    owner_pid: int | None = Field(
+        default=None, description="the creator's pid where the name carries it (torch_<pid>_…)"
+    )
+    kind: Literal["lenskit", "torch"] = Field(
+        description="lenskit: psm_* (Python SharedMemory, LensKit 2025's model copies); "
+        "torch: torch_* (torch's file_system sharing strategy)"
+    )
+
+
+class ShmMount(StrictModel):
+    """``/dev/shm``: its mount, its size and what is free."""
+
+    path: str
+    mounted: bool = Field(description="a mount of its own (false: part of another file system)")
+    fstype: str | None = None
+    mount_source: str | None = None
+    size_bytes: int | None = Field(default=None, description="total size (statvfs)")
+    free_bytes: int | None = Field(default=None, description="free for an unprivileged user")
+    used_bytes: int | None = None
+
+
+class MemoryBudget(StrictModel):
+    """The memory a batch run may use: the tightest cgroup limit, else the host's."""
+
+    limit_bytes: int | None = Field(
+        default=None,
+        description="the tightest memory limit over the own cgroup and its ancestors (v1 "
+        "memory.limit_in_bytes, v2 memory.max); null when none is set",
+    )
+    limit_path: str | None = Field(default=None, description="the file that sets it")
+    usage_bytes: int | None = Field(
+        default=None, description="what that cgroup uses now (memory.current / usage_in_bytes)"
+    )
+    host_total_bytes: int | None = None
+    host_available_bytes: int | None = Field(
+        default=None, description="MemAvailable of /proc/meminfo"
+    )
+    budget_bytes: int | None = Field(
+        default=None,
+        description="what a batch run may use: the limit less what the cgroup uses now, "
+        "else the host's available memory",
+    )
+    budget_source: str = Field(default="", description="where budget_bytes comes from")
+    shm: ShmMount | None = None
+    leftovers: list[ShmSegment] = Field(
+        default_factory=list, description="segments in /dev/shm whose owner is gone"
+    )
+    notes: list[str] = Field(default_factory=list)
+
+
+class ModelCost(StrictModel):
+    """``--model PATH``: what the saved model costs a batch run, measured in a child process.
+
+    Byte counts come from the installed LensKit's own serializer (2025.x
+    ``lenskit.parallel.serialize.SHMPickler``, its out-of-band buffers counted instead of
+    copied); the worker's cost from a real spawned child importing what LensKit's worker
+    imports.
+    """
+
+    path: str
+    status: Literal["measured", "failed", "timeout"]
+    detail: str = Field(default="", description="why it failed, or how it was measured")
+    object_type: str | None = Field(default=None, description="the loaded object's class")
+    serializer: str | None = Field(default=None, description="the serializer measured with")
+    shared_bytes: int | None = Field(
+        default=None, description="copied once into shared memory (out-of-band buffers)"
+    )
+    shared_segments: int | None = Field(default=None, description="segments created for them")
+    shm_need_bytes: int | None = Field(
+        default=None, description="/dev/shm the segments take (rounded up to whole pages)"
+    )
+    in_band_bytes: int | None = Field(
+        default=None, description="the pickle every worker receives and keeps"
+    )
+    worker_model_bytes: int | None = Field(
+        default=None,
+        description="private memory (USS) the model adds to one worker once unpickled, "
+        "measured in a spawned worker",
+    )
+    worker_base_uss_bytes: int | None = Field(
+        default=None, description="USS of a spawned worker after LensKit's worker imports"
+    )
+    worker_base_rss_bytes: int | None = None
+    parent_rss_bytes: int | None = Field(
+        default=None, description="RSS of a process that has imported LensKit and loaded the model"
+    )
+    cuda_tensors: int = Field(default=0, description="CUDA tensors in the model")
+    workers: int | None = Field(default=None, description="worker processes at plan level 0")
+    predicted_peak_bytes: int | None = Field(
+        default=None,
+        description="parent RSS + workers x (worker USS + model per worker) + shared bytes: "
+        "the tree's peak as a sum of PSS (shared pages counted once)",
+    )
+    largest_fitting_workers: int | None = Field(
+        default=None, description="the most worker processes whose peak fits the budget"
+    )
+    wall_s: float | None = None
+
+
 class Workers(StrictModel):
     """Batch workers: how the installed LensKit runs batch work and the processes it starts.
 
@@ -990,6 +1136,10 @@ class Workers(StrictModel):
         default_factory=list, description="workers seen in the observed tree"
     )
     deaths: list[WorkerDeath] = Field(default_factory=list)
+    memory: MemoryBudget | None = Field(
+        default=None, description="the memory limit, /dev/shm and leftover segments"
+    )
+    model: ModelCost | None = Field(default=None, description="--model PATH, measured")
 
 
 class Finding(StrictModel):

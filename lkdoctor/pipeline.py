@@ -25,7 +25,17 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
 from lkdoctor.host.proc import LIVE_ROOT
-from lkdoctor.model import Bench, Comparison, ErrorEntry, Observed, Section, ToolInfo, Verdict
+from lkdoctor.model import (
+    Bench,
+    Comparison,
+    ErrorEntry,
+    ModelCost,
+    Observed,
+    Section,
+    ToolInfo,
+    Verdict,
+    Workers,
+)
 from lkdoctor.report import Report, ThreadPlan
 from lkdoctor.version import __version__
 
@@ -65,6 +75,8 @@ class Request:
     script: Path | None = None  # --script: checked statically for unprotected process work
     #: --compare's command, whose script is checked like -- COMMAND's
     script_command: tuple[str, ...] = ()
+    model: Path | None = None  # --model: a saved model, loaded and measured in a child
+    model_timeout: float = 60.0  # --model-timeout: the child's hard time limit
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
@@ -81,6 +93,8 @@ class Request:
                 "--apply changes this process; it cannot be combined with --pid "
                 "(another process is inspected read-only)"
             )
+        if self.model is not None and self.ray_address is not None:
+            return "--model is measured on this machine; it cannot be combined with --ray"
         if self.ray_address is not None and (self.apply or self.pid is not None):
             return "--ray cannot be combined with --apply or --pid"
         return None
@@ -138,6 +152,17 @@ def _environ_kept(enabled: bool) -> Iterator[None]:
             os.environ.update(saved)
 
 
+def _model_cost(request: Request, workers: Workers | None) -> ModelCost | None:
+    """``--model``: measured in a child, then predicted for the plan's workers."""
+    from lkdoctor.workers.model import model_notes, predict, run_model_child
+
+    if request.model is None or workers is None:
+        return None
+    cost = predict(run_model_child(request.model, request.model_timeout), workers, workers.memory)
+    workers.notes.extend(model_notes(cost))
+    return cost
+
+
 def effective_cpus(root: Path = LIVE_ROOT) -> int | None:
     """This process's effective CPUs (a command it starts inherits them), None if unknown."""
     from lkdoctor.cpu.budget import collect_cpu
@@ -168,6 +193,8 @@ def collect(
     verify: bool = False,
     power: bool = False,
     script: Path | str | None = None,
+    model: Path | str | None = None,
+    model_timeout: float = 60.0,
 ) -> Report:
     """Collect and analyse a full report on this process (or ``pid``, or a Ray cluster).
 
@@ -190,6 +217,9 @@ def collect(
     ``power`` asks LensKit's own power measurement (``environment.compute.power``).
     ``script`` is a Python script checked statically (never run) for module-level process
     work that spawned batch workers would run again (``workers.scripts``).
+    ``model`` (a saved LensKit pipeline or component, pickled) is loaded and measured in a
+    child process killed after ``model_timeout`` seconds: what a batch run copies into
+    shared memory and into every worker, and the run's predicted peak.
     """
     request = Request(
         bench=bench,
@@ -208,6 +238,8 @@ def collect(
         verify=verify,
         power=power,
         script=Path(script) if script is not None else None,
+        model=Path(model) if model is not None else None,
+        model_timeout=model_timeout,
     )
     return run(
         request, root=Path(root), environ=environ, progress=progress, observation=observation
@@ -290,6 +322,7 @@ def _collect_here(
     from lkdoctor.pools.live import collect_live
     from lkdoctor.pools.process import target_environ
     from lkdoctor.workers.facts import collect_workers
+    from lkdoctor.workers.memory import collect_memory
 
     pid = request.pid
     report = Report(tool=tool_info())
@@ -363,6 +396,12 @@ def _collect_here(
             report.plan, request.script, script_command, report.observed, script_cwd, env
         ),
     )
+    if report.workers is not None:
+        report.workers.memory = _section(report, Section.WORKERS, lambda: collect_memory(root, pid))
+        if request.model is not None:
+            report.workers.model = _section(
+                report, Section.WORKERS, lambda: _model_cost(request, report.workers)
+            )
     if report.observed is not None and plan is not None:
         report.observed = with_plan(report.observed, plan)
     skip = request.bench_skipped()

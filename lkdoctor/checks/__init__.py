@@ -15,6 +15,7 @@ from . import plan as plan_checks
 from . import pools as pools_checks
 from . import verification
 from . import workers as workers_checks
+from . import workers_memory as workers_memory_checks
 
 CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     cpu_checks.check,
@@ -23,6 +24,7 @@ CHECKS: tuple[Callable[[Report], list[Finding]], ...] = (
     pools_checks.check,
     observed_checks.check,
     workers_checks.check,
+    workers_memory_checks.check,
     bench_checks.check,
 )
 

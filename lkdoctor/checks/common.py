@@ -39,3 +39,13 @@ def lenskit_unsupported(report_section: Section, note: str, follows: str) -> Fin
         evidence=note,
         remediation=f"the plan shown follows {follows}",
     )
+
+
+def human_bytes(n_bytes: int) -> str:
+    """Bytes in the largest binary unit that keeps a number ≥ 1: ``4.0 MiB``."""
+    value = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -34,7 +34,23 @@ from lkdoctor.host.proctree import (
     read_thread_schedstat,
     read_thread_state,
 )
-from lkdoctor.model import ErrorEntry, Observed, ObservedProcess, Section, TimelinePoint
+from lkdoctor.host.shm import (
+    MemoryCounters,
+    counters_at,
+    memory_counters,
+    read_rollup,
+    shm_space,
+    tree_segments_bytes,
+    uss_of,
+)
+from lkdoctor.model import (
+    ErrorEntry,
+    Observed,
+    ObservedMemory,
+    ObservedProcess,
+    Section,
+    TimelinePoint,
+)
 from lkdoctor.observe.totals import sampled_totals
 from lkdoctor.pools.kinds import read_threading_libraries
 from lkdoctor.pools.process import threading_env
@@ -90,6 +106,60 @@ class _Process:
     errors_reported: set[str] = field(default_factory=set)
 
 
+@dataclass
+class _MemoryTrack:
+    """The tree's memory at its peak: sums of PSS and USS, /dev/shm, the cgroup's counters."""
+
+    peak_pss: int = 0
+    peak_uss: int = 0
+    processes_at_peak: int = 0
+    shm_before: int | None = None
+    peak_shm: int | None = None
+    peak_segments: int = 0
+    cgroup_before: MemoryCounters | None = None
+    seen: bool = False
+
+    def sample(self, root: Path, pids: list[int], first_root: int | None) -> None:
+        pss = uss = 0
+        for pid in pids:
+            rollup = read_rollup(root, pid)  # unreadable (gone, another user): not counted
+            pss += rollup.get("Pss", 0)
+            uss += uss_of(rollup) or 0
+        if pss > self.peak_pss:
+            self.peak_pss, self.processes_at_peak = pss, len(pids)
+        self.peak_uss = max(self.peak_uss, uss)
+        space = shm_space(root)
+        if space is not None:
+            self.peak_shm = max(self.peak_shm or 0, space[2])
+            if self.shm_before is None:
+                self.shm_before = space[2]
+        self.peak_segments = max(self.peak_segments, tree_segments_bytes(root, pids))
+        if first_root is not None:
+            self.cgroup_before = memory_counters(root, first_root)
+        self.seen = self.seen or bool(pids)
+
+    def result(self) -> ObservedMemory | None:
+        if not self.seen:
+            return None
+        memory = ObservedMemory(
+            peak_pss_bytes=self.peak_pss,
+            peak_uss_bytes=self.peak_uss,
+            peak_processes_at=self.processes_at_peak,
+            peak_shm_used_bytes=self.peak_shm,
+            shm_used_before_bytes=self.shm_before,
+            peak_segments_bytes=self.peak_segments,
+        )
+        before = self.cgroup_before
+        if before is not None:  # read again from its directory: the root may be gone
+            after = counters_at(before.path, before.version)
+            memory.cgroup_path = str(after.path)
+            memory.cgroup_peak_bytes = after.peak_bytes
+            memory.cgroup_limit_bytes = after.limit_bytes
+            if after.oom_kills is not None:
+                memory.oom_kills = after.oom_kills - (before.oom_kills or 0)
+        return memory
+
+
 class TreeSampler:
     """Samples ``root_pid`` (and, with ``tree``, its descendants) until told to stop.
 
@@ -124,6 +194,7 @@ class TreeSampler:
         self.oversubscribed_seconds = 0.0
         self.peak_processes = 0
         self.schedstat_missing = False
+        self.memory = _MemoryTrack()
 
     # --- one sample -----------------------------------------------------------
 
@@ -249,6 +320,7 @@ class TreeSampler:
             if proc.alive and pid not in seen:
                 proc.alive = False
         self.peak_processes = max(self.peak_processes, len(seen))
+        self.memory.sample(self.root, sorted(seen), self.root_pid if first else None)
         if self.last_at is not None:
             self._add_point(now, run_sum, wait_sum, len(seen), thread_count)
         self.last_at = now
@@ -439,6 +511,7 @@ class TreeSampler:
             processes=rows,
             timeline=self.timeline,
             observer_cpu_seconds=round(self.own_cpu, 3),
+            memory=self.memory.result(),
         )
         return Collected(observed, errors)
 

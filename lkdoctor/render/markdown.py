@@ -37,7 +37,7 @@ from lkdoctor.render import (
 from lkdoctor.render.comparison import interrupted_lines, pair_rows, ratio_cell, settings_cell
 from lkdoctor.render.comparison import rows as comparison_rows
 from lkdoctor.render.observed import plan_environ_line, resample, sparkline, totals_line
-from lkdoctor.render.workers import mode_line, script_line
+from lkdoctor.render.workers import all_memory_lines, mode_line, script_line
 from lkdoctor.report import Report
 
 #: The two variants of a comparison, in the columns' order.
@@ -435,6 +435,7 @@ def _workers_details(report: Report) -> list[str]:
     methods = [(m.part, m.method, m.source) for m in workers.start_methods]
     lines += [*table(("part", "start method", "source"), methods), ""]
     lines += [f"- {note}" for note in workers.notes]
+    lines += [f"- {cell(line)}" for line in all_memory_lines(report)]
     lines += [
         f"- script {cell(script_line(check))}"
         for check in workers.scripts

@@ -6,7 +6,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lkdoctor.model import BatchMode, ScriptCheck, Workers
+from lkdoctor.checks.common import human_bytes
+from lkdoctor.model import BatchMode, MemoryBudget, ModelCost, ObservedMemory, ScriptCheck, Workers
 from lkdoctor.report import Report
 
 MODE_WORDS = {
@@ -38,6 +39,89 @@ def script_line(check: ScriptCheck) -> str:
     return f"{check.path} ({check.found_by}): {words}{detail}"
 
 
+def _size(n_bytes: int | None) -> str:
+    return human_bytes(n_bytes) if n_bytes is not None else "unknown"
+
+
+def memory_lines(memory: MemoryBudget) -> list[str]:
+    """The memory budget, /dev/shm and its leftovers, one fact a line."""
+    if memory.limit_bytes is not None:
+        limit = f"memory limit {_size(memory.limit_bytes)} ({memory.limit_path})"
+        if memory.usage_bytes is not None:
+            limit += f", {_size(memory.usage_bytes)} in use"
+    else:
+        limit = f"no cgroup memory limit; host {_size(memory.host_available_bytes)} available"
+    lines = [limit]
+    if memory.budget_bytes is not None:
+        lines.append(f"a batch run may use {_size(memory.budget_bytes)} ({memory.budget_source})")
+    shm = memory.shm
+    if shm is not None:
+        where = f"{shm.fstype} from {shm.mount_source}" if shm.mounted else "not a mount of its own"
+        lines.append(f"/dev/shm: {_size(shm.size_bytes)}, {_size(shm.free_bytes)} free ({where})")
+    for segment in memory.leftovers:
+        owner = f", pid {segment.owner_pid} gone" if segment.owner_pid else ""
+        lines.append(
+            f"leftover /dev/shm/{segment.name}: {_size(segment.size_bytes)}, "
+            f"{segment.age_s:.0f} s old{owner}"
+        )
+    return lines
+
+
+def model_lines(model: ModelCost, observed: ObservedMemory | None) -> list[str]:
+    """--model: what it costs, the prediction and, beside it, what a watched run used."""
+    if model.status != "measured":
+        return [f"model {model.path}: {model.status}: {model.detail}"]
+    lines = [
+        f"model {model.path} ({model.object_type}), measured with {model.serializer}",
+        f"shared memory once: {_size(model.shared_bytes)} in {model.shared_segments} segment(s)"
+        f" ({_size(model.shm_need_bytes)} of /dev/shm at level 0)",
+        f"copied into every worker: {_size(model.in_band_bytes)} of pickle, "
+        f"{_size(model.worker_model_bytes)} once unpickled",
+        f"a worker after LensKit's imports: {_size(model.worker_base_uss_bytes)} USS "
+        f"({_size(model.worker_base_rss_bytes)} RSS); the parent: "
+        f"{_size(model.parent_rss_bytes)} RSS",
+        f"predicted peak with {model.workers} worker process(es): "
+        f"{_size(model.predicted_peak_bytes)} (sum of PSS)",
+    ]
+    if model.largest_fitting_workers is not None:
+        lines.append(f"the most processes that fit: {model.largest_fitting_workers}")
+    if observed is not None:
+        lines.append(f"observed peak: {observed_line(observed)}")
+    return lines
+
+
+def observed_line(observed: ObservedMemory) -> str:
+    """The watched tree's peak memory, /dev/shm and the cgroup's counters in one line."""
+    line = (
+        f"{_size(observed.peak_pss_bytes)} (sum of PSS; USS {_size(observed.peak_uss_bytes)}) "
+        f"over {observed.peak_processes_at} process(es), segments "
+        f"{_size(observed.peak_segments_bytes)}"
+    )
+    if observed.peak_shm_used_bytes is not None:
+        line += f", /dev/shm at most {_size(observed.peak_shm_used_bytes)} used"
+    if observed.cgroup_peak_bytes is not None:
+        line += f", cgroup peak {_size(observed.cgroup_peak_bytes)}"
+    if observed.oom_kills:
+        line += f", {observed.oom_kills} OOM kill(s)"
+    return line
+
+
+def all_memory_lines(report: Report, observed: ObservedMemory | None = None) -> list[str]:
+    """Every memory line of the section, in the order both formats show them; the
+    observed peak is the report's own (``--pid``, ``-- COMMAND``) unless given."""
+    workers = report.workers
+    if workers is None:
+        return []
+    if observed is None and report.observed is not None:
+        observed = report.observed.memory
+    lines = memory_lines(workers.memory) if workers.memory is not None else []
+    if workers.model is not None:
+        lines += model_lines(workers.model, observed)
+    elif observed is not None:
+        lines.append(f"observed peak: {observed_line(observed)}")
+    return lines
+
+
 def render_workers(report: Report, full: bool = False) -> RenderableType | None:
     workers = report.workers
     if workers is None:
@@ -66,6 +150,7 @@ def render_workers(report: Report, full: bool = False) -> RenderableType | None:
         methods.add_row(method.part, method.method, method.source)
     parts.append(methods)
     parts.extend(Text(f"· {note}") for note in workers.notes)
+    parts.extend(Text(line) for line in all_memory_lines(report))
     parts.extend(
         Text(f"script {script_line(check)}")
         for check in workers.scripts
