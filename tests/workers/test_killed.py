@@ -104,7 +104,12 @@ def test_a_worker_killed_for_memory_is_named_out_of_memory(
         ("worker", "SIGKILL", "out-of-memory")
     }
     workers = {p["pid"]: p for p in data["workers"]["processes"]}
-    assert all(workers[d["pid"]]["kind"] == "spawn-worker" for d in deaths)
+    assert any(p["kind"] == "spawn-worker" for p in workers.values())  # the worker was seen
+    # The dead worker is named by pid when the observer saw it end before the command; the
+    # parent often exits within milliseconds of the kill, inside one sampling interval, and
+    # then the death is reported without a pid rather than with a guessed one.
+    named = [d["pid"] for d in deaths if d["pid"] is not None]
+    assert all(workers[pid]["kind"] == "spawn-worker" for pid in named)
     assert findings(data)["worker-killed"]["severity"] == "error"
 
 
