@@ -76,7 +76,10 @@ print(json.dumps(verification.measure().model_dump(mode="json")))
 def clean_environ() -> dict[str, str]:
     """Ours without threading variables, plus the arms' settings."""
     prefixes = ("LK_", "OMP_", "MKL_", "OPENBLAS_", "RAYON_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)} | SETTINGS
+    # PYTHONSAFEPATH: `python -c` run from a checkout would import ./lkdoctor, which has no
+    # built probe, instead of the installed package, and every verification would fail
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return kept | SETTINGS | {"PYTHONSAFEPATH": "1"}
 
 
 def lenskit_command(python: str) -> str:
@@ -188,7 +191,8 @@ def main() -> None:
                     shown = "-" if ratio is None else f"{ratio:.3f}"
                     print(
                         f"{arm} {index + 1}: {found['verdict']} (ratio {shown}, "
-                        f"{found.get('interval_low')}–{found.get('interval_high')})",
+                        f"{found.get('interval_low')}–{found.get('interval_high')})"
+                        + (f"; stopped: {found['stopped']}" if found.get("stopped") else ""),
                         flush=True,
                     )
         print(f"load average at the end {loadavg()}", flush=True)
