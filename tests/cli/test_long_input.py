@@ -92,6 +92,34 @@ def test_a_ten_megabyte_settings_file_with_a_megabyte_value(tmp_path: Path) -> N
     assert_valid_report(report)
     invalid = [f for f in report["findings"] if f["id"] == "settings-file-invalid"]
     assert invalid and "lenskit.toml:2" in invalid[0]["title"], report["findings"]
+    # the size is a finding of its own; the doctor read only the [parallel] table, and
+    # LensKit's own code (which parses it whole) says the same value fails
+    large = [f for f in report["findings"] if f["id"] == "settings-file-large"]
+    assert len(large) == 1 and f"{len(text.encode()):,} bytes" in large[0]["title"], large
+    assert "read only its [parallel] table" in large[0]["evidence"]
+    note = report["plan"]["lenskit_note"]
+    assert note.startswith("LensKit failed at configure") and "num_threads" in note, note
+
+
+@pytest.mark.lenskit2026
+def test_a_large_settings_file_broken_outside_its_parallel_table(tmp_path: Path) -> None:
+    # the doctor does not parse the rest of a 1.3 MB file; LensKit does, and fails on it,
+    # and the report says so
+    filler = "".join(f'key_{i} = "{"x" * 200}"\n' for i in range(6_000))
+    text = f"[parallel]\nnum_threads = 2\n\n[other]\n{filler}key_7 = 'twice'\n"
+    (tmp_path / "lenskit.toml").write_text(text)
+    result = run_cli(
+        script("lkdoctor"), "--json", "--no-bench", "-R", str(tmp_path), timeout=TIMEOUT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert_valid_report(report)
+    assert report["plan"]["settings"]["num_threads"]["value"] == 2
+    ids = [f["id"] for f in report["findings"]]
+    assert "settings-file-large" in ids, ids
+    failing = [f for f in report["findings"] if f["title"].startswith("LensKit's settings do not")]
+    assert failing and "TOMLDecodeError" in failing[0]["evidence"], report["findings"]
+    assert f"line {6_000 + 5}" in failing[0]["evidence"], failing[0]["evidence"]
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from lkdoctor.host.undecodable import cut
 from lkdoctor.model import SettingsProblem, SettingValue
+from lkdoctor.plan.lenskit2026.toml_table import parallel_part
 
 #: ParallelSettings' fields and their types, in LensKit's order.
 FIELD_TYPES: dict[str, Any] = {
@@ -69,6 +70,9 @@ IGNORED = {
     "LK_NUM_CHILD_THREADS": "no longer read by LensKit 2026",
 }
 SETTINGS_FILES = ("lenskit.local.toml", "lenskit.toml")  # highest first
+#: Bytes beyond any real settings file (LensKit's are a few hundred): such a file costs
+#: every lenskit command a parse of it, and the doctor reads only its [parallel] table.
+LARGE_SETTINGS_FILE = 1_000_000
 
 
 def flat_name(name: str) -> str:
@@ -163,11 +167,36 @@ class SettingsFile:
     problems: list[SettingsProblem] = field(default_factory=list)
 
 
+def _large_file(path: Path, size: int, whole: bool) -> SettingsProblem:
+    read = (
+        "lkdoctor parsed all of it too"
+        if whole
+        else "lkdoctor read only its [parallel] table; whether LensKit loads the rest is "
+        "LensKit's own answer"
+    )
+    return SettingsProblem(
+        kind="settings-file-large",
+        where=str(path),
+        value=f"{size:,} bytes",
+        message="LensKit parses the whole file (with tomllib) in every lenskit "
+        f"command and every lenskit_config(); {read}",
+    )
+
+
 def read_settings_file(path: Path) -> SettingsFile:
-    """The ``[parallel]`` values of one file with their lines; problems as LensKit meets them."""
+    """The ``[parallel]`` values of one file with their lines; problems as LensKit meets them.
+
+    A file over :data:`LARGE_SETTINGS_FILE` is a problem of its own, and of it only the
+    statements that define ``parallel`` are parsed (LensKit's own answer parses it whole)."""
     found = SettingsFile(path)
     try:
+        size = path.stat().st_size
         text = path.read_bytes().decode("utf-8")
+        part = parallel_part(text) if size > LARGE_SETTINGS_FILE else None
+        if size > LARGE_SETTINGS_FILE:
+            found.problems.append(_large_file(path, size, whole=part is None))
+        if part is not None:
+            text = part
         data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         at = _TOML_AT.search(str(exc))
