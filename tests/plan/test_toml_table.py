@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from lkdoctor.plan.lenskit2026 import settings
+from lkdoctor.plan.lenskit2026.child import _json_value
 from lkdoctor.plan.lenskit2026.settings import key_lines, read_settings_file
 from lkdoctor.plan.lenskit2026.toml_table import parallel_part
 
@@ -132,4 +134,37 @@ def test_a_large_file_the_scan_cannot_place_is_parsed_whole(tmp_path: Path) -> N
     assert "lkdoctor parsed all of it" in found.problems[0].message
     # tomllib's own message, at the file's own line
     assert found.problems[1].line == 6_001
+    assert found.values == {}
+
+
+def test_a_large_file_takes_its_table_from_lenskits_own_parse(tmp_path: Path) -> None:
+    """What the child prints of LensKit's parse (``--parsed-files``) gives the same values,
+    lines and problems as the doctor's own parse, dates and times included."""
+    path = tmp_path / "lenskit.toml"
+    text = (
+        "[parallel]\nnum_threads = 4\nnum_cpus = 1979-05-27T07:32:00Z\nbogus = [1, 'a']\n"
+        "[other]\n" + FILLER
+    )
+    path.write_text(text)
+    printed = json.loads(json.dumps({"parallel": _json_value(tomllib.loads(text)["parallel"])}))
+    from_lenskit = read_settings_file(path, printed)
+    own = read_settings_file(path)
+    assert from_lenskit.values == own.values == {"num_threads": (4, 2)}
+    assert [p.kind for p in from_lenskit.problems] == [p.kind for p in own.problems]
+    assert "LensKit's own parse" in from_lenskit.problems[0].message
+    rest = [(p.line, p.value, p.message) for p in from_lenskit.problems[1:]]
+    assert rest == [(p.line, p.value, p.message) for p in own.problems[1:]]
+    assert "datetime.datetime(1979, 5, 27, 7, 32" in rest[0][1]  # the date, not its text
+
+
+def test_lenskits_error_on_a_large_file_is_the_files_problem(tmp_path: Path) -> None:
+    path = tmp_path / "lenskit.toml"
+    path.write_text(FILLER + "key_7 = 'twice'\n")
+    with pytest.raises(tomllib.TOMLDecodeError) as caught:
+        tomllib.loads(path.read_text())
+    error = f"TOMLDecodeError: {caught.value}"  # as the child prints it
+    found = read_settings_file(path, {"error": error})
+    assert [p.kind for p in found.problems] == ["settings-file-large", "settings-file-invalid"]
+    assert (found.problems[1].line, found.problems[1].fails) == (6_001, "configure")
+    assert found.problems[1].message == error
     assert found.values == {}
