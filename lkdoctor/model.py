@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Bumped MAJOR for removed or retyped keys, MINOR for added keys.
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 
 
 class Severity(StrEnum):
@@ -182,9 +182,10 @@ class SettingValue(StrictModel):
 
 
 class SettingsProblem(StrictModel):
-    """A LensKit 2026 setting the installed LensKit rejects or ignores."""
+    """A LensKit 2026 setting the installed LensKit rejects or ignores, or a settings file
+    so large that reading it costs every lenskit command (settings-file-large)."""
 
-    kind: Literal["env-invalid", "env-ignored", "settings-file-invalid"]
+    kind: Literal["env-invalid", "env-ignored", "settings-file-invalid", "settings-file-large"]
     where: str = Field(description="the variable's name, or the settings file's path")
     line: int | None = Field(default=None, description="the line of the file, when known")
     value: str = ""

@@ -472,6 +472,7 @@ def _plan(
         project_root=request.project_root,
         foreign=request.pid is not None,
         affinity=affinity,
+        ask_lenskit=ask_lenskit,
     )
     plan = chosen.line.collect(plan_request, ask=False)
     attach = chosen.line.start_answer(plan, plan_request) if ask_lenskit else None

@@ -21,6 +21,7 @@ from samples import bad_env
 from lkdoctor.host.undecodable import escape_undecodable, quoted
 from lkdoctor.model import Finding, Section, Severity
 from lkdoctor.plan.lenskit2026.settings import key_lines
+from lkdoctor.plan.lenskit2026.toml_table import parallel_part
 from lkdoctor.pools.kinds import KINDS
 from lkdoctor.redact import (
     MASK,
@@ -149,6 +150,7 @@ def test_the_pattern_search_finds_the_patterns_that_parse_user_input() -> None:
         "lkdoctor.redact._SECRET_NAME",
         "lkdoctor.plan.lenskit2026.settings._KEY",
         "lkdoctor.plan.lenskit2026.settings._TABLE",
+        "lkdoctor.plan.lenskit2026.toml_table._TOKEN",
         "lkdoctor.host.undecodable._REPR_UNDECODABLE",
     }
     assert expected <= set(PATTERNS)
@@ -181,6 +183,7 @@ def test_pool_library_patterns_are_linear() -> None:
         ("mask_assignments", mask_assignments),
         ("secret_values", lambda text: secret_values([{"OMP_NUM_THREADS": text, "X_KEY": text}])),
         ("key_lines", key_lines),
+        ("parallel_part", parallel_part),
         ("quoted", quoted),
         ("escape_undecodable", escape_undecodable),
         (

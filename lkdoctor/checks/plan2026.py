@@ -54,6 +54,20 @@ def settings_problems(plan: ThreadPlan2026) -> list[Finding]:
                 )
             )
             continue
+        if problem.kind == "settings-file-large":
+            findings.append(
+                Finding(
+                    id="settings-file-large",
+                    severity=Severity.WARNING,
+                    section=SECTION,
+                    title=f"{problem.where} is {problem.value}: LensKit parses all of it "
+                    "in every lenskit command",
+                    evidence=f"{problem.where} ({problem.value}): {problem.message}",
+                    remediation=f"keep only LensKit's settings in {problem.where} (they take "
+                    "a few hundred bytes); move other data to a file of its own",
+                )
+            )
+            continue
         remediation, env = _remedy(problem, plan)
         fails = _FAILS.get(problem.fails or "", "")
         key = problem.message.split(":", 1)[0]

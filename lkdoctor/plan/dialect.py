@@ -43,6 +43,7 @@ class PlanRequest:
     project_root: Path | None = None  # -R
     foreign: bool = False  # another process (--pid) is diagnosed
     affinity: set[int] | None = None  # its CPUs when it is not this process (--pid)
+    ask_lenskit: bool = True  # LensKit's own code may be asked (start_answer follows)
 
 
 @dataclass(frozen=True)

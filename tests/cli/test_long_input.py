@@ -92,6 +92,36 @@ def test_a_ten_megabyte_settings_file_with_a_megabyte_value(tmp_path: Path) -> N
     assert_valid_report(report)
     invalid = [f for f in report["findings"] if f["id"] == "settings-file-invalid"]
     assert invalid and "lenskit.toml:2" in invalid[0]["title"], report["findings"]
+    # the size is a finding of its own; the file was parsed once, by LensKit's own code,
+    # whose parse gave the doctor the [parallel] table, and which fails on the same value
+    large = [f for f in report["findings"] if f["id"] == "settings-file-large"]
+    assert len(large) == 1 and f"{len(text.encode()):,} bytes" in large[0]["title"], large
+    assert "from LensKit's own parse" in large[0]["evidence"]
+    note = report["plan"]["lenskit_note"]
+    assert note.startswith("LensKit failed at configure") and "num_threads" in note, note
+
+
+@pytest.mark.lenskit2026
+def test_a_large_settings_file_broken_outside_its_parallel_table(tmp_path: Path) -> None:
+    # LensKit parses the whole 1.3 MB file and fails outside the [parallel] table; the
+    # doctor, which takes LensKit's parse instead of parsing it again, says so at that line
+    filler = "".join(f'key_{i} = "{"x" * 200}"\n' for i in range(6_000))
+    text = f"[parallel]\nnum_threads = 2\n\n[other]\n{filler}key_7 = 'twice'\n"
+    (tmp_path / "lenskit.toml").write_text(text)
+    result = run_cli(
+        script("lkdoctor"), "--json", "--no-bench", "-R", str(tmp_path), timeout=TIMEOUT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert_valid_report(report)
+    ids = [f["id"] for f in report["findings"]]
+    assert "settings-file-large" in ids, ids
+    invalid = [f for f in report["findings"] if f["id"] == "settings-file-invalid"]
+    assert invalid and f"lenskit.toml:{6_000 + 5} " in invalid[0]["title"], invalid
+    assert "TOMLDecodeError: Cannot overwrite a value" in invalid[0]["evidence"]
+    # as LensKit, which loads none of the file's settings
+    assert report["plan"]["settings"]["num_threads"]["source"] == "derived"
+    assert report["plan"]["lenskit_note"].startswith("LensKit failed at configure")
 
 
 @pytest.fixture

@@ -36,8 +36,11 @@ class LensKit2026(LensKitLine):
         return ThreadPlan2026
 
     def collect(self, request: PlanRequest, *, ask: bool = True) -> PlanBase:
+        """Without ``ask`` LensKit is still asked at once (and :meth:`start_answer` then has
+        nothing to start) when a settings file is large: its parse serves the doctor too."""
         from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
 
+        askable = request.ask_lenskit and not (request.foreign and request.cwd is None)
         return collect_plan_2026(
             request.lenskit_cpus,
             request.effective,
@@ -45,7 +48,9 @@ class LensKit2026(LensKitLine):
             request,
             cwd=request.cwd,
             project_root=request.project_root,
-            ask=ask,
+            ask=ask and askable,
+            ask_first=askable,
+            affinity=request.affinity,
         )
 
     def start_answer(self, plan: PlanBase, request: PlanRequest) -> AttachAnswer | None:

@@ -1,6 +1,7 @@
 """LensKit 2026's own answer: run in a child process by lkdoctor, prints one JSON line.
 
-This file is run as a script (``python -P -c <source> [--affinity=CPUS] [PROJECT_ROOT]``) by the Python
+This file is run as a script (``python -P -c <source> [--affinity=CPUS] [--parsed-files]
+[PROJECT_ROOT]``) by the Python
 that has LensKit installed, in the diagnosed folder and environment. It imports nothing
 from lkdoctor. It resolves the settings exactly as LensKit's ``lenskit`` command does
 before any subcommand (``-R`` / ``LK_PROJECT_ROOT`` / ``locate_configuration_root()``,
@@ -9,14 +10,19 @@ then ``configure()``), but without ``init_threading``: LensKit's own
 are read, and rejected), and LensKit's own ``_load_settings``, ``locate_configuration_root``,
 ``effective_cpu_count`` and ``is_free_threaded`` are executed from their source, so
 neither torch nor LensKit's logging is imported (``lenskit.config`` would import both).
+
+With ``--parsed-files`` it also prints what LensKit's own parse of each settings file gave
+(its ``parallel`` table, or the error), so that the doctor need not parse a large file again.
 """
 
 from __future__ import annotations
 
 import ast
+import datetime
 import json
 import os
 import sys
+import tomllib
 import types
 import warnings
 from pathlib import Path
@@ -27,7 +33,36 @@ def _emit(**fields: object) -> None:
     sys.stdout.write(json.dumps(fields, default=str) + "\n")
 
 
-def _failure(stage: str, exc: Exception) -> None:
+def _json_value(value: object) -> object:
+    """A TOML value as JSON; dates and times tagged, so the doctor gets them back as such."""
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_value(item) for item in value]
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return {"__toml__": type(value).__name__, "iso": value.isoformat()}
+    return value
+
+
+def _record_parsed_files(parsed: dict[str, object]) -> None:
+    """Keep, by real path, what each ``tomllib.load`` (pydantic-settings' reader of
+    LensKit's settings files) returns or raises; the parse itself is unchanged."""
+    load = tomllib.load
+
+    def recording_load(fp: Any, /, **kwargs: Any) -> dict[str, Any]:
+        name = os.path.realpath(str(getattr(fp, "name", "")))
+        try:
+            data = load(fp, **kwargs)
+        except Exception as exc:
+            parsed[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            raise
+        parsed[name] = {"parallel": _json_value(data["parallel"])} if "parallel" in data else {}
+        return data
+
+    tomllib.load = recording_load
+
+
+def _failure(stage: str, exc: Exception, parsed: dict[str, object]) -> None:
     errors: list[dict[str, object]] | None = None
     if hasattr(exc, "errors"):
         try:
@@ -37,7 +72,14 @@ def _failure(stage: str, exc: Exception) -> None:
             ]
         except Exception:
             errors = None
-    _emit(ok=False, stage=stage, error=type(exc).__name__, message=str(exc), errors=errors)
+    _emit(
+        ok=False,
+        stage=stage,
+        error=type(exc).__name__,
+        message=str(exc),
+        errors=errors,
+        parsed_files=parsed,
+    )
 
 
 class _QuietLog:
@@ -103,6 +145,10 @@ def main(argv: list[str]) -> None:
         # the diagnosed process's CPUs (--pid), before LensKit counts them
         cpus = {int(cpu) for cpu in args.pop(0).split("=", 1)[1].split(",")}
         os.sched_setaffinity(0, cpus)
+    parsed: dict[str, object] = {}
+    if args and args[0] == "--parsed-files":
+        args.pop(0)
+        _record_parsed_files(parsed)
     try:
         try:
             settings_cls, load, locate, parallel = _lenskit_2026_3()
@@ -143,9 +189,10 @@ def main(argv: list[str]) -> None:
             effective_cpu_count=parallel.effective_cpu_count(),
             free_threaded=bool(parallel.is_free_threaded()),
             warnings=[str(w.message) for w in caught],
+            parsed_files=parsed,
         )
     except Exception as exc:
-        _failure(stage, exc)
+        _failure(stage, exc, parsed)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from lkdoctor.plan.lenskit2026.settings import (
     counted_backend,
     fit,
     flat_name,
+    large_settings_files,
     nested_name,
     peak_demand,
     ray_tasks,
@@ -63,12 +64,15 @@ class PendingAnswer:
         python: str | None = None,
         timeout: float = CHILD_TIMEOUT,
         affinity: set[int] | None = None,
+        parsed_files: bool = False,
     ) -> None:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         command = [python or sys.executable, "-P", str(CHILD_SCRIPT)]
         if affinity:
             command.append("--affinity=" + ",".join(map(str, sorted(affinity))))
+        if parsed_files:  # what LensKit's parse of each settings file gave, too
+            command.append("--parsed-files")
         if project_root is not None:
             command.append(str(project_root))
         self.process: subprocess.Popen[str] | None = None
@@ -134,13 +138,36 @@ def start_answer(
     project_root: Path | None,
     affinity: set[int] | None = None,
 ) -> PendingAnswer | None:
-    """Start asking the installed LensKit (None when there is none to ask); the answer is
-    put in with :func:`attach_answer`. ``affinity``: the CPUs of the diagnosed process when
-    it is not this one (``--pid``)."""
-    if plan.lenskit_version is None or not lenskit_package_dirs():
+    """Start asking the installed LensKit (None when there is none to ask, or when the plan
+    already holds its answer); the answer is put in with :func:`attach_answer`.
+    ``affinity``: the CPUs of the diagnosed process when it is not this one (``--pid``)."""
+    if plan.lenskit_resolved is not None or plan.lenskit_note is not None:
+        return None
+    return _ask(plan.lenskit_version, environ, cwd, project_root, affinity)
+
+
+def _ask(
+    version: str | None,
+    environ: Mapping[str, str],
+    cwd: Path | None,
+    project_root: Path | None,
+    affinity: set[int] | None = None,
+    parsed_files: bool = False,
+) -> PendingAnswer | None:
+    if version is None or not lenskit_package_dirs():
         return None
     folder = Path(os.getcwd()) if cwd is None else cwd
-    return PendingAnswer(environ, folder, project_root, affinity=affinity)
+    return PendingAnswer(
+        environ, folder, project_root, affinity=affinity, parsed_files=parsed_files
+    )
+
+
+def parsed_by_lenskit(answer: ChildAnswer) -> dict[str, dict[str, Any]]:
+    """What LensKit's own parse of each settings file gave, by real path."""
+    parsed = answer.data.get("parsed_files") if answer.data is not None else None
+    if not isinstance(parsed, dict):
+        return {}
+    return {path: entry for path, entry in parsed.items() if isinstance(entry, dict)}
 
 
 def lenskit_resolved(answer: ChildAnswer) -> LensKit2026Settings | None:
@@ -262,13 +289,30 @@ def collect_plan_2026(
     cwd: Path | None = None,
     project_root: Path | None = None,
     ask: bool = True,
+    ask_first: bool = False,
+    affinity: set[int] | None = None,
 ) -> ThreadPlan2026:
-    """The plan as LensKit 2026 resolves it for ``environ`` in ``cwd`` (default: ours)."""
+    """The plan as LensKit 2026 resolves it for ``environ`` in ``cwd`` (default: ours).
+
+    ``ask``: with LensKit's own answer. ``ask_first``: that answer only when a settings file
+    is large, and then before the doctor's own resolution, which takes that file's
+    ``[parallel]`` table from LensKit's parse instead of parsing it again (without either,
+    :func:`start_answer` asks later)."""
     folder = Path(os.getcwd()) if cwd is None else cwd
     cpus, effective = max(lenskit_cpus, 1), max(effective, 1)
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    answer = None
+    if ask or (ask_first and large_settings_files(environ, folder, project_root)):
+        # LensKit's answer first: its parse of a large settings file serves the doctor too
+        pending = _ask(chosen.version, environ, folder, project_root, affinity, True)
+        answer = pending.result() if pending is not None else None
     res = resolve_settings(
-        environ, folder, cpus, project_root=project_root, free_threaded=free_threaded
+        environ,
+        folder,
+        cpus,
+        project_root=project_root,
+        free_threaded=free_threaded,
+        parsed_files=parsed_by_lenskit(answer) if answer is not None else None,
     )
     ncpus = int(res.settings["num_cpus"].value)
     levels = plan_levels_2026(res, ncpus, cpus)
@@ -298,8 +342,8 @@ def collect_plan_2026(
         settings_files=[str(path) for path in res.files],
         settings_problems=res.problems,
     )
-    if ask and (pending := start_answer(plan, environ, folder, project_root)) is not None:
-        attach_answer(plan, pending.result())
+    if answer is not None:
+        attach_answer(plan, answer)
     return plan
 
 

@@ -37,7 +37,9 @@ the backends keep their own default, one per CPU, counted as ``cpus``) and ``j``
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -50,6 +52,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from lkdoctor.host.undecodable import cut
 from lkdoctor.model import SettingsProblem, SettingValue
+from lkdoctor.plan.lenskit2026.toml_table import parallel_part
 
 #: ParallelSettings' fields and their types, in LensKit's order.
 FIELD_TYPES: dict[str, Any] = {
@@ -69,6 +72,9 @@ IGNORED = {
     "LK_NUM_CHILD_THREADS": "no longer read by LensKit 2026",
 }
 SETTINGS_FILES = ("lenskit.local.toml", "lenskit.toml")  # highest first
+#: Bytes beyond any real settings file (LensKit's are a few hundred): such a file costs
+#: every lenskit command a parse of it, and the doctor reads only its [parallel] table.
+LARGE_SETTINGS_FILE = 1_000_000
 
 
 def flat_name(name: str) -> str:
@@ -129,6 +135,20 @@ def project_root_of(
     return found, "search from the working folder" if found else "none found"
 
 
+def large_settings_files(
+    environ: Mapping[str, str], cwd: Path, project_root: Path | None = None
+) -> bool:
+    """Whether a settings file LensKit would read there is over :data:`LARGE_SETTINGS_FILE`."""
+    root, _ = project_root_of(cwd, environ, project_root)
+    for name in SETTINGS_FILES:
+        try:
+            if (root or cwd).joinpath(name).stat().st_size > LARGE_SETTINGS_FILE:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 # --- one settings file -----------------------------------------------------------------
 
 # Possessive quantifiers, which never give characters back, keep each match linear in the
@@ -163,23 +183,86 @@ class SettingsFile:
     problems: list[SettingsProblem] = field(default_factory=list)
 
 
-def read_settings_file(path: Path) -> SettingsFile:
-    """The ``[parallel]`` values of one file with their lines; problems as LensKit meets them."""
+def _large_file(path: Path, size: int, how: str) -> SettingsProblem:
+    return SettingsProblem(
+        kind="settings-file-large",
+        where=str(path),
+        value=f"{size:,} bytes",
+        message="LensKit parses the whole file (with tomllib) in every lenskit command and "
+        f"every lenskit_config(); {how}",
+    )
+
+
+#: How the doctor read a large file, for the settings-file-large problem.
+FROM_LENSKIT = "lkdoctor took its [parallel] table from LensKit's own parse (one parse for both)"
+SCANNED = "lkdoctor read only its [parallel] table, so the rest is not checked here"
+PARSED_WHOLE = "lkdoctor parsed all of it too"
+
+
+def _toml_value(value: object) -> object:
+    """A value of LensKit's parse as the child printed it, dates and times restored."""
+    if isinstance(value, dict):
+        if set(value) == {"__toml__", "iso"} and value["__toml__"] in _TOML_TIMES:
+            return _TOML_TIMES[value["__toml__"]](value["iso"])
+        return {key: _toml_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_toml_value(item) for item in value]
+    return value
+
+
+_TOML_TIMES: dict[str, Any] = {
+    "datetime": datetime.datetime.fromisoformat,
+    "date": datetime.date.fromisoformat,
+    "time": datetime.time.fromisoformat,
+}
+
+
+def _invalid(path: Path, message: str) -> SettingsProblem:
+    at = _TOML_AT.search(message)
+    return SettingsProblem(
+        kind="settings-file-invalid",
+        where=str(path),
+        line=int(at.group(1)) if at else None,
+        message=message,
+        fails="configure",
+    )
+
+
+def read_settings_file(
+    path: Path, parsed_by_lenskit: Mapping[str, object] | None = None
+) -> SettingsFile:
+    """The ``[parallel]`` values of one file with their lines; problems as LensKit meets them.
+
+    A file over :data:`LARGE_SETTINGS_FILE` is a problem of its own, and is not parsed
+    again: its ``[parallel]`` table comes from ``parsed_by_lenskit`` (what LensKit's own
+    parse of it gave: ``{"parallel": table}``, ``{}`` or ``{"error": message}``), else from
+    the statements that define ``parallel`` alone."""
     found = SettingsFile(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = tomllib.loads(text)
+        size = path.stat().st_size
+        large = size > LARGE_SETTINGS_FILE
+        if large and parsed_by_lenskit is not None:
+            found.problems.append(_large_file(path, size, FROM_LENSKIT))
+            if "error" in parsed_by_lenskit:
+                found.problems.append(_invalid(path, str(parsed_by_lenskit["error"])))
+                return found
+            # only for the lines of the keys; LensKit's parse said whether it decodes
+            text = path.read_bytes().decode("utf-8", "replace")
+            data: dict[str, Any] = {}
+            if "parallel" in parsed_by_lenskit:
+                data["parallel"] = _toml_value(parsed_by_lenskit["parallel"])
+        else:
+            text = path.read_bytes().decode("utf-8")
+            part = parallel_part(text) if large else None
+            if large:
+                found.problems.append(
+                    _large_file(path, size, PARSED_WHOLE if part is None else SCANNED)
+                )
+            if part is not None:
+                text = part
+            data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        at = _TOML_AT.search(str(exc))
-        found.problems.append(
-            SettingsProblem(
-                kind="settings-file-invalid",
-                where=str(path),
-                line=int(at.group(1)) if at else None,
-                message=f"{type(exc).__name__}: {exc}",
-                fails="configure",
-            )
-        )
+        found.problems.append(_invalid(path, f"{type(exc).__name__}: {exc}"))
         return found
     lines = key_lines(text)
     table = data.get("parallel", {})
@@ -375,7 +458,11 @@ class Resolution:
         return any(problem.fails for problem in self.problems)
 
 
-def _explicit(environ: Mapping[str, str], folder: Path) -> tuple[Explicit, list[Path]]:
+def _explicit(
+    environ: Mapping[str, str],
+    folder: Path,
+    parsed_files: Mapping[str, Mapping[str, object]] | None = None,
+) -> tuple[Explicit, list[Path]]:
     env = _lowered(environ)
     explicit = Explicit()
     read_flat(env, explicit)
@@ -388,7 +475,8 @@ def _explicit(environ: Mapping[str, str], folder: Path) -> tuple[Explicit, list[
         if not path.is_file():
             continue
         files.append(path)
-        read = read_settings_file(path)
+        parsed = None if parsed_files is None else parsed_files.get(os.path.realpath(path))
+        read = read_settings_file(path, parsed)
         explicit.problems.extend(read.problems)
         for name, (value, line) in read.values.items():
             explicit.values[name] = (value, str(path), line)
@@ -462,13 +550,16 @@ def resolve_settings(
     *,
     project_root: Path | None = None,
     free_threaded: bool = False,
+    parsed_files: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Resolution:
     """Resolve LensKit 2026's parallel settings as its ``lenskit`` command would in ``cwd``.
 
     Invalid values are reported in ``problems`` and resolved here as if unset.
+    ``parsed_files``: what LensKit's own parse gave of each settings file, by real path
+    (see :func:`read_settings_file`).
     """
     root, how = project_root_of(cwd, environ, project_root)
-    explicit, files = _explicit(environ, root if root is not None else cwd)
+    explicit, files = _explicit(environ, root if root is not None else cwd, parsed_files)
     raw = {name: _setting(explicit, name, 0) for name in FIELD_TYPES if name != "tune_jobs"}
     raw["use_ray"] = _setting(explicit, "use_ray", False)
     resolved = resolve_defaults(raw, max(cpus, 1), free_threaded)
@@ -540,6 +631,7 @@ __all__ = [
     "batch_mode",
     "fit",
     "flat_name",
+    "large_settings_files",
     "nested_name",
     "peak_demand",
     "read_settings_file",
