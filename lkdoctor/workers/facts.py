@@ -26,6 +26,7 @@ from lkdoctor.model import (
     WorkerLevel,
     Workers,
 )
+from lkdoctor.plan.lenskit2026.settings import ray_tasks
 
 #: What LensKit 2025.x documents and its pool.py does; said when the code cannot be read.
 DOCUMENTED_2025_WORKERS = (
@@ -204,9 +205,28 @@ def _facts_2026(plan: ThreadPlan2026, package: Path | None, gil: bool) -> Worker
     jobs_source = f"num_batch_jobs from {jobs_setting.source}" if jobs_setting else "num_batch_jobs"
     ray_source = f"use_ray from {ray_setting.source}" if ray_setting else "use_ray"
     pool = thread_pool_fact(package) if package is not None else None
+    count = jobs
     if use_ray:
         mode, method = BatchMode.RAY, "ray"
         source = "lenskit/batch/_ray.py: ray.remote tasks on Ray's own worker processes"
+        backend_setting = plan.settings.get("num_backend_threads")
+        backend = (
+            resolved.num_backend_threads
+            if resolved
+            else int(backend_setting.value)
+            if backend_setting
+            else 1
+        )
+        cpus_setting = plan.settings.get("num_cpus")
+        cpus = resolved.num_cpus if resolved else int(cpus_setting.value) if cpus_setting else 1
+        # lenskit/batch/_ray.py: TaskLimiter(n_jobs, or num_cpus when n_jobs <= 0) on a node
+        # of ray.init(num_cpus=effective_cpu_count()), each task num_cpus=backend threads
+        count = ray_tasks(jobs if jobs > 0 else cpus, backend, plan.cpu_count)
+        jobs_source += (
+            f"; Ray runs {count} task(s) at once, each in a Ray worker process: "
+            f"min(num_batch_jobs, node CPUs {plan.cpu_count} // task CPUs "
+            f"(num_backend_threads) {max(backend, 1)})"
+        )
     elif jobs > 1:
         mode, method = BatchMode.THREAD_POOL, "thread"
         source = pool.source if pool else "documented: LensKit 2026 batch uses a thread pool"
@@ -235,7 +255,7 @@ def _facts_2026(plan: ThreadPlan2026, package: Path | None, gil: bool) -> Worker
             WorkerLevel(
                 level=0,
                 mode=mode,
-                workers=jobs,
+                workers=count,
                 start_method=method if mode != BatchMode.IN_PROCESS else None,
                 source=jobs_source,
             )
