@@ -1,20 +1,23 @@
 """Start Ray as LensKit 2026's batch path does (``lenskit.parallel.ray.init_cluster``, which
 calls ``ray.init``), print where Ray put its object store and how large it made it, then
-shut Ray down.
+shut Ray down. ``python ray_driver.py [MODEL...]`` also puts each saved model into the
+store as LensKit's batch path puts its pipeline.
 
 Prints one line ``RAY-DRIVER {json}``: the object store size Ray reports
 (``cluster_resources()["object_store_memory"]``), the ``--plasma_directory`` its raylet was
-started with, and the session folder (to check nothing of it is left).
+started with, the session folder, and each model's size in the store.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import sys
 from pathlib import Path
 
 import ray
-from lenskit.parallel.ray import init_cluster
+from lenskit.parallel.ray import init_cluster, init_serializers
 
 
 def raylet_arguments() -> list[str]:
@@ -37,14 +40,29 @@ def option(argv: list[str], name: str) -> str | None:
     return next((a[len(prefix) :] for a in argv if a.startswith(prefix)), None)
 
 
+def put_sizes(paths: list[str]) -> dict[str, int]:
+    """Each saved model put into the store as LensKit's batch path puts its pipeline
+    (``ray.put`` after LensKit's serializers are registered): the size Ray records."""
+    init_serializers()
+    sizes = {}
+    for path in paths:
+        with open(path, "rb") as file:
+            ref = ray.put(pickle.load(file))
+        sizes[path] = int(ray.experimental.get_object_locations([ref])[ref]["object_size"])
+        del ref
+    return sizes
+
+
 def main() -> None:
-    init_cluster(include_dashboard=False)  # the dashboard does not touch the store
+    # ensure_cluster() without the dashboard, which does not touch the store
+    init_cluster(include_dashboard=False, global_logging=True)
     try:
         argv = raylet_arguments()
         found = {
             "object_store_memory": int(ray.cluster_resources()["object_store_memory"]),
             "plasma_directory": option(argv, "plasma_directory"),
             "session_dir": _session_dir(),
+            "put_sizes": put_sizes(sys.argv[1:]),
         }
     finally:
         ray.shutdown()
