@@ -118,6 +118,46 @@ def _lenskit_package() -> Path | None:
     return packages[0] if packages else None
 
 
+def ray_python_floor_fact(package: Path) -> CodeFact | None:
+    """The Python LensKit 2025's ``ray_supported()`` (``parallel/ray.py``) requires for
+    ``n_jobs="ray"``: its ``int(minor) < N`` test, N as the value."""
+    path = package / "parallel" / "ray.py"
+    tree = _parsed(path)
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "ray_supported":
+            for test in ast.walk(node):
+                if (
+                    isinstance(test, ast.Compare)
+                    and isinstance(test.left, ast.Call)
+                    and [ast.unparse(arg) for arg in test.left.args] == ["minor"]
+                    and isinstance(test.ops[0], ast.Lt)
+                    and isinstance(test.comparators[0], ast.Constant)
+                    and isinstance(test.comparators[0].value, int)
+                ):
+                    minor = test.comparators[0].value
+                    return CodeFact(str(minor), path, test.lineno, ast.unparse(test))
+    return None
+
+
+def ray_note_2025(package: Path | None) -> str | None:
+    """Whether ``n_jobs="ray"`` can run here, as LensKit 2025's own test decides."""
+    fact = ray_python_floor_fact(package) if package is not None else None
+    if fact is None:
+        return None
+    here = sys.version_info[:2]
+    if here < (3, int(fact.value)):
+        return (
+            f'n_jobs="ray" raises RuntimeError("ray backend not available") on Python '
+            f"{here[0]}.{here[1]}: LensKit's ray_supported() wants 3.{fact.value}+ ({fact.source})"
+        )
+    return (
+        f'n_jobs="ray" runs batch work on Ray on this Python ({fact.source}): the model goes '
+        "into Ray's object store once, which lives in /dev/shm only when Ray's store fits there"
+    )
+
+
 def _facts_2025(plan: ThreadPlan2025, package: Path | None, default: str) -> Workers:
     levels_plan = plan.lenskit_resolved or plan.levels
     context = worker_context_fact(package) if package is not None else None
@@ -173,6 +213,9 @@ def _facts_2025(plan: ThreadPlan2025, package: Path | None, default: str) -> Wor
         )
     else:
         notes.append("lenskit.batch runs in this process (1 process at level 0): no workers")
+    ray_note = ray_note_2025(package)
+    if ray_note is not None:
+        notes.append(ray_note)
     return Workers(
         dialect="2025",
         mode=mode,
