@@ -450,11 +450,6 @@ class ObservedMemory(StrictModel):
         "since the cgroup was made, so it may predate the window",
     )
     cgroup_limit_bytes: int | None = None
-    oom_kills: int | None = Field(
-        default=None,
-        description="processes the kernel killed for memory in that cgroup during the window "
-        "(memory.events oom_kill, v1 memory.oom_control oom_kill)",
-    )
 
 
 class Observed(StrictModel):
@@ -504,8 +499,10 @@ class Observed(StrictModel):
     )
     oom_kills: int | None = Field(
         default=None,
-        description="-- COMMAND: out-of-memory kills the kernel counted in the run's memory "
-        "cgroup (or an ancestor) while it ran; null when no counter could be read",
+        description="out-of-memory kills the kernel counted during the window in the memory "
+        "cgroup of the watched process (-- COMMAND: the doctor's, which the command shares) "
+        "or any ancestor, the most any one of them counted (v2 memory.events oom_kill, v1 "
+        "memory.oom_control oom_kill); null when no counter could be read",
     )
     memory: ObservedMemory | None = Field(
         default=None, description="the tree's peak memory, /dev/shm use and cgroup counters"
@@ -1064,6 +1061,45 @@ class MemoryBudget(StrictModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class RayObjectStore(StrictModel):
+    """Ray's object store on this machine, as the installed Ray's own code sizes and places
+    it when LensKit starts Ray (``ray.init()`` without ``object_store_memory``).
+
+    Ray takes 30% of the memory it sees as available (``resolve_object_store_memory``) and
+    puts the store in ``/dev/shm`` when that much is free there; else in its temporary
+    folder (``/tmp/ray``: slow, it warns), or refuses to start above 10 GB
+    (``determine_plasma_store_config``).
+    """
+
+    status: Literal["predicted", "existing-cluster", "failed"]
+    detail: str = Field(default="", description="how it was predicted, or why not")
+    ray_version: str | None = None
+    size_bytes: int | None = Field(
+        default=None, description="the object store size Ray chooses (object_store_memory)"
+    )
+    directory: str | None = Field(
+        default=None, description="where the store's memory lives: /dev/shm, or Ray's temp folder"
+    )
+    in_shm: bool | None = Field(default=None, description="whether that is /dev/shm")
+    starts: bool | None = Field(
+        default=None,
+        description="false: ray.init() refuses this store (too large for /dev/shm or under "
+        "Ray's 75 MiB minimum), the batch run fails at once",
+    )
+    shm_available_bytes: int | None = Field(
+        default=None, description="/dev/shm free space as Ray measures it (statvfs f_bavail)"
+    )
+    available_memory_bytes: int | None = Field(
+        default=None, description="the memory Ray sees as available (its cgroup-aware estimate)"
+    )
+    system_memory_bytes: int | None = Field(
+        default=None, description="the memory Ray sees in all (its reading of the cgroup limit)"
+    )
+    ray_message: str | None = Field(
+        default=None, description="Ray's own warning or error for this store, word for word"
+    )
+
+
 class ModelCost(StrictModel):
     """``--model PATH``: what the saved model costs a batch run, measured in a child process.
 
@@ -1101,11 +1137,20 @@ class ModelCost(StrictModel):
         default=None, description="RSS of a process that has imported LensKit and loaded the model"
     )
     cuda_tensors: int = Field(default=0, description="CUDA tensors in the model")
-    workers: int | None = Field(default=None, description="worker processes at plan level 0")
+    object_store_bytes: int | None = Field(
+        default=None,
+        description="Ray: the serialized model ray.put() copies into Ray's object store once "
+        "(in-band pickle + out-of-band buffers); null without Ray",
+    )
+    workers: int | None = Field(
+        default=None,
+        description="worker processes at plan level 0 (Ray: Ray workers running batch tasks at once)",
+    )
     predicted_peak_bytes: int | None = Field(
         default=None,
-        description="parent RSS + workers x (worker USS + model per worker) + shared bytes: "
-        "the tree's peak as a sum of PSS (shared pages counted once)",
+        description="parent RSS + in-band + workers x (worker USS + model per worker) + "
+        "shared bytes (Ray: parent RSS + object store bytes + Ray workers x (worker USS + "
+        "model per worker)): the tree's peak as a sum of PSS (shared pages counted once)",
     )
     largest_fitting_workers: int | None = Field(
         default=None, description="the most worker processes whose peak fits the budget"
@@ -1141,6 +1186,10 @@ class Workers(StrictModel):
         default=None, description="the memory limit, /dev/shm and leftover segments"
     )
     model: ModelCost | None = Field(default=None, description="--model PATH, measured")
+    ray_store: RayObjectStore | None = Field(
+        default=None,
+        description="batch work on Ray: the object store Ray would make here, by its own code",
+    )
 
 
 class Finding(StrictModel):

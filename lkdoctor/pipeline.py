@@ -26,6 +26,7 @@ from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
 from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import (
+    BatchMode,
     Bench,
     Comparison,
     ErrorEntry,
@@ -158,8 +159,10 @@ def _model_cost(request: Request, workers: Workers | None) -> ModelCost | None:
 
     if request.model is None or workers is None:
         return None
-    cost = predict(run_model_child(request.model, request.model_timeout), workers, workers.memory)
-    workers.notes.extend(model_notes(cost))
+    ray = workers.mode == BatchMode.RAY
+    cost = run_model_child(request.model, request.model_timeout, ray=ray)
+    cost = predict(cost, workers, workers.memory)
+    workers.notes.extend(model_notes(cost, workers))
     return cost
 
 
@@ -398,6 +401,12 @@ def _collect_here(
     )
     if report.workers is not None:
         report.workers.memory = _section(report, Section.WORKERS, lambda: collect_memory(root, pid))
+        if report.workers.mode == BatchMode.RAY:
+            from lkdoctor.workers.ray_store import collect_ray_store
+
+            report.workers.ray_store = _section(
+                report, Section.WORKERS, lambda: collect_ray_store(env)
+            )
         if request.model is not None:
             report.workers.model = _section(
                 report, Section.WORKERS, lambda: _model_cost(request, report.workers)

@@ -14,6 +14,8 @@ from lkdoctor.model import (
     EnvironmentInfo,
     ErrorEntry,
     Finding,
+    Observed,
+    ObservedMemory,
     PlanLevel,
     Pools,
     RayonPool,
@@ -257,3 +259,25 @@ def bad_env() -> Report:
 
 
 SAMPLES = {"fitting": fitting, "oversubscribed": oversubscribed, "bad_env": bad_env}
+
+
+def watched(memory: ObservedMemory | None, oom_kills: int | None = None, cpus: int = 4) -> Observed:
+    """A watched run (``--pid``, ``-- COMMAND``) of one idle process, with its memory and
+    the out-of-memory kills counted during the window."""
+    return Observed(
+        root_pid=100,
+        seconds=2.0,
+        cpus=cpus,
+        samples=20,
+        interval=0.1,
+        avg_runnable=0.0,
+        avg_running=0.0,
+        avg_waiting=0.0,
+        cpu_seconds=0.0,
+        wait_seconds=0.0,
+        wait_share=0.0,
+        oversubscribed_share=0.0,
+        peak_runnable=0.0,
+        memory=memory,
+        oom_kills=oom_kills,
+    )

@@ -11,7 +11,8 @@ from lkdoctor.model import (
     Finding,
     MemoryBudget,
     ModelCost,
-    ObservedMemory,
+    Observed,
+    RayObjectStore,
     Section,
     Severity,
     Workers,
@@ -28,6 +29,13 @@ COPIED_WARNING_SHARE = 0.25
 #: A watched run whose peak comes this close to the memory limit is a warning.
 NEAR_LIMIT_SHARE = 0.9
 
+#: Ray's smallest object store (ray_constants.OBJECT_STORE_MINIMUM_MEMORY_BYTES).
+RAY_MINIMUM_STORE_BYTES = 75 * 1024 * 1024
+
+RAY_STORE_ID = "ray-object-store-in-tmp"
+#: The suggested store takes at most this share of the free /dev/shm.
+RAY_SHM_SPARE = 0.8
+
 #: At most this many names in the ``rm`` line; the rest are counted.
 _RM_NAMES = 20
 
@@ -40,20 +48,26 @@ def check(report: Report) -> list[Finding]:
     memory = workers.memory
     if memory is not None and memory.leftovers:
         findings.append(leftovers_finding(memory))
+    if workers.ray_store is not None:
+        store = ray_store_finding(workers.ray_store)
+        if store is not None:
+            findings.append(store)
     model = workers.model
     if model is not None:
         findings += model_findings(model, workers, memory)
-    observed = report.observed.memory if report.observed is not None else None
-    if observed is not None:
-        near = near_limit_finding(observed, memory)
+    if report.observed is not None:
+        near = near_limit_finding(report.observed, memory)
         if near is not None:
             findings.append(near)
     return findings
 
 
-def near_limit_finding(observed: ObservedMemory, memory: MemoryBudget | None) -> Finding | None:
+def near_limit_finding(watched: Observed, memory: MemoryBudget | None) -> Finding | None:
     """A watched run whose peak (sum of PSS, or the cgroup's own peak) came within 10% of
     the memory limit: the next, slightly larger run is killed."""
+    observed = watched.memory
+    if observed is None:
+        return None
     limit = observed.cgroup_limit_bytes or (memory.limit_bytes if memory is not None else None)
     if limit is None:
         return None
@@ -68,7 +82,7 @@ def near_limit_finding(observed: ObservedMemory, memory: MemoryBudget | None) ->
         evidence=f"peak sum of PSS {observed.peak_pss_bytes} bytes over "
         f"{observed.peak_processes_at} process(es); cgroup peak {observed.cgroup_peak_bytes} "
         f"bytes ({observed.cgroup_path}); limit {limit} bytes"
-        + (f"; {observed.oom_kills} OOM kill(s) during the run" if observed.oom_kills else ""),
+        + (f"; {watched.oom_kills} OOM kill(s) during the run" if watched.oom_kills else ""),
         remediation="run fewer worker processes (LK_NUM_PROCS), or raise the limit; "
         "`--model PATH` predicts the peak for each count",
         section=SECTION,
@@ -160,11 +174,72 @@ def shm_too_small_finding(model: ModelCost, need: int, free: int, size: int | No
     )
 
 
+def ray_store_finding(store: RayObjectStore) -> Finding | None:
+    """Ray's object store outside /dev/shm (slow), or a store ray.init() refuses."""
+    if store.status != "predicted" or store.size_bytes is None:
+        return None
+    if store.starts is not False and store.in_shm is not False:
+        return None
+    size, free = store.size_bytes, store.shm_available_bytes
+    # Ray's own advice: /dev/shm more than the store (it says 10% more)
+    shm_mib = -(-(size + size // 10) // (1 << 20))
+    env = {}
+    if free is not None and store.available_memory_bytes:
+        # the share of Ray's available memory whose store fits the free /dev/shm, with room
+        # for the memory Ray sees available to grow by a quarter before it starts
+        share = int(free * RAY_SHM_SPARE / store.available_memory_bytes * 1000) / 1000
+        if share > 0 and store.available_memory_bytes * share >= RAY_MINIMUM_STORE_BYTES:
+            env["RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION"] = f"{share:g}"
+    measured = (
+        f"Ray {store.ray_version} sizes its object store at {size} bytes (30% of the "
+        f"{store.available_memory_bytes} bytes it sees available); /dev/shm has {free} bytes "
+        f"free. Ray says: {store.ray_message or '(nothing)'}"
+    )
+    remediation = (
+        f"give /dev/shm at least {human_bytes(size + size // 10)}: Docker "
+        f"`--shm-size={shm_mib}m`; Kubernetes a volume `emptyDir: {{medium: Memory, "
+        f"sizeLimit: {shm_mib}Mi}}` mounted at /dev/shm"
+        + (
+            "; or shrink Ray's store to fit /dev/shm (the export below; Ray reads it when "
+            "it starts), or start Ray yourself with ray.init(object_store_memory=…) before "
+            "LensKit, which then reuses it"
+            if env
+            else ""
+        )
+    )
+    refused = store.starts is False
+    if refused:
+        title = (
+            f"Ray will refuse to start: its {human_bytes(size)} object store does not fit "
+            f"/dev/shm ({human_bytes(free or 0)} free)"
+        )
+        remediation += (
+            "; or export RAY_OBJECT_STORE_ALLOW_SLOW_STORAGE=1 to let it use its temp folder (slow)"
+        )
+    else:
+        title = (
+            f"Ray's {human_bytes(size)} object store will live in {store.directory}, not "
+            f"/dev/shm ({human_bytes(free or 0)} free): every object moves through files, slowly"
+        )
+    return Finding(
+        id=RAY_STORE_ID,
+        severity=Severity.ERROR if refused else Severity.WARNING,
+        title=title,
+        evidence=measured,
+        remediation=remediation,
+        section=SECTION,
+        env=env,
+    )
+
+
 def over_limit_finding(
     model: ModelCost, memory: MemoryBudget | None, peak: int, budget: int
 ) -> Finding:
     fitting = model.largest_fitting_workers
-    env = {"LK_NUM_PROCS": str(fitting)} if fitting else {}
+    ray = model.object_store_bytes is not None
+    # Ray tasks at once follow LensKit 2026's batch jobs; 2025's workers its processes
+    knob = "LK_NUM_BATCH_JOBS" if ray else "LK_NUM_PROCS"
+    env = {knob: str(fitting)} if fitting else {}
     source = memory.budget_source if memory is not None else ""
     per_worker = (model.worker_base_uss_bytes or 0) + (model.worker_model_bytes or 0)
     return Finding(
@@ -172,13 +247,22 @@ def over_limit_finding(
         severity=Severity.ERROR,
         title=f"the batch run needs about {human_bytes(peak)} with {model.workers} worker(s); "
         f"{human_bytes(budget)} is available: a worker will be killed (BrokenProcessPool)",
-        evidence=f"predicted peak = parent {model.parent_rss_bytes} + in-band "
-        f"{model.in_band_bytes} + {model.workers} x (worker {model.worker_base_uss_bytes} + "
-        f"model {model.worker_model_bytes}) + shared {model.shm_need_bytes} bytes; "
-        f"budget from {source}; each worker costs {human_bytes(per_worker)}",
+        evidence=(
+            f"predicted peak = parent {model.parent_rss_bytes} + object store "
+            f"{model.object_store_bytes} + {model.workers} Ray worker(s) x (worker "
+            f"{model.worker_base_uss_bytes} + model {model.worker_model_bytes}) bytes"
+            if ray
+            else f"predicted peak = parent {model.parent_rss_bytes} + in-band "
+            f"{model.in_band_bytes} + {model.workers} x (worker {model.worker_base_uss_bytes} "
+            f"+ model {model.worker_model_bytes}) + shared {model.shm_need_bytes} bytes"
+        )
+        + f"; budget from {source}; each worker costs {human_bytes(per_worker)}",
         remediation=(
-            f"run with at most {fitting} process(es)"
+            f"run with at most {fitting} {'Ray task(s) at once' if ray else 'process(es)'}"
             if fitting
+            else "even one Ray worker does not fit: run without Ray (LK_USE_RAY=0; threads "
+            "share the model) or raise the memory limit"
+            if ray
             else "even one process does not fit: raise the memory limit"
         )
         + "; keep the model's large arrays in numpy-backed storage, which workers share "

@@ -364,13 +364,18 @@ def read_oom_kills(root: Path = LIVE_ROOT, pid: int | None = None) -> dict[str, 
     return counts
 
 
-def oom_kills_between(before: dict[str, int], after: dict[str, int]) -> int | None:
-    """The kills counted between two readings (the most any one cgroup counted: a kill
-    counts in the cgroup that hit its limit and may count again in its ancestors)."""
-    common = before.keys() & after.keys()
-    if not common:
-        return None
-    return max(after[path] - before[path] for path in common)
+def oom_kills_since(before: dict[str, int]) -> int | None:
+    """The kills counted since ``before`` (a :func:`read_oom_kills` reading), read again from
+    the same files, so a watched process that has gone meanwhile still counts: the most any
+    one cgroup counted (a kill counts in the cgroup that hit its limit and may count again
+    in its ancestors). None when none of the files can be read again."""
+    deltas = []
+    for path, count in before.items():
+        text = _read_text(Path(path))
+        kills = parse_oom_kills(text) if text is not None else None
+        if kills is not None:
+            deltas.append(kills - count)
+    return max(deltas) if deltas else None
 
 
 def read_host_memory(root: Path = LIVE_ROOT) -> int | None:

@@ -193,13 +193,13 @@ def uss_of(rollup: dict[str, int]) -> int | None:
 
 @dataclass(frozen=True)
 class MemoryCounters:
-    """The memory cgroup of a process: its directory, peak, limit and OOM kills."""
+    """The memory cgroup of a process: its directory, peak and limit (its OOM kills, over
+    the ancestors too, are :func:`lkdoctor.host.cgroup.read_oom_kills`'s)."""
 
     path: Path
     version: int
     peak_bytes: int | None
     limit_bytes: int | None
-    oom_kills: int | None
 
 
 def _int_file(path: Path) -> int | None:
@@ -208,14 +208,6 @@ def _int_file(path: Path) -> int | None:
         return int(text.strip()) if text is not None else None
     except ValueError:
         return None
-
-
-def _keyed(path: Path, key: str) -> int | None:
-    for line in (_read_text(path) or "").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
-            return int(parts[1])
-    return None
 
 
 def memory_counters(root: Path = LIVE_ROOT, pid: int | None = None) -> MemoryCounters | None:
@@ -239,14 +231,12 @@ def counters_at(directory: Path, version: int) -> MemoryCounters:
             version,
             _int_file(directory / "memory.max_usage_in_bytes"),
             limit if limit is not None and limit < 2**60 else None,  # v1 prints ~2**63 for none
-            _keyed(directory / "memory.oom_control", "oom_kill"),
         )
     return MemoryCounters(
         directory,
         version,
         _int_file(directory / "memory.peak"),
         _int_file(directory / "memory.max"),  # "max" reads as None: no limit
-        _keyed(directory / "memory.events", "oom_kill"),
     )
 
 

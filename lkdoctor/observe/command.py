@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lkdoctor.collected import Collected
-from lkdoctor.host.cgroup import oom_kills_between, read_oom_kills
+from lkdoctor.host.cgroup import read_oom_kills
 from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import ErrorEntry, Observed, RunTotals
 from lkdoctor.observe.sampler import SECTION, TreeSampler
@@ -78,8 +78,9 @@ def run_command(
     early: list[int] = []
     previous = {sig: signal.signal(sig, lambda n, _f: early.append(n)) for sig in FORWARDED}
     group: RunGroup | str = "not asked for"
-    # the command shares our memory cgroup: its counter before and after counts the run's kills
-    oom_before = read_oom_kills(cgroup_root) if cgroup_root is not None else {}
+    # the command shares our memory cgroup: its counters from before the start count the
+    # run's kills, those of a worker killed at once too (None: the sampler's first look)
+    oom_before = read_oom_kills(cgroup_root) if cgroup_root is not None else None
     try:
         if cgroup_root is not None:
             group = create_run_group(cgroup_root)
@@ -139,7 +140,9 @@ def run_command(
             if exited():
                 return
 
-    sampler = TreeSampler(child.pid, cpus=cpus, from_birth=True, started=started)
+    sampler = TreeSampler(
+        child.pid, cpus=cpus, from_birth=True, started=started, oom_before=oom_before
+    )
     totals: RunTotals | str = group if isinstance(group, str) else "the cgroup was not read"
     left_behind: str | None = None
     try:
@@ -167,6 +170,4 @@ def run_command(
         if isinstance(totals, str):
             totals = sampled_totals(result.value.cpu_seconds, f"no cgroup of its own: {totals}")
         result.value.totals = totals
-        if cgroup_root is not None:
-            result.value.oom_kills = oom_kills_between(oom_before, read_oom_kills(cgroup_root))
     return CommandRun(result, status, forwarded, received)

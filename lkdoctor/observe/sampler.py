@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lkdoctor.collected import Collected
+from lkdoctor.host.cgroup import oom_kills_since, read_oom_kills
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir, read_environ
 from lkdoctor.host.proctree import (
     ParentTable,
@@ -108,7 +109,7 @@ class _Process:
 
 @dataclass
 class _MemoryTrack:
-    """The tree's memory at its peak: sums of PSS and USS, /dev/shm, the cgroup's counters."""
+    """The tree's memory at its peak: sums of PSS and USS, /dev/shm, the cgroup's peak."""
 
     peak_pss: int = 0
     peak_uss: int = 0
@@ -155,8 +156,6 @@ class _MemoryTrack:
             memory.cgroup_path = str(after.path)
             memory.cgroup_peak_bytes = after.peak_bytes
             memory.cgroup_limit_bytes = after.limit_bytes
-            if after.oom_kills is not None:
-                memory.oom_kills = after.oom_kills - (before.oom_kills or 0)
         return memory
 
 
@@ -176,6 +175,7 @@ class TreeSampler:
         root: Path = LIVE_ROOT,
         from_birth: bool = False,
         started: float | None = None,
+        oom_before: dict[str, int] | None = None,
     ) -> None:
         self.root_pid = root_pid
         self.cpus = cpus
@@ -195,6 +195,9 @@ class TreeSampler:
         self.peak_processes = 0
         self.schedstat_missing = False
         self.memory = _MemoryTrack()
+        # the out-of-memory counters of the root's memory cgroup and its ancestors when
+        # the window opened (given: read before the command started; else at the first look)
+        self.oom_before = oom_before
 
     # --- one sample -----------------------------------------------------------
 
@@ -321,6 +324,8 @@ class TreeSampler:
                 proc.alive = False
         self.peak_processes = max(self.peak_processes, len(seen))
         self.memory.sample(self.root, sorted(seen), self.root_pid if first else None)
+        if first and self.oom_before is None:
+            self.oom_before = read_oom_kills(self.root, self.root_pid)
         if self.last_at is not None:
             self._add_point(now, run_sum, wait_sum, len(seen), thread_count)
         self.last_at = now
@@ -512,6 +517,7 @@ class TreeSampler:
             timeline=self.timeline,
             observer_cpu_seconds=round(self.own_cpu, 3),
             memory=self.memory.result(),
+            oom_kills=oom_kills_since(self.oom_before) if self.oom_before else None,
         )
         return Collected(observed, errors)
 

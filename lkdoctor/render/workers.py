@@ -7,7 +7,16 @@ from rich.table import Table
 from rich.text import Text
 
 from lkdoctor.checks.common import human_bytes
-from lkdoctor.model import BatchMode, MemoryBudget, ModelCost, ObservedMemory, ScriptCheck, Workers
+from lkdoctor.model import (
+    BatchMode,
+    MemoryBudget,
+    ModelCost,
+    Observed,
+    ObservedMemory,
+    RayObjectStore,
+    ScriptCheck,
+    Workers,
+)
 from lkdoctor.report import Report
 
 MODE_WORDS = {
@@ -67,31 +76,55 @@ def memory_lines(memory: MemoryBudget) -> list[str]:
     return lines
 
 
-def model_lines(model: ModelCost, observed: ObservedMemory | None) -> list[str]:
-    """--model: what it costs, the prediction and, beside it, what a watched run used."""
+def ray_store_lines(store: RayObjectStore) -> list[str]:
+    """Ray's object store as the installed Ray would make it here."""
+    if store.status != "predicted":
+        return [f"Ray object store: {store.status}: {store.detail}"]
+    if store.starts is False:
+        where = "ray.init() refuses it"
+    else:
+        where = f"in {store.directory}" + ("" if store.in_shm else " (not /dev/shm: slow)")
+    return [
+        f"Ray {store.ray_version} object store: {_size(store.size_bytes)} {where}; "
+        f"/dev/shm {_size(store.shm_available_bytes)} free, "
+        f"{_size(store.available_memory_bytes)} available as Ray sees it"
+    ]
+
+
+def model_lines(model: ModelCost, observed: str | None) -> list[str]:
+    """--model: what it costs, the prediction and, beside it, what a watched run used
+    (its :func:`observed_line`)."""
     if model.status != "measured":
         return [f"model {model.path}: {model.status}: {model.detail}"]
+    once = (
+        f"Ray's object store once: {_size(model.object_store_bytes)} (the pickle and "
+        f"{_size(model.shared_bytes)} of out-of-band buffers)"
+        if model.object_store_bytes is not None
+        else f"shared memory once: {_size(model.shared_bytes)} in {model.shared_segments} "
+        f"segment(s) ({_size(model.shm_need_bytes)} of /dev/shm at level 0)"
+    )
+    workers = "Ray worker(s)" if model.object_store_bytes is not None else "worker process(es)"
     lines = [
         f"model {model.path} ({model.object_type}), measured with {model.serializer}",
-        f"shared memory once: {_size(model.shared_bytes)} in {model.shared_segments} segment(s)"
-        f" ({_size(model.shm_need_bytes)} of /dev/shm at level 0)",
+        once,
         f"copied into every worker: {_size(model.in_band_bytes)} of pickle, "
         f"{_size(model.worker_model_bytes)} once unpickled",
         f"a worker after LensKit's imports: {_size(model.worker_base_uss_bytes)} USS "
         f"({_size(model.worker_base_rss_bytes)} RSS); the parent: "
         f"{_size(model.parent_rss_bytes)} RSS",
-        f"predicted peak with {model.workers} worker process(es): "
+        f"predicted peak with {model.workers} {workers}: "
         f"{_size(model.predicted_peak_bytes)} (sum of PSS)",
     ]
     if model.largest_fitting_workers is not None:
         lines.append(f"the most processes that fit: {model.largest_fitting_workers}")
     if observed is not None:
-        lines.append(f"observed peak: {observed_line(observed)}")
+        lines.append(f"observed peak: {observed}")
     return lines
 
 
-def observed_line(observed: ObservedMemory) -> str:
-    """The watched tree's peak memory, /dev/shm and the cgroup's counters in one line."""
+def observed_line(observed: ObservedMemory, oom_kills: int | None = None) -> str:
+    """The watched tree's peak memory, /dev/shm and the cgroup's counters in one line, with
+    the out-of-memory kills counted during the window (``Observed.oom_kills``)."""
     line = (
         f"{_size(observed.peak_pss_bytes)} (sum of PSS; USS {_size(observed.peak_uss_bytes)}) "
         f"over {observed.peak_processes_at} process(es), segments "
@@ -101,24 +134,30 @@ def observed_line(observed: ObservedMemory) -> str:
         line += f", /dev/shm at most {_size(observed.peak_shm_used_bytes)} used"
     if observed.cgroup_peak_bytes is not None:
         line += f", cgroup peak {_size(observed.cgroup_peak_bytes)}"
-    if observed.oom_kills:
-        line += f", {observed.oom_kills} OOM kill(s)"
+    if oom_kills:
+        line += f", {oom_kills} OOM kill(s)"
     return line
 
 
-def all_memory_lines(report: Report, observed: ObservedMemory | None = None) -> list[str]:
+def all_memory_lines(report: Report, watched: Observed | None = None) -> list[str]:
     """Every memory line of the section, in the order both formats show them; the
     observed peak is the report's own (``--pid``, ``-- COMMAND``) unless given."""
     workers = report.workers
     if workers is None:
         return []
-    if observed is None and report.observed is not None:
-        observed = report.observed.memory
+    watched = watched or report.observed
+    seen = (
+        observed_line(watched.memory, watched.oom_kills)
+        if watched is not None and watched.memory is not None
+        else None
+    )
     lines = memory_lines(workers.memory) if workers.memory is not None else []
+    if workers.ray_store is not None:
+        lines += ray_store_lines(workers.ray_store)
     if workers.model is not None:
-        lines += model_lines(workers.model, observed)
-    elif observed is not None:
-        lines.append(f"observed peak: {observed_line(observed)}")
+        lines += model_lines(workers.model, seen)
+    elif seen is not None:
+        lines.append(f"observed peak: {seen}")
     return lines
 
 

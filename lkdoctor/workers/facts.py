@@ -26,6 +26,7 @@ from lkdoctor.model import (
     WorkerLevel,
     Workers,
 )
+from lkdoctor.plan.lenskit2026.settings import ray_tasks
 
 #: What LensKit 2025.x documents and its pool.py does; said when the code cannot be read.
 DOCUMENTED_2025_WORKERS = (
@@ -117,6 +118,46 @@ def _lenskit_package() -> Path | None:
     return packages[0] if packages else None
 
 
+def ray_python_floor_fact(package: Path) -> CodeFact | None:
+    """The Python LensKit 2025's ``ray_supported()`` (``parallel/ray.py``) requires for
+    ``n_jobs="ray"``: its ``int(minor) < N`` test, N as the value."""
+    path = package / "parallel" / "ray.py"
+    tree = _parsed(path)
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "ray_supported":
+            for test in ast.walk(node):
+                if (
+                    isinstance(test, ast.Compare)
+                    and isinstance(test.left, ast.Call)
+                    and [ast.unparse(arg) for arg in test.left.args] == ["minor"]
+                    and isinstance(test.ops[0], ast.Lt)
+                    and isinstance(test.comparators[0], ast.Constant)
+                    and isinstance(test.comparators[0].value, int)
+                ):
+                    minor = test.comparators[0].value
+                    return CodeFact(str(minor), path, test.lineno, ast.unparse(test))
+    return None
+
+
+def ray_note_2025(package: Path | None) -> str | None:
+    """Whether ``n_jobs="ray"`` can run here, as LensKit 2025's own test decides."""
+    fact = ray_python_floor_fact(package) if package is not None else None
+    if fact is None:
+        return None
+    here = sys.version_info[:2]
+    if here < (3, int(fact.value)):
+        return (
+            f'n_jobs="ray" raises RuntimeError("ray backend not available") on Python '
+            f"{here[0]}.{here[1]}: LensKit's ray_supported() wants 3.{fact.value}+ ({fact.source})"
+        )
+    return (
+        f'n_jobs="ray" runs batch work on Ray on this Python ({fact.source}): the model goes '
+        "into Ray's object store once, which lives in /dev/shm only when Ray's store fits there"
+    )
+
+
 def _facts_2025(plan: ThreadPlan2025, package: Path | None, default: str) -> Workers:
     levels_plan = plan.lenskit_resolved or plan.levels
     context = worker_context_fact(package) if package is not None else None
@@ -172,6 +213,9 @@ def _facts_2025(plan: ThreadPlan2025, package: Path | None, default: str) -> Wor
         )
     else:
         notes.append("lenskit.batch runs in this process (1 process at level 0): no workers")
+    ray_note = ray_note_2025(package)
+    if ray_note is not None:
+        notes.append(ray_note)
     return Workers(
         dialect="2025",
         mode=mode,
@@ -204,9 +248,28 @@ def _facts_2026(plan: ThreadPlan2026, package: Path | None, gil: bool) -> Worker
     jobs_source = f"num_batch_jobs from {jobs_setting.source}" if jobs_setting else "num_batch_jobs"
     ray_source = f"use_ray from {ray_setting.source}" if ray_setting else "use_ray"
     pool = thread_pool_fact(package) if package is not None else None
+    count = jobs
     if use_ray:
         mode, method = BatchMode.RAY, "ray"
         source = "lenskit/batch/_ray.py: ray.remote tasks on Ray's own worker processes"
+        backend_setting = plan.settings.get("num_backend_threads")
+        backend = (
+            resolved.num_backend_threads
+            if resolved
+            else int(backend_setting.value)
+            if backend_setting
+            else 1
+        )
+        cpus_setting = plan.settings.get("num_cpus")
+        cpus = resolved.num_cpus if resolved else int(cpus_setting.value) if cpus_setting else 1
+        # lenskit/batch/_ray.py: TaskLimiter(n_jobs, or num_cpus when n_jobs <= 0) on a node
+        # of ray.init(num_cpus=effective_cpu_count()), each task num_cpus=backend threads
+        count = ray_tasks(jobs if jobs > 0 else cpus, backend, plan.cpu_count)
+        jobs_source += (
+            f"; Ray runs {count} task(s) at once, each in a Ray worker process: "
+            f"min(num_batch_jobs, node CPUs {plan.cpu_count} // task CPUs "
+            f"(num_backend_threads) {max(backend, 1)})"
+        )
     elif jobs > 1:
         mode, method = BatchMode.THREAD_POOL, "thread"
         source = pool.source if pool else "documented: LensKit 2026 batch uses a thread pool"
@@ -235,7 +298,7 @@ def _facts_2026(plan: ThreadPlan2026, package: Path | None, gil: bool) -> Worker
             WorkerLevel(
                 level=0,
                 mode=mode,
-                workers=jobs,
+                workers=count,
                 start_method=method if mode != BatchMode.IN_PROCESS else None,
                 source=jobs_source,
             )

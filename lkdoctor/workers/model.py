@@ -32,11 +32,18 @@ def _signal_name(code: int) -> str:
         return f"signal {code}"
 
 
-def run_model_child(path: Path, timeout: float) -> ModelCost:
-    """Load and measure ``path`` in a child process; never raises for what the file does."""
+def run_model_child(path: Path, timeout: float, ray: bool = False) -> ModelCost:
+    """Load and measure ``path`` in a child process; never raises for what the file does.
+    With ``ray`` the measured worker imports Ray too, as a Ray worker process has."""
     started = time.monotonic()
     child = subprocess.Popen(
-        [sys.executable, "-m", "lkdoctor.workers.model_child", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "lkdoctor.workers.model_child",
+            str(path),
+            *(["ray", "lenskit.parallel.ray"] if ray else []),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -95,8 +102,9 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
 
 
 def process_workers(workers: Workers) -> int:
-    """Worker processes a batch run starts at plan level 0 (0 when it runs in-process)."""
-    if workers.mode != BatchMode.PROCESS_POOL:
+    """Worker processes a batch run starts at plan level 0 (0 when it runs in-process or
+    on threads; Ray: the Ray workers that run batch tasks at once)."""
+    if workers.mode not in (BatchMode.PROCESS_POOL, BatchMode.RAY):
         return 0
     level = next((lv for lv in workers.levels if lv.level == 0), None)
     return level.workers if level is not None else 0
@@ -109,6 +117,11 @@ def peak_for(cost: ModelCost, workers: int) -> int | None:
     if workers <= 0:
         return cost.parent_rss_bytes
     per_worker = (cost.worker_base_uss_bytes or 0) + (cost.worker_model_bytes or 0)
+    if cost.object_store_bytes is not None:
+        # Ray: ray.put() copies the serialized model into the object store once (its pages
+        # count against the memory limit wherever the store lives); each Ray worker reads
+        # it from there and holds what unpickling makes private
+        return cost.parent_rss_bytes + cost.object_store_bytes + workers * per_worker
     # the parent keeps the in-band pickle for the pool's start-up arguments
     return (
         cost.parent_rss_bytes
@@ -124,24 +137,48 @@ def predict(cost: ModelCost, workers: Workers, memory: MemoryBudget | None) -> M
         return cost
     count = process_workers(workers)
     cost.workers = count
-    if count == 0:
-        cost.shm_need_bytes = 0  # in-process and threads: nothing goes to shared memory
+    ray = workers.mode == BatchMode.RAY
+    if ray:
+        cost.object_store_bytes = (cost.in_band_bytes or 0) + (cost.shared_bytes or 0)
+    if count == 0 or ray:
+        # in-process and threads: nothing goes to shared memory; Ray: its object store,
+        # sized against /dev/shm by Ray itself (workers.ray_store), not LensKit's segments
+        cost.shm_need_bytes = 0
     cost.predicted_peak_bytes = peak_for(cost, count)
     budget = memory.budget_bytes if memory is not None else None
     if budget is not None and cost.predicted_peak_bytes is not None:
-        fitting = [n for n in range(count, 1, -1) if (peak_for(cost, n) or 0) <= budget]
+        # Ray: one task at a time still needs one Ray worker; 2025: one process runs in
+        # the parent (LK_NUM_PROCS=1)
+        lowest = 0 if ray else 1
+        fitting = [n for n in range(count, lowest, -1) if (peak_for(cost, n) or 0) <= budget]
         if fitting:
             cost.largest_fitting_workers = fitting[0]
-        elif (peak_for(cost, 0) or 0) <= budget:
+        elif not ray and (peak_for(cost, 0) or 0) <= budget:
             cost.largest_fitting_workers = 1  # LK_NUM_PROCS=1 runs in the parent process
         else:
             cost.largest_fitting_workers = 0
     return cost
 
 
-def model_notes(cost: ModelCost) -> list[str]:
+def model_notes(cost: ModelCost, workers: Workers | None = None) -> list[str]:
     """Facts about the model the section says in words."""
     notes = []
+    if cost.status == "measured" and workers is not None:
+        if workers.mode == BatchMode.THREAD_POOL:
+            level = workers.levels[0].workers if workers.levels else 0
+            notes.append(
+                f"the model is shared by the {level} batch threads of one process: nothing is "
+                "copied per job and nothing goes to /dev/shm, so the prediction is the parent "
+                "process alone"
+            )
+        elif workers.mode == BatchMode.RAY:
+            notes.append(
+                f"Ray: ray.put() copies the model into the object store once "
+                f"({cost.object_store_bytes} bytes, serialized with pickle protocol 5); each of "
+                f"the {cost.workers} Ray worker(s) running batch tasks reads it from there and "
+                "holds what unpickling makes private; Ray's own processes (GCS, raylet, idle "
+                "workers) are not counted"
+            )
     if cost.cuda_tensors and (cost.workers or 0) > 1:
         notes.append(
             f"the model holds {cost.cuda_tensors} CUDA tensor(s): each of the "

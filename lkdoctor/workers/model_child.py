@@ -1,6 +1,7 @@
 """``--model PATH``'s child process: load the saved model, measure what a batch run copies.
 
-Run as ``python -m lkdoctor.workers.model_child PATH``; it prints one JSON object on its
+Run as ``python -m lkdoctor.workers.model_child PATH [MODULE...]`` (the modules a worker
+imports beside LensKit's: Ray's for Ray workers); it prints one JSON object on its
 last stdout line. Loading a pickle runs the code inside it, so this runs in a child of the
 doctor (a crash, a hang or a memory blow-up here never takes the doctor down).
 
@@ -109,12 +110,31 @@ def _measure_2025(model: Any) -> dict[str, Any]:
     }
 
 
+def _is_cuda(obj: Any) -> bool:
+    torch = sys.modules.get("torch")  # a model with tensors has imported torch
+    return torch is not None and isinstance(obj, torch.Tensor) and bool(obj.is_cuda)
+
+
 def _measure_plain(model: Any) -> dict[str, Any]:
     """Without LensKit 2025's serializer: pickle protocol 5, as Ray's object store takes it."""
     raw_buffers: list[bytes] = []
-    data = pickle.dumps(
-        model, protocol=5, buffer_callback=lambda b: raw_buffers.append(bytes(b.raw()))
-    )
+    cuda = 0
+
+    class CudaCounting(pickle.Pickler):
+        """Pickle protocol 5, counting the CUDA tensors it meets (each Ray worker that
+        unpickles them creates a CUDA context of its own)."""
+
+        def reducer_override(self, obj: Any) -> Any:
+            nonlocal cuda
+            if _is_cuda(obj):
+                cuda += 1
+            return NotImplemented  # pickled as usual
+
+    out = io.BytesIO()
+    CudaCounting(
+        out, protocol=5, buffer_callback=lambda b: raw_buffers.append(bytes(b.raw()))
+    ).dump(model)
+    data = out.getvalue()
     return {
         "serializer": "pickle protocol 5 with out-of-band buffers (what Ray's object store "
         "takes; LensKit 2026's threads share the model and copy nothing)",
@@ -123,7 +143,7 @@ def _measure_plain(model: Any) -> dict[str, Any]:
         "shared_bytes": sum(len(b) for b in raw_buffers),
         "shared_segments": 0,
         "shm_need_bytes": 0,
-        "cuda_tensors": 0,
+        "cuda_tensors": cuda,
     }
 
 
@@ -134,10 +154,11 @@ def _has_serializer_2025() -> bool:
     return any(os.path.exists(os.path.join(p, "parallel", "serialize.py")) for p in locations or [])
 
 
-def measure(path: str) -> dict[str, Any]:
+def measure(path: str, extra_imports: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Measure the model at ``path``; the worker imports ``extra_imports`` too (Ray's)."""
     started = time.monotonic()
     lenskit_2025 = _has_serializer_2025()
-    imports = WORKER_IMPORTS_2025 if lenskit_2025 else WORKER_IMPORTS_OTHER
+    imports = (WORKER_IMPORTS_2025 if lenskit_2025 else WORKER_IMPORTS_OTHER) + extra_imports
     context = multiprocessing.get_context("spawn")  # as LensKit 2025 starts its workers
     ours, theirs = context.Pipe()
     probe = context.Process(target=_worker_probe, args=(theirs, imports), daemon=True)
@@ -146,7 +167,11 @@ def measure(path: str) -> dict[str, Any]:
         with open(path, "rb") as file:
             model = pickle.load(file)
         for name in imports:  # what the parent of a batch run has imported too
-            importlib.import_module(name)
+            if name in extra_imports:
+                with contextlib.suppress(Exception):  # measured without a missing extra
+                    importlib.import_module(name)
+            else:
+                importlib.import_module(name)
         parent = _rollup()  # before serializing: the copies below are the doctor's own
         measured = _measure_2025(model) if lenskit_2025 else _measure_plain(model)
         base_uss, base_rss = ours.recv()
@@ -175,7 +200,7 @@ def measure(path: str) -> dict[str, Any]:
 
 def main() -> None:
     try:
-        result = measure(sys.argv[1])
+        result = measure(sys.argv[1], tuple(sys.argv[2:]))
     except BaseException as exc:  # any failure of user code is the answer
         result = {"status": "failed", "detail": f"{type(exc).__name__}: {exc}"[:500]}
     sys.stdout.write("\n" + json.dumps(result) + "\n")

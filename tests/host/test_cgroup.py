@@ -303,3 +303,46 @@ def test_path_outside_our_namespace_does_not_escape_the_mount(tmp_path: Path) ->
     reading = quota(tmp_path)
     assert reading.value == 2.0
     assert reading.path == tmp_path / "sys/fs/cgroup/cpu.max"
+
+
+def _v1_oom_control(kills: int) -> str:
+    # the format of a 5.x kernel's memory.oom_control
+    return f"oom_kill_disable 0\nunder_oom 0\noom_kill {kills}\n"
+
+
+def _v2_events(kills: int) -> str:
+    return f"low 0\nhigh 0\nmax 12\noom 2\noom_kill {kills}\noom_group_kill 0\n"
+
+
+def test_oom_kills_are_counted_over_the_own_group_and_its_ancestors_v1(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    host.process(v1_cgroup_lines(memory="/job/7"), V1_MOUNTINFO, pid=4242)
+    root_file = host.write("/sys/fs/cgroup/memory/memory.oom_control", _v1_oom_control(5))
+    job = host.write("/sys/fs/cgroup/memory/job/memory.oom_control", _v1_oom_control(0))
+    host.write("/sys/fs/cgroup/memory/job/7/memory.oom_control", _v1_oom_control(0))
+    before = cgroup.read_oom_kills(tmp_path, 4242)
+    assert sorted(before.values()) == [0, 0, 5] and str(root_file) in before
+    assert cgroup.oom_kills_since(before) == 0
+    # the limit hit was the parent group's: its kill counts there (and in the root), not in
+    # the own group; the run still saw one kill
+    job.write_text(_v1_oom_control(1))
+    root_file.write_text(_v1_oom_control(6))
+    assert cgroup.oom_kills_since(before) == 1
+    # read again from the same files: the watched process may be gone by the end
+    (tmp_path / "proc/4242/cgroup").unlink()
+    assert cgroup.read_oom_kills(tmp_path, 4242) == {}
+    assert cgroup.oom_kills_since(before) == 1
+
+
+def test_oom_kills_v2_events_and_unreadable_counters(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    host.process("0::/system.slice/job.service\n", V2_MOUNTINFO)
+    own = host.write("/sys/fs/cgroup/system.slice/job.service/memory.events", _v2_events(1))
+    host.write("/sys/fs/cgroup/system.slice/memory.events", "garbage\n")  # no counter: left out
+    before = cgroup.read_oom_kills(tmp_path)
+    assert list(before.values()) == [1]
+    own.write_text(_v2_events(4))
+    assert cgroup.oom_kills_since(before) == 3
+    own.unlink()
+    assert cgroup.oom_kills_since(before) is None  # nothing could be read again
+    assert cgroup.oom_kills_since({}) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 
-from samples import fitting
+from samples import fitting, watched
 
 from lkdoctor.model import (
     BatchMode,
@@ -92,9 +92,8 @@ def test_the_observed_peak_stands_beside_the_prediction() -> None:
         peak_processes_at=5,
         peak_segments_bytes=13 * MIB,
         cgroup_peak_bytes=1400 * MIB,
-        oom_kills=1,
     )
-    lines = all_memory_lines(report, observed)
+    lines = all_memory_lines(report, watched(observed, oom_kills=1))
     prediction = next(i for i, line in enumerate(lines) if line.startswith("predicted peak"))
     assert lines[-1].startswith("observed peak: 1.3 GiB (sum of PSS; USS 900.0 MiB)")
     assert prediction < len(lines) - 1

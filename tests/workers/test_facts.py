@@ -67,6 +67,25 @@ def test_lenskit_2025_with_one_process_runs_in_process() -> None:
     assert workers["levels"][0]["start_method"] is None
 
 
+@pytest.mark.lenskit2025
+def test_lenskit_2025_says_whether_n_jobs_ray_can_run_on_this_python() -> None:
+    """LensKit 2025's ray_supported() refuses Pythons before 3.12: n_jobs="ray" then raises
+    RuntimeError before Ray starts. The note quotes that test from LensKit's own file."""
+    notes = report()["workers"]["notes"]
+    [note] = [n for n in notes if 'n_jobs="ray"' in n]
+    ray_file = lenskit_file("parallel", "ray.py")
+    line = next(
+        n
+        for n, text in enumerate(ray_file.read_text().splitlines(), 1)
+        if "int(minor) < 12" in text
+    )
+    assert f"{ray_file}:{line}: int(minor) < 12" in note
+    if sys.version_info < (3, 12):
+        assert "ray backend not available" in note
+    else:
+        assert "runs batch work on Ray" in note
+
+
 @pytest.mark.lenskit2026
 def test_lenskit_2026_runs_batch_on_threads_with_the_setting_and_its_source() -> None:
     workers = report(env={"LK_NUM_BATCH_JOBS": "3"})["workers"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -136,3 +137,31 @@ def test_a_command_killed_by_hand_is_not_called_out_of_memory(tmp_path: Path) ->
     assert done.returncode == 137
     [death] = json.loads(report.read_text())["workers"]["deaths"]
     assert (death["signal"], death["cause"]) == ("SIGKILL", "killed")
+
+
+def test_pid_counts_the_kills_in_the_watched_process_memory_cgroup(memory_group: Path) -> None:
+    """``--pid`` of a process inside a memory-limited cgroup: a child it starts is killed
+    for memory while the doctor watches; the kill counts in ``observed.oom_kills`` (the one
+    counter: the watched process's cgroup and its ancestors), not in the doctor's cgroup."""
+    hog = f"{sys.executable} -c 'bytearray(600 * 2**20)'"
+    # the target starts a hog every second until stopped: whenever the doctor's window
+    # opens on this busy machine, kills fall inside it
+    inner = f"echo $$ > {memory_group / 'cgroup.procs'} && while true; do {hog}; sleep 1; done"
+    target = subprocess.Popen(["sh", "-c", inner], env=target_environ({}), start_new_session=True)
+    watch = ["--pid", str(target.pid), "--sample-time", "8"]
+    try:
+        done = subprocess.run(
+            [script("lkdoctor"), "--no-bench", "--json", *watch],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            env=target_environ({}),
+        )
+    finally:
+        os.killpg(target.pid, signal.SIGKILL)  # the shell and the hog of the moment
+        target.wait()
+    assert done.returncode == 0, done.stderr
+    observed = json.loads(done.stdout)["observed"]
+    assert observed["oom_kills"] >= 1
+    assert "oom_kills" not in (observed["memory"] or {})  # one field, not two
