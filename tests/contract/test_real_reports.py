@@ -41,16 +41,8 @@ def test_a_report_with_its_benchmarks() -> None:
     assert data["bench"]["verdict"] != "skipped" and data["cpu"] and data["pools"]
 
 
-@pytest.fixture(scope="module")
-def no_bench_report() -> str:
-    """One `--json --no-bench` report, shared: each doctor run costs seconds on a busy CI machine."""
-    result = doctor("--json", "--no-bench")
-    assert result.returncode in (0, 1), result.stderr
-    return result.stdout
-
-
-def test_reports_without_benchmarks_and_with_apply(no_bench_report: str) -> None:
-    outputs = [no_bench_report]
+def test_reports_without_benchmarks_and_with_apply(plain_json_report: str) -> None:
+    outputs = [plain_json_report]  # the session's one `--json --no-bench` report
     for extra in (["--apply"], ["--full"]):
         result = doctor("--json", "--no-bench", *extra)
         assert result.returncode in (0, 1), result.stderr
@@ -100,10 +92,10 @@ def test_a_verify_report() -> None:
 
 
 def test_the_committed_schema_refuses_a_measured_verdict_without_its_measurement(
-    no_bench_report: str,
+    plain_json_report: str,
 ) -> None:
     """A comparison judged without pairs, a ratio or an interval breaks the contract."""
-    data = json.loads(no_bench_report)
+    data = json.loads(plain_json_report)
     measured = {
         "subject": "command",
         "verdict": "improved",
