@@ -130,15 +130,10 @@ def test_a_lenskit_2025_plan(tmp_path: Path) -> None:
 @pytest.mark.lenskit2026
 def test_a_lenskit_2026_plan_with_lenskits_own_answer(tmp_path: Path) -> None:
     (tmp_path / "lenskit.toml").write_text("[parallel]\nnum_threads = 2\nnum_batch_jobs = 2\n")
-    result = subprocess.run(
-        [script("lenskit"), "doctor", "--json", "--no-bench"],
-        cwd=tmp_path,
-        env=target_environ({"LK_NUM_BACKEND_THREADS": "1"}),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = run_cli(
+        script("lenskit"), "doctor", "--json", "--no-bench",
+        cwd=tmp_path, env=target_environ({"LK_NUM_BACKEND_THREADS": "1"}), timeout=180,
+    )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr
     plan = validated(result.stdout)["plan"]
     assert plan["dialect"] == "2026" and plan["batch_mode"] == "thread-pool"
