@@ -7,6 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, script
 
 # The doctor appends to these files when they are set; on a GitHub runner the tests must not
 # write into the job's real outputs.
@@ -69,3 +70,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def plain_json_report() -> str:
+    """The stdout of `lkdoctor --json --no-bench` in the suite's own environment, run once a
+    session for the tests that read that plain report (each run imports torch anew)."""
+    result = run_cli(script("lkdoctor"), "--json", "--no-bench")
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -86,10 +86,11 @@ def run_cli(
     add_env: dict[str, str] | None = None,
     timeout: float = 120,
     input_text: str | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run an installed command as a user would (``input_text`` on its stdin), in ``env``
-    exactly as the test built it (``target_environ`` drops our threading variables, so none
-    may come back), or in ours with ``add_env`` added."""
+    """Run an installed command as a user would (``input_text`` on its stdin, in ``cwd``), in
+    ``env`` exactly as the test built it (``target_environ`` drops our threading variables,
+    so none may come back), or in ours with ``add_env`` added."""
     assert env is None or add_env is None, "a built environment or additions to ours, not both"
     full_env = dict(env) if env is not None else {**os.environ, **(add_env or {})}
     return subprocess.run(
@@ -100,6 +101,7 @@ def run_cli(
         timeout=timeout,
         check=False,
         input=input_text,
+        cwd=cwd,
     )
 
 

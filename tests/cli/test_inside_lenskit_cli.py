@@ -18,28 +18,38 @@ from helpers import run_cli, run_python, script
 
 LENSKIT_YEAR = metadata.version("lenskit").split(".", 1)[0]
 
-# Runs a `lenskit` command line in-process through LensKit's own CLI (`lenskit.cli:main`,
-# what LensKit's script runs) or ours (`lkdoctor.cli:lenskit_main`), and prints the request
-# the doctor built instead of collecting a report.
-CAPTURE_REQUEST = """
+# Runs `lenskit` command lines in-process, one after the other, through LensKit's own CLI
+# (`lenskit.cli:main`, what LensKit's script runs) or ours (`lkdoctor.cli:lenskit_main`), and
+# prints, for each, the request the doctor built instead of collecting a report. One Python
+# for all of them: importing LensKit's CLI (torch among it) is most of each run's cost.
+CAPTURE_REQUESTS = """
 import json, sys
 import lkdoctor.cli
+class Captured(BaseException):  # LensKit's main() logs and swallows an Exception
+    pass
 def capture(request):
-    print(json.dumps({"project_root": str(request.project_root), "dialect": request.dialect}))
-    sys.exit(0)
+    raise Captured({"project_root": str(request.project_root), "dialect": request.dialect})
 lkdoctor.cli._collect = capture
-sys.argv = ["lenskit", *ARGS]
 if ENTRY == "lenskit":
     from lenskit.cli import main
 else:
     from lkdoctor.cli import lenskit_main as main
-main()
+requests = []
+for args in ARGVS:
+    sys.argv = ["lenskit", *args]
+    try:
+        main()
+    except Captured as captured:
+        requests.append(captured.args[0])
+    except SystemExit:
+        requests.append(None)  # the command ended before the doctor ran
+print(json.dumps(requests))
 """
 
 
-def doctor_request(entry: str, *args: str) -> dict[str, Any]:
-    code = CAPTURE_REQUEST.replace("ENTRY", repr(entry)).replace("ARGS", repr(list(args)))
-    found: dict[str, Any] = run_python(code)
+def doctor_requests(entry: str, *argvs: list[str]) -> list[dict[str, Any] | None]:
+    code = CAPTURE_REQUESTS.replace("ENTRY", repr(entry)).replace("ARGVS", repr(list(argvs)))
+    found: list[dict[str, Any] | None] = run_python(code)
     return found
 
 
@@ -47,13 +57,22 @@ def doctor_request(entry: str, *args: str) -> dict[str, Any]:
 def test_project_root_reaches_the_doctor_from_the_group_and_the_doctor(
     entry: str, tmp_path: Path
 ) -> None:
-    root = str(tmp_path)
-    # both LensKit releases' root command take -R; ours does too
-    assert doctor_request(entry, "-R", root, "doctor")["project_root"] == root
-    assert doctor_request(entry, "--project-root", root, "doctor")["project_root"] == root
-    assert doctor_request(entry, "doctor", "--project-root", root)["project_root"] == root
-    assert doctor_request(entry, "doctor")["project_root"] == "None"  # LensKit's own search
-    assert doctor_request(entry, "doctor", "--dialect", "2025")["dialect"] == "2025"
+    # Each command line names a folder of its own, and the one without a root comes first,
+    # so a root left behind by an earlier command in the same Python cannot pass for its own.
+    folders = []
+    for name in ("group-R", "group-long", "doctor"):
+        (tmp_path / name).mkdir()
+        folders.append(str(tmp_path / name))
+    requests = doctor_requests(
+        entry,
+        ["doctor"],  # LensKit's own search
+        ["doctor", "--dialect", "2025"],
+        ["-R", folders[0], "doctor"],  # both LensKit releases' root command take -R; ours too
+        ["--project-root", folders[1], "doctor"],
+        ["doctor", "--project-root", folders[2]],
+    )
+    assert [r and r["project_root"] for r in requests] == ["None", "None", *folders]
+    assert requests[1] and requests[1]["dialect"] == "2025"
 
 
 def report_of(*argv: str) -> dict[str, Any]:
@@ -64,11 +83,13 @@ def report_of(*argv: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("dialect", ["2025", "2026"])
-def test_dialect_option_sets_the_plans_dialect_and_says_why(dialect: str) -> None:
+def test_dialect_option_sets_the_plans_dialect_and_says_why(
+    dialect: str, plain_json_report: str
+) -> None:
     data = report_of(script("lkdoctor"), "--dialect", dialect, "--json", "--no-bench")
     assert data["plan"]["dialect"] == dialect
     assert data["plan"]["dialect_reason"].startswith(f"chosen with --dialect {dialect}")
-    default = report_of(script("lkdoctor"), "--json", "--no-bench")["plan"]
+    default = json.loads(plain_json_report)["plan"]  # without --dialect
     assert default["dialect"] == LENSKIT_YEAR  # the installed LensKit's
     assert default["dialect_reason"] == f"LensKit {metadata.version('lenskit')} is installed"
 

@@ -41,16 +41,8 @@ def test_a_report_with_its_benchmarks() -> None:
     assert data["bench"]["verdict"] != "skipped" and data["cpu"] and data["pools"]
 
 
-@pytest.fixture(scope="module")
-def no_bench_report() -> str:
-    """One `--json --no-bench` report, shared: each doctor run costs seconds on a busy CI machine."""
-    result = doctor("--json", "--no-bench")
-    assert result.returncode in (0, 1), result.stderr
-    return result.stdout
-
-
-def test_reports_without_benchmarks_and_with_apply(no_bench_report: str) -> None:
-    outputs = [no_bench_report]
+def test_reports_without_benchmarks_and_with_apply(plain_json_report: str) -> None:
+    outputs = [plain_json_report]  # the session's one `--json --no-bench` report
     for extra in (["--apply"], ["--full"]):
         result = doctor("--json", "--no-bench", *extra)
         assert result.returncode in (0, 1), result.stderr
@@ -100,10 +92,10 @@ def test_a_verify_report() -> None:
 
 
 def test_the_committed_schema_refuses_a_measured_verdict_without_its_measurement(
-    no_bench_report: str,
+    plain_json_report: str,
 ) -> None:
     """A comparison judged without pairs, a ratio or an interval breaks the contract."""
-    data = json.loads(no_bench_report)
+    data = json.loads(plain_json_report)
     measured = {
         "subject": "command",
         "verdict": "improved",
@@ -138,15 +130,10 @@ def test_a_lenskit_2025_plan(tmp_path: Path) -> None:
 @pytest.mark.lenskit2026
 def test_a_lenskit_2026_plan_with_lenskits_own_answer(tmp_path: Path) -> None:
     (tmp_path / "lenskit.toml").write_text("[parallel]\nnum_threads = 2\nnum_batch_jobs = 2\n")
-    result = subprocess.run(
-        [script("lenskit"), "doctor", "--json", "--no-bench"],
-        cwd=tmp_path,
-        env=target_environ({"LK_NUM_BACKEND_THREADS": "1"}),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = run_cli(
+        script("lenskit"), "doctor", "--json", "--no-bench",
+        cwd=tmp_path, env=target_environ({"LK_NUM_BACKEND_THREADS": "1"}), timeout=180,
+    )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr
     plan = validated(result.stdout)["plan"]
     assert plan["dialect"] == "2026" and plan["batch_mode"] == "thread-pool"

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import script, target_environ
+from helpers import run_cli, script, target_environ
 
 pytestmark = pytest.mark.lenskit2026
 
@@ -46,14 +46,7 @@ def pinned_target(folder: Path, env: dict[str, str]) -> Iterator[int]:
 
 def doctor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The doctor as JSON, in our folder, with none of our threading variables but ``env``."""
-    return subprocess.run(
-        [script("lkdoctor"), "--json", "--no-bench", *args],
-        env=target_environ(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(script("lkdoctor"), "--json", "--no-bench", *args, env=target_environ(env))
 
 
 def test_lenskit_2026_answers_with_the_targets_cpus_folder_and_environment(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from typing import Any
@@ -30,14 +29,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def apply_json(env: dict[str, str]) -> dict[str, Any]:
-    result = subprocess.run(
-        [script("lkdoctor"), "--apply", "--json", "--no-bench"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
+    result = run_cli(script("lkdoctor"), "--apply", "--json", "--no-bench", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -91,14 +83,10 @@ def test_each_failing_step_is_a_finding_and_the_rest_still_apply() -> None:
         print(lkdoctor.collect(apply=True).model_dump_json())
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=clean_env(LK_NUM_THREADS="2", LK_NUM_BACKEND_THREADS="2"),
-        timeout=180,
-        check=False,
-    )
+    result = run_cli(
+        sys.executable, "-c", code,
+        env=clean_env(LK_NUM_THREADS="2", LK_NUM_BACKEND_THREADS="2"), timeout=180,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     steps = steps_by_number(data)

@@ -25,15 +25,12 @@ def watched(
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """``lkdoctor --json --report REPORT -- COMMAND`` in ``cwd``, and its report."""
     args = [script("lkdoctor"), "--no-bench", "--json", "--report", str(report), "--", *command]
-    done = subprocess.run(
-        args,
+    done = run_cli(
+        *args,
         cwd=cwd,
-        capture_output=True,
-        text=True,
         timeout=RUN_TIMEOUT,
         # python -m finds the script in the current folder, as for users (not PYTHONSAFEPATH)
         env=target_environ({"LK_NUM_PROCS": "2", "PYTHONSAFEPATH": ""}),
-        check=False,
     )
     return done, json.loads(report.read_text())
 

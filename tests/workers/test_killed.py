@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import script, target_environ
+from helpers import run_cli, script, target_environ
 
 HERE = Path(__file__).parent
 MEMORY_V1 = Path("/sys/fs/cgroup/memory")
@@ -35,14 +35,7 @@ def test_a_sigbus_from_a_full_dev_shm_is_named_shared_memory(tmp_path: Path) -> 
         f"{script('lkdoctor')} --no-bench --json --report {report} -- "
         f"{sys.executable} {HERE / 'shm_fill.py'}"
     )
-    done = subprocess.run(
-        ["unshare", "-m", "sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=target_environ({"SHM_MIB": "8"}),
-    )
+    done = run_cli("unshare", "-m", "sh", "-c", inner, env=target_environ({"SHM_MIB": "8"}))
     if done.returncode != 135 and "mount" in done.stderr:
         pytest.skip(f"this machine allows no private tmpfs: {done.stderr.strip()}")
     assert done.returncode == 128 + 7  # SIGBUS, as the shell shows it
@@ -89,14 +82,7 @@ def test_a_worker_killed_for_memory_is_named_out_of_memory(
         f"{script('lkdoctor')} --no-bench --json --report {report} -- "
         f"{sys.executable} {HERE / 'worker_hog.py'}"
     )
-    done = subprocess.run(
-        ["sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env=target_environ({"HOG_MIB": "600"}),
-    )
+    done = run_cli("sh", "-c", inner, env=target_environ({"HOG_MIB": "600"}), timeout=180)
     assert "BrokenProcessPool" in done.stderr  # what the user sees
     data = json.loads(report.read_text())
     assert data["observed"]["oom_kills"] >= 1
@@ -116,24 +102,11 @@ def test_a_worker_killed_for_memory_is_named_out_of_memory(
 
 def test_a_command_killed_by_hand_is_not_called_out_of_memory(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [
-            script("lkdoctor"),
-            "--no-bench",
-            "--json",
-            "--report",
-            str(report),
-            "--",
-            sys.executable,
-            "-c",
-            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_cli(
+        script("lkdoctor"), "--no-bench", "--json", "--report", str(report),
+        "--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
         env=target_environ({}),
-    )
+    )  # fmt: skip
     assert done.returncode == 137
     [death] = json.loads(report.read_text())["workers"]["deaths"]
     assert (death["signal"], death["cause"]) == ("SIGKILL", "killed")
@@ -150,13 +123,8 @@ def test_pid_counts_the_kills_in_the_watched_process_memory_cgroup(memory_group:
     target = subprocess.Popen(["sh", "-c", inner], env=target_environ({}), start_new_session=True)
     watch = ["--pid", str(target.pid), "--sample-time", "8"]
     try:
-        done = subprocess.run(
-            [script("lkdoctor"), "--no-bench", "--json", *watch],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-            env=target_environ({}),
+        done = run_cli(
+            script("lkdoctor"), "--no-bench", "--json", *watch, env=target_environ({}), timeout=180
         )
     finally:
         os.killpg(target.pid, signal.SIGKILL)  # the shell and the hog of the moment
