@@ -363,7 +363,7 @@ def run_verify(folder: Path) -> dict[str, Any]:
     # the mode's
     verification = recorded["report"]["bench"]["verification"]
     for measured in ("verdict", "reason", "stopped", "pairs_needed"):
-        verification[measured] = placeholder(verification[measured])
+        verification[measured] = "<measured>"  # a str, a number or None, as it came out
     return recorded
 
 
