@@ -19,7 +19,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,7 @@ from lkdoctor.model import (
 from lkdoctor.observe.totals import sampled_totals
 from lkdoctor.pools.kinds import read_threading_libraries
 from lkdoctor.pools.process import threading_env
+from lkdoctor.target import Target
 
 SECTION = Section.OBSERVED
 
@@ -176,8 +177,10 @@ class TreeSampler:
         root: Path = LIVE_ROOT,
         from_birth: bool = False,
         started: float | None = None,
+        target: Target | None = None,
     ) -> None:
         self.root_pid = root_pid
+        self.target = target
         self.cpus = cpus
         self.tree = tree
         self.root = root
@@ -233,7 +236,7 @@ class TreeSampler:
             proc.name = name.decode("utf-8", "replace").strip()
         proc.command = read_command(self.root, proc.pid) or proc.command
         try:
-            env = read_environ(self.root, proc.pid)
+            env = self._environ(proc.pid)
             if env:  # a zombie's environment reads empty: keep what was read while it lived
                 proc.env = threading_env(env)
         except (FileNotFoundError, ProcessLookupError):
@@ -248,6 +251,15 @@ class TreeSampler:
             pass
         except OSError as exc:
             self._error(proc, "threading libraries (maps)", exc)
+
+    def _environ(self, pid: int) -> Mapping[str, str]:
+        """A process's environment; the diagnosed process's as its target read it, once."""
+        target = self.target
+        if target is None or target.pid != pid:
+            return read_environ(self.root, pid)
+        if target.environ_error is not None:
+            raise target.environ_error
+        return target.environ
 
     def _static_due(self, proc: _Process, now: float) -> bool:
         reads = proc.static_reads
@@ -516,17 +528,18 @@ class TreeSampler:
         return Collected(observed, errors)
 
 
-def observe_pid(
-    pid: int,
+def observe_target(
+    target: Target,
     seconds: float,
     *,
     cpus: int | None,
     tree: bool = True,
-    root: Path = LIVE_ROOT,
     on_sample: Callable[[TreeSampler], None] | None = None,
 ) -> Collected[Observed | None]:
-    """``--pid``: watch ``pid`` (and its tree) for ``seconds``, read-only."""
-    sampler = TreeSampler(pid, cpus=cpus, tree=tree, root=root)
+    """``--pid``: watch the target process (and its tree) for ``seconds``, read-only."""
+    if target.pid is None:
+        raise ValueError("the target is this process: --pid names another one")
+    sampler = TreeSampler(target.pid, cpus=cpus, tree=tree, root=target.root, target=target)
     sampler.run_for(seconds, on_sample)
     result = sampler.result()
     if result.value is not None:

@@ -1,4 +1,5 @@
-"""Another process's threading variables (``--pid``, ``-- COMMAND``): read, then filtered.
+"""Another process's threading variables (``--pid``, ``-- COMMAND``), filtered from its
+environment (read once, by :mod:`lkdoctor.target`; a tree's other processes by the sampler).
 
 Its threads are observed by :mod:`lkdoctor.observe.sampler`, one path for a whole tree and
 for ``--single-process`` alike.
@@ -7,9 +8,7 @@ for ``--single-process`` alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
-from lkdoctor.host.proc import read_environ
 from lkdoctor.pools.kinds import VARIABLE_PREFIXES
 
 #: The variables that steer thread pools; only these are copied from another process.
@@ -24,8 +23,3 @@ def threading_env(environ: Mapping[str, str]) -> dict[str, str]:
         for name, value in sorted(environ.items())
         if name.startswith(THREADING_ENV_PREFIXES)
     }
-
-
-def target_environ(root: Path, pid: int) -> dict[str, str]:
-    """``pid``'s environment as it was at exec (PermissionError when not ours to read)."""
-    return read_environ(root, pid)
