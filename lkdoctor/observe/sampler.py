@@ -165,7 +165,8 @@ class TreeSampler:
     """Samples ``root_pid`` (and, with ``tree``, its descendants) until told to stop.
 
     With ``from_birth`` the counters at the first sample count in full (the command was
-    started just before); otherwise the first sample is the baseline.
+    started just before); otherwise the first sample is the baseline. ``target`` is the
+    diagnosed process (``--pid``) as already read: its environment is not read again.
     """
 
     def __init__(
