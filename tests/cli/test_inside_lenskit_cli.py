@@ -20,14 +20,14 @@ LENSKIT_YEAR = metadata.version("lenskit").split(".", 1)[0]
 
 # Runs a `lenskit` command line in-process through LensKit's own CLI (`lenskit.cli:main`,
 # what LensKit's script runs) or ours (`lkdoctor.cli:lenskit_main`), and prints the request
-# the doctor built instead of collecting a report.
+# the doctor built instead of diagnosing.
 CAPTURE_REQUEST = """
 import json, sys
-import lkdoctor.cli
-def capture(request):
+import lkdoctor.pipeline
+def capture(request, fail_on):
     print(json.dumps({"project_root": str(request.project_root), "dialect": request.dialect}))
     sys.exit(0)
-lkdoctor.cli._collect = capture
+lkdoctor.pipeline.diagnose = capture  # what the command line calls with the request it built
 sys.argv = ["lenskit", *ARGS]
 if ENTRY == "lenskit":
     from lenskit.cli import main
