@@ -2,8 +2,9 @@
 
 Each mode (plain, ``--pid`` of a sleeping child, ``-- COMMAND``, ``--compare``,
 ``--verify``, and the usage errors with their exit statuses) runs the installed command
-pinned to one CPU, in an empty working folder, with a fixed environment, so what the
-report says depends on these inputs only. What a run measures (times, pids, thread counts,
+pinned to one CPU, in an empty working folder, with a fixed environment and an empty
+``/dev/shm`` of its own (a private mount namespace: what other runs on this machine leave
+there is not an input), so what the report says depends on these inputs only. What a run measures (times, pids, thread counts,
 ratios, the benchmark's numbers) and what names this machine (paths, versions, its CPU and
 memory sizes) is replaced by a placeholder of its type; the rest must equal
 ``tests/golden/modes/<mode>.<LensKit line>.json`` exactly.
@@ -240,9 +241,21 @@ def fixed_environ(threading: dict[str, str]) -> dict[str, str]:
     return {**env, **threading}
 
 
+def own_cgroups() -> dict[str, str]:
+    """This test's cgroup paths (where the machine placed it), which the doctor and its
+    children inherit."""
+    paths = {}
+    for line in Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines():
+        path = line.split(":", 2)[2]
+        if len(path) > 1:  # "/" is in every path: not a name of this machine
+            paths[path] = "<own-cgroup>"
+    return paths
+
+
 def substitutions(folder: Path) -> list[tuple[str, str]]:
     """Strings that name this machine or this run, longest first."""
     pairs = {
+        **own_cgroups(),
         str(folder): "<folder>",
         sys.executable: "<python>",
         str(Path(sys.executable).parent): "<bin>",
@@ -255,11 +268,24 @@ def substitutions(folder: Path) -> list[tuple[str, str]]:
     return sorted(((k, v) for k, v in pairs.items() if k), key=lambda kv: -len(kv[0]))
 
 
+#: Runs the rest of its command line in a private mount namespace with an empty /dev/shm.
+WITH_EMPTY_SHM = (
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    'mount -t tmpfs -o size=64m lkdoctor-golden /dev/shm && exec "$@"',
+    "with-empty-shm",
+)
+
+
 def doctor(
     args: Sequence[str], folder: Path, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [script("lkdoctor"), *args],
+        [*WITH_EMPTY_SHM, script("lkdoctor"), *args],
         capture_output=True,
         text=True,
         env=env,
