@@ -177,6 +177,8 @@ def placeholder(value: Any) -> str:
 RUN_GROUP = re.compile(r"lkdoctor-run-\d+-\d+")
 #: What a remediation adds once the suggestion was measured (a verdict, a ratio).
 MEASURED_CLAUSE = re.compile(r"(measured[^:;]*:).*$")
+#: A remediation that quotes the --verify measurement (see checks/verification.py).
+MEASURED_REMEDIATION = re.compile(r"(^|; )measured\b")
 
 
 def normalised(value: Any, substitutions: Sequence[tuple[str, str]], key: str = "") -> Any:
@@ -390,6 +392,10 @@ def run_verify(folder: Path) -> dict[str, Any]:
     verification = recorded["report"]["bench"]["verification"]
     for measured in ("verdict", "reason", "stopped", "pairs_needed"):
         verification[measured] = "<measured>"  # a str, a number or None, as it came out
+    # the plan finding quotes that outcome: its wording and severity follow the verdict
+    for finding in recorded["report"]["findings"]:
+        if MEASURED_REMEDIATION.search(finding.get("remediation") or ""):
+            finding["remediation"] = finding["severity"] = "<measured>"
     return recorded
 
 
