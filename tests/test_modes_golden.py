@@ -23,14 +23,14 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import KEPT_HOST_VARIABLES, script
+from helpers import KEPT_HOST_VARIABLES, ready_process, script
 
 GOLDEN = Path(__file__).parent / "golden" / "modes"
 UPDATE_VARIABLE = "LKDOCTOR_UPDATE_GOLDEN"
@@ -208,24 +208,14 @@ def normalised(value: Any, substitutions: Sequence[tuple[str, str]], key: str = 
     return value
 
 
-@contextmanager
-def sleeping_child(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
+def sleeping_child(env: dict[str, str], cwd: Path) -> AbstractContextManager[subprocess.Popen[str]]:
     """A Python process that says ``ready`` and sleeps (a ``--pid`` target)."""
-    child = subprocess.Popen(
+    return ready_process(
         [sys.executable, "-c", 'import time; print("ready", flush=True); time.sleep(120)'],
         env=env,
         cwd=cwd,
-        stdout=subprocess.PIPE,
-        text=True,
         preexec_fn=pin_to_one_cpu,
     )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready"
-        yield child
-    finally:
-        child.kill()
-        child.wait(10)
 
 
 ONE_CPU = min(os.sched_getaffinity(0))
