@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fixtures.cgroup_trees import V2_MOUNTINFO, FakeHost
-from helpers import target_environ
+from helpers import ready_process, target_environ
 
 import lkdoctor
 from lkdoctor.target import read_target
@@ -21,28 +21,18 @@ IDLE = 'import time; print("ready", flush=True); time.sleep(120)'
 
 @pytest.fixture
 def sleeping_child() -> Iterator[subprocess.Popen[str]]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", IDLE],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=target_environ({"LK_NUM_THREADS": "3", "OMP_NUM_THREADS": "2"}),
-        cwd="/",
-    )
-    try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    env = target_environ({"LK_NUM_THREADS": "3", "OMP_NUM_THREADS": "2"})
+    with ready_process([sys.executable, "-c", IDLE], env=env, cwd="/") as child:
         yield child
-    finally:
-        child.kill()
-        child.wait(10)
 
 
-def test_a_pid_report_reads_the_targets_environ_and_affinity_once(
+def test_a_pid_report_reads_the_targets_environ_affinity_and_cgroups_once(
     sleeping_child: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pid = sleeping_child.pid
-    environ_file = f"/proc/{pid}/environ"
-    reads: dict[str, int] = {"environ": 0, "affinity": 0}
-    real_read_bytes = Path.read_bytes
+    environ_file, cgroup_file = f"/proc/{pid}/environ", f"/proc/{pid}/cgroup"
+    reads: dict[str, int] = {"environ": 0, "affinity": 0, "cgroup": 0}
+    real_read_bytes, real_read_text = Path.read_bytes, Path.read_text
     real_getaffinity = os.sched_getaffinity
 
     def read_bytes(path: Path) -> bytes:
@@ -50,17 +40,23 @@ def test_a_pid_report_reads_the_targets_environ_and_affinity_once(
             reads["environ"] += 1
         return real_read_bytes(path)
 
+    def read_text(path: Path, *args: Any, **kwargs: Any) -> str:
+        if str(path) == cgroup_file:
+            reads["cgroup"] += 1
+        return real_read_text(path, *args, **kwargs)
+
     def sched_getaffinity(who: int) -> set[int]:
         if who == pid:
             reads["affinity"] += 1
         return real_getaffinity(who)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "read_text", read_text)
     monkeypatch.setattr(os, "sched_getaffinity", sched_getaffinity)
     report = lkdoctor.collect(pid=pid, sample_time=0.3)
     monkeypatch.undo()
 
-    assert reads == {"environ": 1, "affinity": 1}
+    assert reads == {"environ": 1, "affinity": 1, "cgroup": 1}
     # and those reads made the report: the budget, the plan and the sampled process
     assert report.cpu is not None and report.observed is not None and report.plan is not None
     affinity = next(row for row in report.cpu.limits if row.source == "affinity")

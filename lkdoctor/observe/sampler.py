@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lkdoctor.collected import Collected
+from lkdoctor.host.cgroup import CgroupView
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir, read_environ
 from lkdoctor.host.proctree import (
     ParentTable,
@@ -52,8 +53,7 @@ from lkdoctor.model import (
     TimelinePoint,
 )
 from lkdoctor.observe.totals import sampled_totals
-from lkdoctor.pools.kinds import read_threading_libraries
-from lkdoctor.pools.process import threading_env
+from lkdoctor.pools.kinds import read_threading_libraries, threading_env
 from lkdoctor.target import Target
 
 SECTION = Section.OBSERVED
@@ -120,7 +120,13 @@ class _MemoryTrack:
     cgroup_before: MemoryCounters | None = None
     seen: bool = False
 
-    def sample(self, root: Path, pids: list[int], first_root: int | None) -> None:
+    def sample(
+        self,
+        root: Path,
+        pids: list[int],
+        first_root: int | None,
+        first_root_cgroup: CgroupView | None = None,
+    ) -> None:
         pss = uss = 0
         for pid in pids:
             rollup = read_rollup(root, pid)  # unreadable (gone, another user): not counted
@@ -136,7 +142,7 @@ class _MemoryTrack:
                 self.shm_before = space[2]
         self.peak_segments = max(self.peak_segments, tree_segments_bytes(root, pids))
         if first_root is not None:
-            self.cgroup_before = memory_counters(root, first_root)
+            self.cgroup_before = memory_counters(root, first_root, first_root_cgroup)
         self.seen = self.seen or bool(pids)
 
     def result(self) -> ObservedMemory | None:
@@ -253,6 +259,11 @@ class TreeSampler:
         except OSError as exc:
             self._error(proc, "threading libraries (maps)", exc)
 
+    def _root_cgroup(self) -> CgroupView | None:
+        """The diagnosed process's cgroups as its target read them (None: discover them)."""
+        target = self.target
+        return target.cgroup if target is not None and target.pid == self.root_pid else None
+
     def _environ(self, pid: int) -> Mapping[str, str]:
         """A process's environment; the diagnosed process's as its target read it, once."""
         target = self.target
@@ -333,7 +344,8 @@ class TreeSampler:
             if proc.alive and pid not in seen:
                 proc.alive = False
         self.peak_processes = max(self.peak_processes, len(seen))
-        self.memory.sample(self.root, sorted(seen), self.root_pid if first else None)
+        first_root = self.root_pid if first else None
+        self.memory.sample(self.root, sorted(seen), first_root, self._root_cgroup())
         if self.last_at is not None:
             self._add_point(now, run_sum, wait_sum, len(seen), thread_count)
         self.last_at = now
