@@ -23,9 +23,8 @@ from lkdoctor.host.proc import (
 )
 from lkdoctor.host.proctree import read_thread_schedstat
 from lkdoctor.observe.sampler import observe_target
-from lkdoctor.pools.kinds import read_threading_libraries, threading_libraries
+from lkdoctor.pools.kinds import read_threading_libraries, threading_env, threading_libraries
 from lkdoctor.pools.live import collect_threads, threads_snapshot
-from lkdoctor.pools.process import threading_env
 from lkdoctor.target import read_target
 
 LIVE = Path("/")
