@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from lkdoctor.plan.dialects import dialect_names
 
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
     from lkdoctor.output import ColorMode, FailOn, Format
-    from lkdoctor.pipeline import Request
+    from lkdoctor.pipeline import Outcome
     from lkdoctor.report import Report
 
 FORMATS = ("text", "json", "markdown")
@@ -301,7 +300,7 @@ def doctor(
         raise click.UsageError("--json conflicts with --format " + str(output_format))
     fmt: Format = "json" if as_json else (output_format or "text")
 
-    from lkdoctor.pipeline import OptionConflict, Request
+    from lkdoctor.pipeline import OptionConflict, Request, Stopped, diagnose
 
     request = Request(
         bench=not no_bench,
@@ -323,23 +322,17 @@ def doctor(
         script=script,
         model=model_path,
         model_timeout=model_timeout,
+        compare=compare,
+        repeat=repeat,
     )
-    options = _ReportOptions(fmt, full, color, github_output, fail_on, report_path)
-    if compare and not command:
-        raise click.UsageError("--compare needs a command to run: --compare -- COMMAND [ARGS]...")
-    if repeat is not None and not compare:
-        raise click.UsageError("--repeat needs --compare")
     try:
-        if compare:
-            from lkdoctor.model import MIN_PAIRS
-
-            _doctor_compare(request, options, MIN_PAIRS if repeat is None else repeat)
-        if command:
-            _doctor_command(request, options)
-        report = _collect(request)
+        outcome = diagnose(request, fail_on)
     except OptionConflict as exc:
         raise click.UsageError(str(exc)) from None
-    _deliver(report, options)
+    except Stopped as exc:
+        click.echo(f"lkdoctor: {exc}", err=True)
+        sys.exit(exc.status)
+    _deliver(outcome, _ReportOptions(fmt, full, color, github_output, report_path))
 
 
 def _group_project_root() -> Path | None:
@@ -355,22 +348,6 @@ def _group_project_root() -> Path | None:
     return None
 
 
-def _collect(request: Request) -> Report:
-    """The pipeline's report; no process or no cluster to inspect is a message and status 2."""
-    from lkdoctor.cluster.ray import ClusterUnavailable, stdout_to_stderr
-    from lkdoctor.pipeline import run
-    from lkdoctor.render.progress import bench_status
-
-    # stdout carries the report only: what Ray prints goes to stderr
-    quiet = stdout_to_stderr() if request.ray_address is not None else contextlib.nullcontext()
-    try:
-        with quiet, bench_status(enabled=request.bench_skipped() is None) as progress:
-            return run(request, progress=progress, exit_if_connect_hangs=True)
-    except (ProcessLookupError, ClusterUnavailable) as exc:
-        click.echo(f"lkdoctor: {exc}", err=True)
-        sys.exit(2)
-
-
 @dataclass(frozen=True)
 class _ReportOptions:
     """How a finished report is delivered."""
@@ -379,19 +356,17 @@ class _ReportOptions:
     full: bool
     color: ColorMode
     github_output: Path | None
-    fail_on: FailOn
     report_path: Path | None
 
 
-def _deliver(report: Report, options: _ReportOptions) -> None:
-    """Print the report, feed GitHub Actions, and exit 1 if ``--fail-on`` is met."""
-    from lkdoctor.output import exit_code
-
-    _write_report(report, options, default=sys.stdout)
-    _deliver_to_github(report, options.github_output)
-    code = exit_code(report, options.fail_on)
-    if code:
-        sys.exit(code)
+def _deliver(outcome: Outcome, options: _ReportOptions) -> None:
+    """Print the report (stderr when a command's own output has stdout), feed GitHub
+    Actions, and exit with the outcome's status."""
+    default = sys.stderr if outcome.on_stderr else sys.stdout
+    _write_report(outcome.report, options, default=default)
+    _deliver_to_github(outcome.report, options.github_output)
+    if outcome.exit_status:
+        sys.exit(outcome.exit_status)
 
 
 def _write_report(report: Report, options: _ReportOptions, default: IO[str]) -> None:
@@ -408,78 +383,6 @@ def _write_report(report: Report, options: _ReportOptions, default: IO[str]) -> 
             render(report, options.fmt, full=options.full, console=console)
     except OSError as exc:
         click.echo(f"lkdoctor: cannot write {options.report_path}: {exc.strerror}", err=True)
-
-
-def _doctor_command(request: Request, options: _ReportOptions) -> NoReturn:
-    """``-- COMMAND``: run it, observe its tree, report on stderr; exit with its status."""
-    from lkdoctor.observe.command import run_command
-    from lkdoctor.output import exit_code
-    from lkdoctor.pipeline import OptionConflict, effective_cpus, run
-    from lkdoctor.render.progress import observe_status
-
-    problem = request.conflict()
-    if problem:  # before the command runs, not after
-        raise OptionConflict(problem)
-    command = list(request.command)
-    try:
-        with observe_status(command) as progress:
-            observed = run_command(command, cpus=effective_cpus(), progress=progress)
-    except OSError as exc:  # as a shell does: 127 not found, 126 not runnable
-        click.echo(f"lkdoctor: cannot run {command[0]}: {exc.strerror}", err=True)
-        sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
-    report = run(request, observation=observed.observed)
-    _write_report(report, options, default=sys.stderr)
-    _deliver_to_github(report, options.github_output)
-    sys.exit(observed.exit_status or exit_code(report, options.fail_on))
-
-
-def _doctor_compare(request: Request, options: _ReportOptions, repeat: int) -> NoReturn:
-    """``--compare -- COMMAND``: the command under both variants, the report on stderr;
-    exit with the failing run's status, else as ``--fail-on`` says."""
-    from dataclasses import replace
-
-    from lkdoctor.bench.verify import nothing_to_suggest, suggested_environ
-    from lkdoctor.observe.compare import compare_command
-    from lkdoctor.output import exit_code
-    from lkdoctor.pipeline import OptionConflict, effective_cpus, plan_for_environ, run
-    from lkdoctor.render.progress import compare_status
-
-    command = list(request.command)
-    # the runs are the measurement: no benchmark of this process
-    request = replace(request, command=(), bench=False, script_command=tuple(command))
-    # asked first: --verify would otherwise be reported as conflicting with --no-bench
-    problem = (
-        "--compare cannot be combined with --apply, --pid, --ray or --verify"
-        if request.apply or request.pid is not None or request.ray_address or request.verify
-        else request.conflict()
-    )
-    if problem:
-        raise OptionConflict(problem)
-    environ = dict(os.environ)
-    plan = plan_for_environ(environ, request.dialect, request.project_root)
-    suggested = None
-    if nothing_to_suggest(plan, environ) is None:
-        suggested = plan_for_environ(
-            suggested_environ(plan, environ), request.dialect, request.project_root
-        )
-    try:
-        with compare_status(command) as starting:
-            compared = compare_command(
-                command,
-                plan,
-                environ,
-                repeat=repeat,
-                cpus=effective_cpus(),
-                suggested_plan=suggested,
-                starting=starting,
-            )
-    except OSError as exc:  # as a shell does: 127 not found, 126 not runnable
-        click.echo(f"lkdoctor: cannot run {command[0]}: {exc.strerror}", err=True)
-        sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
-    report = run(request, comparison=compared.comparison)
-    _write_report(report, options, default=sys.stderr)
-    _deliver_to_github(report, options.github_output)
-    sys.exit(compared.exit_status or exit_code(report, options.fail_on))
 
 
 def _deliver_to_github(report: Report, github_output: Path | None) -> None:

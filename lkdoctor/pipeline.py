@@ -6,6 +6,12 @@ guard, so a section whose collector fails becomes an ``errors[]`` entry and the 
 the report is still produced. A single machine and a Ray cluster (``--ray``) go through
 the same steps, and the same masking, whatever the output format.
 
+The diagnosed process is read once, at the start, into a :class:`~lkdoctor.target.Target`
+that every collector is handed. :func:`diagnose` owns every mode of ``lenskit doctor``
+(this process, ``--pid``, ``--ray``, ``-- COMMAND``, ``--compare``, ``--verify``) and
+returns the report with the exit status; :func:`run` is the report alone, for
+``lkdoctor.collect()``.
+
 :class:`Request` holds the options of ``lenskit doctor`` and of ``lkdoctor.collect()``,
 and :meth:`Request.conflict` is the one place where options that exclude each other are
 refused.
@@ -17,18 +23,20 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lkdoctor._native import load_probe
-from lkdoctor.collected import Collected, guard
-from lkdoctor.host.proc import LIVE_ROOT
+from lkdoctor.collected import Collected, describe_failure, guard
+from lkdoctor.host.proc import LIVE_ROOT, process_exists
 from lkdoctor.model import (
+    MIN_PAIRS,
     BatchMode,
     Bench,
     Comparison,
+    CpuBudget,
     ErrorEntry,
     ModelCost,
     Observed,
@@ -38,9 +46,11 @@ from lkdoctor.model import (
     Workers,
 )
 from lkdoctor.report import Report, ThreadPlan
+from lkdoctor.target import Target, read_target
 from lkdoctor.version import __version__
 
 if TYPE_CHECKING:
+    from lkdoctor.output import FailOn
     from lkdoctor.plan.dialect import AttachAnswer
 
 T = TypeVar("T")
@@ -78,9 +88,18 @@ class Request:
     script_command: tuple[str, ...] = ()
     model: Path | None = None  # --model: a saved model, loaded and measured in a child
     model_timeout: float = 60.0  # --model-timeout: the child's hard time limit
+    compare: bool = False  # --compare: the command under both variants, compared
+    repeat: int | None = None  # --repeat: runs of each variant (default MIN_PAIRS)
 
     def conflict(self) -> str | None:
         """Why these options cannot be used together, or None when they can."""
+        if self.compare and not self.command:
+            return "--compare needs a command to run: --compare -- COMMAND [ARGS]..."
+        if self.repeat is not None and not self.compare:
+            return "--repeat needs --compare"
+        # asked first: --verify would otherwise be reported as conflicting with --no-bench
+        if self.compare and (self.apply or self.pid is not None or self.ray_address or self.verify):
+            return "--compare cannot be combined with --apply, --pid, --ray or --verify"
         if self.verify and (self.command or self.pid is not None or self.ray_address):
             return "--verify measures this machine; it cannot be combined with -- COMMAND, --pid or --ray"
         if self.verify and not self.bench:
@@ -166,14 +185,6 @@ def _model_cost(request: Request, workers: Workers | None) -> ModelCost | None:
     return cost
 
 
-def effective_cpus(root: Path = LIVE_ROOT) -> int | None:
-    """This process's effective CPUs (a command it starts inherits them), None if unknown."""
-    from lkdoctor.cpu.budget import collect_cpu
-
-    budget = guard(Section.CPU, lambda: collect_cpu(root, os.environ, None)).value
-    return budget.effective if budget is not None else None
-
-
 def collect(
     *,
     bench: bool = False,
@@ -257,10 +268,8 @@ def run(
     progress: Callable[[str], None] | None = None,
     exit_if_connect_hangs: bool = False,
     observation: Collected[Observed | None] | None = None,
-    comparison: Comparison | None = None,
 ) -> Report:
-    """The report ``request`` asks for, analysed and masked (see :func:`collect`);
-    ``comparison`` is a ``--compare`` already measured, which the report then carries.
+    """The report ``request`` asks for, analysed and masked (see :func:`collect`).
 
     ``exit_if_connect_hangs`` (the command line, which owns its process) ends the process
     when connecting to a Ray cluster hangs for longer than ``request.ray_timeout``.
@@ -268,83 +277,228 @@ def run(
     problem = request.conflict()
     if problem:
         raise OptionConflict(problem)
-    if request.pid is not None:
-        from lkdoctor.host.proc import process_exists
+    if request.ray_address is not None:
+        return _cluster_report(request, environ, exit_if_connect_hangs)
+    if request.pid is not None and not process_exists(root, request.pid):
+        raise ProcessLookupError(f"no process with pid {request.pid}")
+    target = read_target(root, pid=request.pid, environ=environ)
+    return _report(request, target, progress=progress, observation=observation)
 
-        if not process_exists(root, request.pid):
-            raise ProcessLookupError(f"no process with pid {request.pid}")
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished ``lenskit doctor``: its report and the exit status it ends with."""
+
+    report: Report
+    exit_status: int
+    #: the report goes to stderr: a command's own output has stdout
+    on_stderr: bool = False
+
+
+class Stopped(Exception):
+    """The doctor ends without a report: why (one line), and the exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def diagnose(request: Request, fail_on: FailOn = "never") -> Outcome:
+    """Every mode of ``lenskit doctor``: the report on this process, ``--pid`` or a Ray
+    cluster, on ``-- COMMAND``'s run or on ``--compare``'s runs, with the progress lines a
+    terminal shows; the exit status is a failing command's own, else 1 when a finding
+    meets ``fail_on``. OptionConflict before anything runs; Stopped when there is nothing
+    to report on (no such process, no cluster, a command that cannot be started)."""
+    from lkdoctor.cluster.ray import ClusterUnavailable, stdout_to_stderr
+    from lkdoctor.output import exit_code
+    from lkdoctor.render.progress import bench_status
+
+    problem = request.conflict()
+    if problem:  # before a command runs, not after
+        raise OptionConflict(problem)
+    if request.compare:
+        return _compared(request, fail_on)
+    if request.command:
+        return _observed(request, fail_on)
+    # stdout carries the report only: what Ray prints goes to stderr
+    quiet = stdout_to_stderr() if request.ray_address is not None else nullcontext()
+    try:
+        with quiet, bench_status(enabled=request.bench_skipped() is None) as progress:
+            report = run(request, progress=progress, exit_if_connect_hangs=True)
+    except (ProcessLookupError, ClusterUnavailable) as exc:
+        raise Stopped(str(exc), 2) from None
+    return Outcome(report, exit_code(report, fail_on))
+
+
+def _cannot_run(command: Sequence[str], exc: OSError) -> Stopped:
+    """As a shell says it: 127 when the command is not found, 126 when it cannot run."""
+    status = 127 if isinstance(exc, FileNotFoundError) else 126
+    return Stopped(f"cannot run {command[0]}: {exc.strerror}", status)
+
+
+def _cpu_budget(target: Target) -> Collected[CpuBudget | None]:
+    from lkdoctor.cpu.budget import collect_cpu
+
+    return guard(Section.CPU, lambda: collect_cpu(target))
+
+
+def _observed(request: Request, fail_on: FailOn) -> Outcome:
+    """``-- COMMAND``: run it and observe its tree; the report describes the run."""
+    # the command inherits this process's environment, folder, CPUs and cgroup
+    target = read_target()
+    from lkdoctor.observe.command import run_command
+    from lkdoctor.output import exit_code
+    from lkdoctor.render.progress import observe_status
+
+    command = list(request.command)
+    cpu = _cpu_budget(target)
+    try:
+        with observe_status(command) as progress:
+            observed = run_command(command, cpus=_effective(cpu), progress=progress)
+    except OSError as exc:
+        raise _cannot_run(command, exc) from None
+    report = _report(request, target, observation=observed.observed, cpu=cpu)
+    return Outcome(report, observed.exit_status or exit_code(report, fail_on), on_stderr=True)
+
+
+def _compared(request: Request, fail_on: FailOn) -> Outcome:
+    """``--compare -- COMMAND``: the command under both variants; the report carries the
+    comparison, the exit status is the failing run's."""
+    target = read_target()  # as for -- COMMAND: each run inherits it
+    from lkdoctor.bench.verify import nothing_to_suggest, suggested_environ
+    from lkdoctor.observe.compare import compare_command
+    from lkdoctor.output import exit_code
+    from lkdoctor.render.progress import compare_status
+
+    command = list(request.command)
+    # the runs are the measurement: no benchmark of this process; the command's script is
+    # checked as -- COMMAND's is
+    request = replace(request, command=(), bench=False, script_command=tuple(command))
+    cpu = _cpu_budget(target)
+    environ = dict(target.environ)
+    plan = plan_for_environ(target, environ, request.dialect, request.project_root)
+    suggested = None
+    if nothing_to_suggest(plan, environ) is None:
+        suggested = plan_for_environ(
+            target, suggested_environ(plan, environ), request.dialect, request.project_root
+        )
+    try:
+        with compare_status(command) as starting:
+            compared = compare_command(
+                command,
+                plan,
+                environ,
+                repeat=MIN_PAIRS if request.repeat is None else request.repeat,
+                cpus=_effective(cpu),
+                suggested_plan=suggested,
+                starting=starting,
+            )
+    except OSError as exc:
+        raise _cannot_run(command, exc) from None
+    report = _report(request, target, comparison=compared.comparison, cpu=cpu)
+    return Outcome(report, compared.exit_status or exit_code(report, fail_on), on_stderr=True)
+
+
+def _effective(cpu: Collected[CpuBudget | None]) -> int | None:
+    return cpu.value.effective if cpu.value is not None else None
+
+
+def _report(
+    request: Request,
+    target: Target,
+    *,
+    progress: Callable[[str], None] | None = None,
+    observation: Collected[Observed | None] | None = None,
+    comparison: Comparison | None = None,
+    cpu: Collected[CpuBudget | None] | None = None,
+) -> Report:
+    """The report on ``target`` (or on the run ``observation`` describes; ``comparison``:
+    a ``--compare`` already measured, which the report then carries), analysed and masked;
+    ``cpu``: its CPU budget when already collected."""
     # Imports can write to os.environ (threadpoolctl sets KMP_DUPLICATE_LIB_OK): inspection
     # undoes that, so the caller's environment is left as found; --apply keeps its changes.
-    env = dict(os.environ) if environ is None else environ  # as found, before any import
     with _environ_kept(enabled=not request.apply):
-        node_hosts: list[str] = []
-        if request.ray_address is not None:
-            exit_after = request.ray_timeout if exit_if_connect_hangs else None
-            report, node_hosts = _collect_cluster(request, env, exit_after)
-        else:
-            report, env = _collect_here(
-                request, root, env, progress, target_env=environ is None, observation=observation
+        report = _collect_here(request, target, progress, observation=observation, cpu=cpu)
+        if comparison is not None:  # the command's runs are the measurement
+            report.comparison = comparison
+            report.bench = Bench(
+                verdict=Verdict.SKIPPED,
+                reason="not run with --compare: the command's runs are measured",
             )
-            if comparison is not None:  # the command's runs are the measurement
-                report.comparison = comparison
-                report.bench = Bench(
-                    verdict=Verdict.SKIPPED,
-                    reason="not run with --compare: the command's runs are measured",
-                )
-        from lkdoctor.checks import analyse
-        from lkdoctor.redact import redact_report
+        return _analysed(report, request, target.environ)
 
-        _section(report, Section.CHECKS, lambda: analyse(report))
-        # Masked here, once, so every format and every caller gets the masked model.
-        return redact_report(
-            report,
-            environs=[env, os.environ],
-            hide_identity=request.redact,
-            other_hosts=node_hosts,
-        )
+
+def _cluster_report(
+    request: Request, environ: Mapping[str, str] | None, exit_if_connect_hangs: bool
+) -> Report:
+    """``--ray``: every node's report, analysed and masked."""
+    env = dict(os.environ) if environ is None else environ  # as found, before any import
+    exit_after = request.ray_timeout if exit_if_connect_hangs else None
+    with _environ_kept(enabled=not request.apply):
+        report, node_hosts = _collect_cluster(request, env, exit_after)
+        return _analysed(report, request, env, node_hosts)
+
+
+def _analysed(
+    report: Report, request: Request, env: Mapping[str, str], node_hosts: Sequence[str] = ()
+) -> Report:
+    """``report`` with its findings, masked here, once, so every format and every caller
+    gets the masked model."""
+    from lkdoctor.checks import analyse
+    from lkdoctor.redact import redact_report
+
+    _section(report, Section.CHECKS, lambda: analyse(report))
+    return redact_report(
+        report,
+        environs=[env, os.environ],
+        hide_identity=request.redact,
+        other_hosts=list(node_hosts),
+    )
 
 
 def _collect_here(
     request: Request,
-    root: Path,
-    env: Mapping[str, str],
+    target: Target,
     progress: Callable[[str], None] | None,
     *,
-    target_env: bool,
     observation: Collected[Observed | None] | None = None,
-) -> tuple[Report, Mapping[str, str]]:
-    """Every section of this process (or of ``request.pid``, or of the run ``observation``
-    describes), before analysis, and the environment it was read with (with
-    ``target_env``, ``request.pid``'s own)."""
+    cpu: Collected[CpuBudget | None] | None = None,
+) -> Report:
+    """Every section of ``target`` (or of the run ``observation`` describes), before
+    analysis; ``cpu``: its CPU budget when already collected."""
     from lkdoctor.bench.run import DEFAULT_BUDGET, collect_bench, skipped
-    from lkdoctor.cpu.budget import collect_cpu
     from lkdoctor.environment.info import collect_environment
     from lkdoctor.observe.plan import lenskit_environ, with_plan
-    from lkdoctor.observe.sampler import observe_pid
+    from lkdoctor.observe.sampler import observe_target
     from lkdoctor.plan.dialects import dialect_named
     from lkdoctor.pools.live import collect_live
-    from lkdoctor.pools.process import target_environ
     from lkdoctor.workers.facts import collect_workers
     from lkdoctor.workers.memory import collect_memory
 
-    pid = request.pid
+    pid, env = target.pid, target.environ
     report = Report(tool=tool_info())
-    if pid is not None and target_env:
-        env = _section(report, Section.POOLS, lambda: target_environ(root, pid)) or {}
+    if target.environ_error is not None:  # --pid: another user's process
+        report.errors.append(
+            ErrorEntry(section=Section.POOLS, message=describe_failure(target.environ_error))
+        )
     _, probe_error = load_probe()
     if probe_error:
         report.errors.append(ErrorEntry(section=Section.PROBE, message=probe_error))
 
-    cpu = report.cpu = _section(report, Section.CPU, lambda: collect_cpu(root, env, pid))
+    budget = report.cpu = _section(
+        report, Section.CPU, lambda: cpu if cpu is not None else _cpu_budget(target)
+    )
     pending: list[AttachAnswer] = []
     # -- COMMAND: LensKit ran with the environment of its own process, not the doctor's
     found = lenskit_environ(env, observation.value) if observation is not None else None
     plan_env = env if found is None else found[0]
-    if cpu is not None:
+    if budget is not None:
         report.plan = _section(
             report,
             Section.PLAN,
-            lambda: _plan(cpu.lenskit_effective, cpu.effective, plan_env, request, root, pending),
+            lambda: _plan(
+                budget.lenskit_effective, budget.effective, plan_env, request, target, pending
+            ),
         )
     plan = report.plan
     verification = None
@@ -352,16 +506,16 @@ def _collect_here(
         # the children start up (import torch) while the rest is collected
         from lkdoctor.bench.verify import Verification
 
-        budget = request.bench_time or DEFAULT_BUDGET
+        bench_budget = request.bench_time or DEFAULT_BUDGET
         verification = _section(
             report,
             Section.VERIFICATION,
             lambda: Verification(
                 plan,
                 env,
-                budget=budget,
+                budget=bench_budget,
                 resolve=lambda environ: plan_for_environ(
-                    environ, request.dialect, request.project_root
+                    target, environ, request.dialect, request.project_root
                 ),
             ),
         )
@@ -375,32 +529,34 @@ def _collect_here(
         report.pools = _section(
             report,
             Section.POOLS,
-            lambda: collect_live(level_zero, root, env, apply=request.apply, dialect=dialect),
+            lambda: collect_live(
+                level_zero, target.root, env, apply=request.apply, dialect=dialect
+            ),
         )
     else:  # --pid: its tree, or with --single-process the process alone
-        cpus = cpu.effective if cpu is not None else None
+        cpus = budget.effective if budget is not None else None
         report.observed = _section(
             report,
             Section.OBSERVED,
-            lambda: observe_pid(pid, request.sample_time, cpus=cpus, tree=request.tree, root=root),
+            lambda: observe_target(target, request.sample_time, cpus=cpus, tree=request.tree),
         )
     for attach in pending:  # LensKit's own answer is in before the benchmarks it would disturb
         _section(report, Section.PLAN, attach)
-    script_command: Sequence[str] = request.command or request.script_command
-    script_cwd = None
-    if pid is not None:  # --pid: the script the target runs, where it runs
-        from lkdoctor.workers.command import command_of_process
-
-        script_command, script_cwd = command_of_process(root, pid)
+    # --pid: the script the target runs, where it runs
+    script_command: Sequence[str] = (
+        target.command if pid is not None else request.command or request.script_command
+    )
     report.workers = _section(
         report,
         Section.WORKERS,
         lambda: collect_workers(
-            report.plan, request.script, script_command, report.observed, script_cwd, env
+            report.plan, request.script, script_command, report.observed, target.cwd, env
         ),
     )
     if report.workers is not None:
-        report.workers.memory = _section(report, Section.WORKERS, lambda: collect_memory(root, pid))
+        report.workers.memory = _section(
+            report, Section.WORKERS, lambda: collect_memory(target.root, pid, target.cgroup)
+        )
         if report.workers.mode == BatchMode.RAY:
             from lkdoctor.workers.ray_store import collect_ray_store
 
@@ -422,7 +578,7 @@ def _collect_here(
         report.bench = _section(
             report,
             Section.BENCH,
-            lambda: collect_bench(cpu, plan, budget=request.bench_time, progress=progress),
+            lambda: collect_bench(budget, plan, budget=request.bench_time, progress=progress),
         ) or Bench(verdict=Verdict.INCONCLUSIVE, reason="the benchmarks failed (see errors)")
     if verification is not None:
         report.bench.verification = _section(
@@ -440,7 +596,7 @@ def _collect_here(
             project_root=request.project_root,
         ),
     )
-    return report, env
+    return report
 
 
 def _plan(
@@ -448,12 +604,12 @@ def _plan(
     effective: int,
     env: Mapping[str, str],
     request: Request,
-    root: Path,
+    target: Target,
     pending: list[AttachAnswer],
     *,
     ask_lenskit: bool = True,
 ) -> ThreadPlan:
-    """The plan in the installed LensKit's dialect, in the diagnosed folder.
+    """The plan in the installed LensKit's dialect, in the target's folder.
 
     LensKit's own answer is started and added to ``pending``, to run while the other
     sections are collected; without ``ask_lenskit`` LensKit's own code is not asked.
@@ -462,25 +618,17 @@ def _plan(
     from lkdoctor.plan.dialects import detect_dialect
 
     chosen = detect_dialect(request.dialect)
-    cwd = None
-    affinity = None
-    if request.pid is not None:
-        try:
-            cwd = Path(os.readlink(root / "proc" / str(request.pid) / "cwd"))
-            # LensKit counts the CPUs of the process it runs in: the target's, not ours
-            affinity = os.sched_getaffinity(request.pid) if root == LIVE_ROOT else None
-        except OSError:
-            cwd = None
     plan_request = PlanRequest(
         lenskit_cpus=lenskit_cpus,
         effective=effective,
         environ=env,
         reason=chosen.reason,
         version=chosen.version,
-        cwd=cwd,
+        cwd=target.cwd,
         project_root=request.project_root,
-        foreign=request.pid is not None,
-        affinity=affinity,
+        foreign=target.foreign,
+        # LensKit counts the CPUs of the process it runs in: the target's, not ours
+        affinity=target.foreign_affinity(),
         ask_lenskit=ask_lenskit,
     )
     plan = chosen.line.collect(plan_request, ask=False)
@@ -491,18 +639,19 @@ def _plan(
 
 
 def plan_for_environ(
-    env: Mapping[str, str], dialect: str | None = None, project_root: Path | None = None
+    target: Target,
+    env: Mapping[str, str],
+    dialect: str | None = None,
+    project_root: Path | None = None,
 ) -> ThreadPlan:
-    """The plan this process would resolve under ``env`` (the doctor's model only; LensKit
-    itself is not asked): what a child started with ``env`` plans, e.g. under suggested
-    exports."""
+    """The plan ``target`` would resolve under ``env`` (the doctor's model only; LensKit
+    itself is not asked): what a child of it started with ``env`` plans, e.g. under
+    suggested exports."""
     from lkdoctor.cpu.budget import collect_cpu
 
-    cpu = collect_cpu(LIVE_ROOT, env, None)
+    cpu = collect_cpu(replace(target, environ=env))
     request = Request(dialect=dialect, project_root=project_root)
-    return _plan(
-        cpu.lenskit_effective, cpu.effective, env, request, LIVE_ROOT, [], ask_lenskit=False
-    )
+    return _plan(cpu.lenskit_effective, cpu.effective, env, request, target, [], ask_lenskit=False)
 
 
 def _collect_cluster(

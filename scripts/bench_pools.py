@@ -6,7 +6,7 @@ Prints, as medians over ``--repeat`` runs:
 - cold: ``collect_pools()`` in a fresh interpreter (imports numpy and torch), beside a bare
   ``import numpy, torch`` in a fresh interpreter, so the collector's own share is visible;
 - warm: ``collect_pools()`` again in a process that has already collected once;
-- sampler: the CPU time the ``--pid --single-process`` sampler (``observe_pid``) itself
+- sampler: the CPU time the ``--pid --single-process`` sampler (``observe_target``) itself
   uses per second of sampling a torch process with 6 intra-op threads (the overhead --pid
   adds to a busy machine).
 """
@@ -63,13 +63,15 @@ def warm(repeat: int) -> float:
 
 
 def sampler_cpu_per_second(seconds: float) -> tuple[float, int]:
-    from lkdoctor.observe.sampler import observe_pid
+    from lkdoctor.observe.sampler import observe_target
+    from lkdoctor.target import read_target
 
     target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout is not None and target.stdout.readline().strip() == "ready"
+        diagnosed = read_target(pid=target.pid)
         before = time.process_time()  # ns resolution; os.times() counts 10 ms ticks
-        observed = observe_pid(target.pid, seconds, cpus=None, tree=False).value
+        observed = observe_target(diagnosed, seconds, cpus=None, tree=False).value
         after = time.process_time()
     finally:
         target.kill()

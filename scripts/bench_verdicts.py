@@ -65,8 +65,9 @@ VERIFY_AA = """
 import json, os
 from lkdoctor.bench.verify import Verification
 from lkdoctor.pipeline import plan_for_environ
+from lkdoctor.target import read_target
 environ = dict(os.environ)
-plan = plan_for_environ(environ)
+plan = plan_for_environ(read_target(), environ)
 verification = Verification(plan, environ, budget=float(os.environ["BUDGET"]),
                             resolve=lambda _suggested: plan)
 print(json.dumps(verification.measure().model_dump(mode="json")))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,28 @@ SLEEPS_WHEN_READY = (
     "-c",
     'import time; print("ready", flush=True); time.sleep(600)',
 )
+
+
+@contextmanager
+def ready_process(
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[subprocess.Popen[str]]:
+    """``args`` started, given once it has printed its ``ready`` line (a ``--pid`` target
+    in place); killed on the way out."""
+    process = subprocess.Popen(
+        list(args), env=env, cwd=cwd, stdout=subprocess.PIPE, text=True, preexec_fn=preexec_fn
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
 
 
 @contextmanager

@@ -89,7 +89,7 @@ def stage(module: str) -> int:
     top = module.split(".")[1] if "." in module else ""
     if top in {"", "_native", "_probe", "version", "model", "collected"}:
         return 0
-    if top == "host":
+    if top in {"host", "target"}:  # the diagnosed process's facts, read by host readers
         return 1
     # report: the sections put together, with the plan shapes of the lines plan/ registers
     sections = {"cpu", "plan", "pools", "bench", "environment", "cluster", "observe", "workers"}
@@ -127,3 +127,39 @@ def test_host_readers_import_no_report_types() -> None:
         if target.split(".")[1] in {"model", "collected"}
     ]
     assert into_model == []
+
+
+#: What the diagnosed process is (its environment, folder, command line, CPUs, cgroup): read
+#: by these host readers, which only ``lkdoctor/target.py`` calls, once per report. The
+#: sampler also reads the environment of the other processes of a tree.
+TARGET_READERS = {
+    "read_environ": {"lkdoctor.target", "lkdoctor.observe.sampler"},
+    "read_affinity": {"lkdoctor.target"},
+    "read_cwd": {"lkdoctor.target"},
+    "read_cmdline": {"lkdoctor.target"},
+    "sched_getaffinity": {"lkdoctor.host.proc"},
+    "readlink": {"lkdoctor.host.proc", "lkdoctor.host.shm"},
+}
+
+
+def called_names(path: Path) -> set[str]:
+    """The names of the functions ``path`` calls (``f(…)`` and ``x.f(…)`` alike)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                names.add(func.id)
+            elif isinstance(func, ast.Attribute):
+                names.add(func.attr)
+    return names
+
+
+def test_only_the_target_reads_the_diagnosed_processs_facts() -> None:
+    callers: dict[str, set[str]] = {name: set() for name in TARGET_READERS}
+    for path in PACKAGE.rglob("*.py"):
+        for name in called_names(path) & set(TARGET_READERS):
+            callers[name].add(module_name(path))
+    assert "lkdoctor.target" in callers["read_affinity"]  # the walk saw the calls
+    strays = {name: sorted(found - TARGET_READERS[name]) for name, found in callers.items()}
+    assert {name: found for name, found in strays.items() if found} == {}

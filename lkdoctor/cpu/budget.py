@@ -1,7 +1,8 @@
-"""CPU budget collector: how many CPUs this process may really use, and why.
+"""CPU budget collector: how many CPUs the diagnosed process may really use, and why.
 
-Readers take a ``root`` folder (``/`` on a live system, a fixture tree in tests)
-and an environment mapping, so every source can be tested without the host. A
+The collector takes the :class:`~lkdoctor.target.Target` (its environment, affinity and
+cgroup, read once); the readers of the other sources take a ``root`` folder (``/`` on a
+live system, a fixture tree in tests), so every source can be tested without the host. A
 source that cannot be read becomes a row whose ``detail`` says why; nothing here
 raises on malformed files or variables.
 """
@@ -15,9 +16,10 @@ from pathlib import Path
 
 from lkdoctor.collected import guard
 from lkdoctor.host import cgroup as cgroup
-from lkdoctor.host.proc import LIVE_ROOT, proc_dir
+from lkdoctor.host.proc import LIVE_ROOT, parse_cpu_list
 from lkdoctor.host.undecodable import cut
 from lkdoctor.model import CgroupInfo, CpuBudget, CpuLimit, EnvProblem, Section
+from lkdoctor.target import Target
 
 #: Sources that bound the CPUs (the rest are informational).
 BINDING_SOURCES = (
@@ -32,32 +34,6 @@ BINDING_SOURCES = (
 )
 
 POSITIVE_INT = "a whole number of CPUs, 1 or more (e.g. 4)"
-
-
-#: Above any CPU number Linux has (NR_CPUS is at most 8192): a range up to 10**9 in a
-#: corrupt or fabricated file would otherwise fill memory with CPU numbers.
-MAX_CPU_NUMBER = 1 << 16
-
-
-def parse_cpu_list(text: str) -> set[int]:
-    """Parse a kernel CPU list such as ``0-3,8,10-11``; raise ValueError if malformed."""
-    cpus: set[int] = set()
-    for part in text.strip().split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            first, last = int(lo), int(hi)
-            if first > last or first < 0 or last > MAX_CPU_NUMBER:
-                raise ValueError(f"bad CPU range {part[:40]!r}")
-            cpus.update(range(first, last + 1))
-        else:
-            cpu = int(part)
-            if cpu < 0 or cpu > MAX_CPU_NUMBER:
-                raise ValueError(f"bad CPU {part[:40]!r}")
-            cpus.add(cpu)
-    return cpus
 
 
 # --- host ---------------------------------------------------------------------------------
@@ -99,23 +75,6 @@ def read_physical(root: Path = LIVE_ROOT) -> tuple[int | None, str]:
     except OSError:
         return None, f"{cpuinfo} is not readable"
     return (len(cores) or None), str(cpuinfo)
-
-
-def read_affinity(root: Path = LIVE_ROOT, pid: int | None = None) -> tuple[int | None, str]:
-    """CPUs in the affinity mask: ``sched_getaffinity`` live, ``Cpus_allowed_list`` otherwise."""
-    if root == LIVE_ROOT and hasattr(os, "sched_getaffinity"):
-        try:
-            return len(os.sched_getaffinity(pid or 0)), f"os.sched_getaffinity({pid or 0})"
-        except OSError:
-            pass
-    status = proc_dir(root, pid) / "status"
-    try:
-        for line in status.read_text().splitlines():
-            if line.startswith("Cpus_allowed_list:"):
-                return len(parse_cpu_list(line.split(":", 1)[1])), f"{status} Cpus_allowed_list"
-    except (OSError, ValueError):
-        pass
-    return None, f"{status}: no readable Cpus_allowed_list"
 
 
 # --- environment --------------------------------------------------------------------------
@@ -221,9 +180,12 @@ def _cgroup_path(view: cgroup.CgroupView) -> str | None:
     return next((m.path for m in view.memberships if m.unified), None)
 
 
-def collect_cgroup(root: Path, pid: int | None) -> tuple[CgroupInfo, CpuLimit, CpuLimit]:
-    """CgroupInfo plus the ``cgroup-cpuset`` and ``cgroup-quota`` rows."""
-    view = cgroup.discover(root, pid)
+def collect_cgroup(target: Target) -> tuple[CgroupInfo, CpuLimit, CpuLimit]:
+    """CgroupInfo plus the ``cgroup-cpuset`` and ``cgroup-quota`` rows of ``target``'s cgroup
+    (the exception its discovery raised, when it failed)."""
+    view, root = target.cgroup, target.root
+    if view is None:
+        raise target.cgroup_error or ValueError("the cgroup was not read")
     quota = cgroup.read_quota(view, root)
     cpuset = cgroup.read_cpuset(view, root)
     memory = cgroup.read_memory_limit(view, root)
@@ -331,9 +293,9 @@ def _row(source: str, reader: Callable[[], CpuLimit]) -> CpuLimit:
     return CpuLimit(source=source, value=None, detail=f"could not read: {read.errors[0].message}")
 
 
-def _cgroup_rows(root: Path, pid: int | None) -> tuple[CgroupInfo, CpuLimit, CpuLimit]:
+def _cgroup_rows(target: Target) -> tuple[CgroupInfo, CpuLimit, CpuLimit]:
     """``collect_cgroup``, or rows that say why: discovery must never take the section down."""
-    read = guard(Section.CPU, lambda: collect_cgroup(root, pid))
+    read = guard(Section.CPU, lambda: collect_cgroup(target))
     if read.value is not None:
         return read.value
     info = CgroupInfo(version="none", notes=[read.errors[0].message])
@@ -344,20 +306,15 @@ def _cgroup_rows(root: Path, pid: int | None) -> tuple[CgroupInfo, CpuLimit, Cpu
     )
 
 
-def collect_cpu(
-    root: Path = LIVE_ROOT,
-    environ: Mapping[str, str] | None = None,
-    pid: int | None = None,
-) -> CpuBudget:
-    """Collect every source that limits the CPUs of process ``pid`` (default: this one).
-
-    ``environ`` is that process's environment (ours when None).
-    """
-    env = os.environ if environ is None else environ
+def collect_cpu(target: Target) -> CpuBudget:
+    """Collect every source that limits the CPUs of the diagnosed process, with its
+    environment, affinity and cgroup as ``target`` read them."""
+    root, pid, env = target.root, target.pid, target.environ
     problems: list[EnvProblem] = []
     logical, logical_detail = read_logical(root)
-    affinity, affinity_detail = read_affinity(root, pid)
-    info, cpuset_row, quota_row = _cgroup_rows(root, pid)
+    affinity = len(target.affinity) if target.affinity is not None else None
+    affinity_detail = target.affinity_source
+    info, cpuset_row, quota_row = _cgroup_rows(target)
     physical, physical_detail = read_physical(root)
     python_row = _row("python-cpu-count", lambda: python_cpu_count_row(env, problems, pid))
     limits = [

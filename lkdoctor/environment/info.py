@@ -19,7 +19,7 @@ from lkdoctor.environment.compute import collect_compute, python_runtime
 from lkdoctor.host.modules import import_if_installed
 from lkdoctor.host.proc import LIVE_ROOT
 from lkdoctor.model import EnvironmentInfo, ErrorEntry, PackageVersion, SearchPaths, Section
-from lkdoctor.pools.process import THREADING_ENV_PREFIXES
+from lkdoctor.pools.kinds import THREADING_ENV_PREFIXES
 
 #: Prefixes of variables that size a thread pool, pick a CPU count or steer the backends:
 #: a process's threading environment (LensKit's and every pool kind's), then the rest.

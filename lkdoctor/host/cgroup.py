@@ -348,11 +348,14 @@ def parse_oom_kills(text: str) -> int | None:
     return None
 
 
-def read_oom_kills(root: Path = LIVE_ROOT, pid: int | None = None) -> dict[str, int]:
+def read_oom_kills(
+    root: Path = LIVE_ROOT, pid: int | None = None, view: CgroupView | None = None
+) -> dict[str, int]:
     """Out-of-memory kills the kernel has counted, per memory cgroup from ``pid``'s own up to
     the root (v1 ``memory.oom_control``, v2 ``memory.events``); those without the counter
-    (kernels before 4.13) are left out. Compare two readings to count a run's kills."""
-    view = discover(root, pid)
+    (kernels before 4.13) are left out. Compare two readings to count a run's kills.
+    ``view``: ``pid``'s cgroups when already discovered."""
+    view = discover(root, pid) if view is None else view
     counts: dict[str, int] = {}
     for version, own, mount_dir in _hierarchies(view, root, "memory"):
         name = "memory.events" if version == 2 else "memory.oom_control"

@@ -178,6 +178,72 @@ def libraries_among(paths: list[str], libraries: Sequence[Library]) -> dict[str,
     return found
 
 
+#: Above any CPU number Linux has (NR_CPUS is at most 8192): a range up to 10**9 in a
+#: corrupt or fabricated file would otherwise fill memory with CPU numbers.
+MAX_CPU_NUMBER = 1 << 16
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """Parse a kernel CPU list such as ``0-3,8,10-11``; raise ValueError if malformed."""
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            first, last = int(lo), int(hi)
+            if first > last or first < 0 or last > MAX_CPU_NUMBER:
+                raise ValueError(f"bad CPU range {part[:40]!r}")
+            cpus.update(range(first, last + 1))
+        else:
+            cpu = int(part)
+            if cpu < 0 or cpu > MAX_CPU_NUMBER:
+                raise ValueError(f"bad CPU {part[:40]!r}")
+            cpus.add(cpu)
+    return cpus
+
+
+def read_affinity(root: Path, pid: int | None) -> tuple[frozenset[int] | None, str]:
+    """The CPUs in the affinity mask and where they were read: ``sched_getaffinity`` live,
+    ``Cpus_allowed_list`` of ``status`` otherwise; None when neither can be read."""
+    if root == LIVE_ROOT and hasattr(os, "sched_getaffinity"):
+        try:
+            return frozenset(os.sched_getaffinity(pid or 0)), f"os.sched_getaffinity({pid or 0})"
+        except OSError:
+            pass
+    status = proc_dir(root, pid) / "status"
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                cpus = parse_cpu_list(line.split(":", 1)[1])
+                return frozenset(cpus), f"{status} Cpus_allowed_list"
+    except (OSError, ValueError):
+        pass
+    return None, f"{status}: no readable Cpus_allowed_list"
+
+
+def read_cmdline(root: Path, pid: int) -> list[str]:
+    """``pid``'s command line, every argument; empty when unreadable (a kernel thread, a
+    process that ended, another user's process)."""
+    try:
+        argv = (proc_dir(root, pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+    return [os.fsdecode(arg) for arg in argv if arg]
+
+
+def read_cwd(root: Path, pid: int | None) -> Path | None:
+    """The process's working folder (this process's when ``pid`` is None on the live
+    system); None when unknown (another user's process, a folder deleted under it)."""
+    try:
+        if pid is None and root == LIVE_ROOT:
+            return Path(os.getcwd())
+        return Path(os.readlink(proc_dir(root, pid) / "cwd"))
+    except OSError:
+        return None
+
+
 def process_exists(root: Path, pid: int) -> bool:
     """Whether ``pid`` names a live process under ``root``."""
     return pid > 0 and (proc_dir(root, pid) / "stat").exists()

@@ -12,8 +12,12 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir
+
+if TYPE_CHECKING:
+    from lkdoctor.host.cgroup import CgroupView
 
 SHM_DIR = "dev/shm"
 
@@ -210,11 +214,14 @@ def _int_file(path: Path) -> int | None:
         return None
 
 
-def memory_counters(root: Path = LIVE_ROOT, pid: int | None = None) -> MemoryCounters | None:
-    """The counters of ``pid``'s own memory cgroup (v1 memory controller, else v2)."""
+def memory_counters(
+    root: Path = LIVE_ROOT, pid: int | None = None, view: CgroupView | None = None
+) -> MemoryCounters | None:
+    """The counters of ``pid``'s own memory cgroup (v1 memory controller, else v2);
+    ``view``: its cgroups when already discovered."""
     from lkdoctor.host import cgroup
 
-    view = cgroup.discover(root, pid)
+    view = cgroup.discover(root, pid) if view is None else view
     for controller, version in (("memory", 1), (None, 2)):
         found = cgroup.own_directory(view, root, controller)
         if found is not None:

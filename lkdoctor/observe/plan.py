@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from lkdoctor.model import Observed, PlanLevel
-from lkdoctor.pools.process import THREADING_ENV_PREFIXES
+from lkdoctor.pools.kinds import THREADING_ENV_PREFIXES
 from lkdoctor.report import ThreadPlan
 
 

@@ -19,12 +19,12 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lkdoctor.collected import Collected
-from lkdoctor.host.cgroup import oom_kills_since, read_oom_kills
+from lkdoctor.host.cgroup import CgroupView, oom_kills_since, read_oom_kills
 from lkdoctor.host.proc import LIVE_ROOT, proc_dir, read_environ
 from lkdoctor.host.proctree import (
     ParentTable,
@@ -53,8 +53,8 @@ from lkdoctor.model import (
     TimelinePoint,
 )
 from lkdoctor.observe.totals import sampled_totals
-from lkdoctor.pools.kinds import read_threading_libraries
-from lkdoctor.pools.process import threading_env
+from lkdoctor.pools.kinds import read_threading_libraries, threading_env
+from lkdoctor.target import Target
 
 SECTION = Section.OBSERVED
 
@@ -120,7 +120,13 @@ class _MemoryTrack:
     cgroup_before: MemoryCounters | None = None
     seen: bool = False
 
-    def sample(self, root: Path, pids: list[int], first_root: int | None) -> None:
+    def sample(
+        self,
+        root: Path,
+        pids: list[int],
+        first_root: int | None,
+        first_root_cgroup: CgroupView | None = None,
+    ) -> None:
         pss = uss = 0
         for pid in pids:
             rollup = read_rollup(root, pid)  # unreadable (gone, another user): not counted
@@ -136,7 +142,7 @@ class _MemoryTrack:
                 self.shm_before = space[2]
         self.peak_segments = max(self.peak_segments, tree_segments_bytes(root, pids))
         if first_root is not None:
-            self.cgroup_before = memory_counters(root, first_root)
+            self.cgroup_before = memory_counters(root, first_root, first_root_cgroup)
         self.seen = self.seen or bool(pids)
 
     def result(self) -> ObservedMemory | None:
@@ -163,7 +169,8 @@ class TreeSampler:
     """Samples ``root_pid`` (and, with ``tree``, its descendants) until told to stop.
 
     With ``from_birth`` the counters at the first sample count in full (the command was
-    started just before); otherwise the first sample is the baseline.
+    started just before); otherwise the first sample is the baseline. ``target`` is the
+    diagnosed process (``--pid``) as already read: its environment is not read again.
     """
 
     def __init__(
@@ -176,8 +183,10 @@ class TreeSampler:
         from_birth: bool = False,
         started: float | None = None,
         oom_before: dict[str, int] | None = None,
+        target: Target | None = None,
     ) -> None:
         self.root_pid = root_pid
+        self.target = target
         self.cpus = cpus
         self.tree = tree
         self.root = root
@@ -236,7 +245,7 @@ class TreeSampler:
             proc.name = name.decode("utf-8", "replace").strip()
         proc.command = read_command(self.root, proc.pid) or proc.command
         try:
-            env = read_environ(self.root, proc.pid)
+            env = self._environ(proc.pid)
             if env:  # a zombie's environment reads empty: keep what was read while it lived
                 proc.env = threading_env(env)
         except (FileNotFoundError, ProcessLookupError):
@@ -251,6 +260,20 @@ class TreeSampler:
             pass
         except OSError as exc:
             self._error(proc, "threading libraries (maps)", exc)
+
+    def _root_cgroup(self) -> CgroupView | None:
+        """The diagnosed process's cgroups as its target read them (None: discover them)."""
+        target = self.target
+        return target.cgroup if target is not None and target.pid == self.root_pid else None
+
+    def _environ(self, pid: int) -> Mapping[str, str]:
+        """A process's environment; the diagnosed process's as its target read it, once."""
+        target = self.target
+        if target is None or target.pid != pid:
+            return read_environ(self.root, pid)
+        if target.environ_error is not None:
+            raise target.environ_error
+        return target.environ
 
     def _static_due(self, proc: _Process, now: float) -> bool:
         reads = proc.static_reads
@@ -323,9 +346,10 @@ class TreeSampler:
             if proc.alive and pid not in seen:
                 proc.alive = False
         self.peak_processes = max(self.peak_processes, len(seen))
-        self.memory.sample(self.root, sorted(seen), self.root_pid if first else None)
+        first_root = self.root_pid if first else None
+        self.memory.sample(self.root, sorted(seen), first_root, self._root_cgroup())
         if first and self.oom_before is None:
-            self.oom_before = read_oom_kills(self.root, self.root_pid)
+            self.oom_before = read_oom_kills(self.root, self.root_pid, self._root_cgroup())
         if self.last_at is not None:
             self._add_point(now, run_sum, wait_sum, len(seen), thread_count)
         self.last_at = now
@@ -522,17 +546,18 @@ class TreeSampler:
         return Collected(observed, errors)
 
 
-def observe_pid(
-    pid: int,
+def observe_target(
+    target: Target,
     seconds: float,
     *,
     cpus: int | None,
     tree: bool = True,
-    root: Path = LIVE_ROOT,
     on_sample: Callable[[TreeSampler], None] | None = None,
 ) -> Collected[Observed | None]:
-    """``--pid``: watch ``pid`` (and its tree) for ``seconds``, read-only."""
-    sampler = TreeSampler(pid, cpus=cpus, tree=tree, root=root)
+    """``--pid``: watch the target process (and its tree) for ``seconds``, read-only."""
+    if target.pid is None:
+        raise ValueError("the target is this process: --pid names another one")
+    sampler = TreeSampler(target.pid, cpus=cpus, tree=tree, root=target.root, target=target)
     sampler.run_for(seconds, on_sample)
     result = sampler.result()
     if result.value is not None:

@@ -527,6 +527,20 @@ VARIABLE_PREFIXES: tuple[str, ...] = tuple(
     )
 )
 
+#: The variables that steer thread pools: LensKit's and every kind's. Only these are
+#: copied from another process's environment (its other variables may be secret).
+THREADING_ENV_PREFIXES = ("LK_", *VARIABLE_PREFIXES)
+
+
+def threading_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Only the variables of ``environ`` that steer thread pools, sorted by name."""
+    return {
+        name: value
+        for name, value in sorted(environ.items())
+        if name.startswith(THREADING_ENV_PREFIXES)
+    }
+
+
 #: The BLAS kinds' variables.
 BLAS_VARIABLES = tuple(
     variable.name for kind in KINDS if issubclass(kind, Blas) for variable in kind.variables

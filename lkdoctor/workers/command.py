@@ -164,18 +164,3 @@ def _segments(words: list[str]) -> list[list[str]]:
         else:
             segments[-1].append(word)
     return [s for s in segments if s]
-
-
-def command_of_process(root: Path, pid: int) -> tuple[list[str], Path | None]:
-    """``pid``'s command line (every argument) and working folder; empty when unreadable
-    (a kernel thread, a process that ended, another user's process)."""
-    try:
-        argv = (root / "proc" / str(pid) / "cmdline").read_bytes().split(b"\0")
-        args = [os.fsdecode(arg) for arg in argv if arg]
-    except OSError:
-        return [], None
-    try:
-        cwd: Path | None = Path(os.readlink(root / "proc" / str(pid) / "cwd"))
-    except OSError:
-        cwd = None
-    return args, cwd

@@ -34,9 +34,12 @@ def collect_shm(root: Path = LIVE_ROOT) -> ShmMount:
     )
 
 
-def collect_memory(root: Path = LIVE_ROOT, pid: int | None = None) -> MemoryBudget:
-    """The section's memory part for this process (or ``pid``, whose cgroup counts)."""
-    view = cgroup.discover(root, pid)
+def collect_memory(
+    root: Path = LIVE_ROOT, pid: int | None = None, view: cgroup.CgroupView | None = None
+) -> MemoryBudget:
+    """The section's memory part for this process (or ``pid``, whose cgroup counts);
+    ``view``: its cgroup as already discovered."""
+    view = cgroup.discover(root, pid) if view is None else view
     limit = cgroup.read_memory_limit(view, root)
     meminfo = shm.read_meminfo(root)
     notes = [*view.notes, *([limit.note] if limit.note else [])]

@@ -20,16 +20,16 @@ LENSKIT_YEAR = metadata.version("lenskit").split(".", 1)[0]
 
 # Runs `lenskit` command lines in-process, one after the other, through LensKit's own CLI
 # (`lenskit.cli:main`, what LensKit's script runs) or ours (`lkdoctor.cli:lenskit_main`), and
-# prints, for each, the request the doctor built instead of collecting a report. One Python
-# for all of them: importing LensKit's CLI (torch among it) is most of each run's cost.
+# prints, for each, the request the doctor built instead of diagnosing. One Python for all
+# of them: importing LensKit's CLI (torch among it) is most of each run's cost.
 CAPTURE_REQUESTS = """
 import json, sys
-import lkdoctor.cli
+import lkdoctor.pipeline
 class Captured(BaseException):  # LensKit's main() logs and swallows an Exception
     pass
-def capture(request):
+def capture(request, fail_on):
     raise Captured({"project_root": str(request.project_root), "dialect": request.dialect})
-lkdoctor.cli._collect = capture
+lkdoctor.pipeline.diagnose = capture  # what the command line calls with the request it built
 if ENTRY == "lenskit":
     from lenskit.cli import main
 else:

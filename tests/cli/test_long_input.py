@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli, run_python, script
+from helpers import ready_process, run_cli, run_python, script
 from schema_contract import validate_report
 
 THREAD_VARIABLES = (
@@ -128,20 +128,9 @@ def test_a_large_settings_file_broken_outside_its_parallel_table(tmp_path: Path)
 def long_command_line() -> Iterator[subprocess.Popen[str]]:
     """A process with a 1 MB command line (ten 100 kB arguments) and long thread variables."""
     env = {**os.environ, **{name: "a" * 100_000 for name in INHERITED}}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(600)"]
-        + ["b" * 100_000] * 10,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
+    idle = "import time; print('ready', flush=True); time.sleep(600)"
+    with ready_process([sys.executable, "-c", idle, *["b" * 100_000] * 10], env=env) as process:
         yield process
-    finally:
-        process.kill()
-        process.wait(timeout=30)
 
 
 def test_pid_of_a_process_with_a_megabyte_command_line(

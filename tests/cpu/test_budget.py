@@ -11,14 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lkdoctor.checks import cpu as cpu_checks
-from lkdoctor.cpu.budget import (
-    collect_cpu,
-    lenskit_effective_cpu_count,
-    parse_cpu_list,
-)
+from lkdoctor.cpu.budget import collect_cpu, lenskit_effective_cpu_count
+from lkdoctor.host.proc import parse_cpu_list
 from lkdoctor.model import CpuBudget, CpuLimit, ToolInfo
 from lkdoctor.pipeline import collect
 from lkdoctor.report import Report
+from lkdoctor.target import read_target
 
 CPUINFO_SMT = "".join(
     f"processor\t: {n}\nphysical id\t: 0\ncore id\t\t: {n % 4}\n\n" for n in range(8)
@@ -60,7 +58,7 @@ def report_for(budget: CpuBudget) -> Report:
 
 
 def test_every_source_has_a_row(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path), environ={})
+    budget = collect_cpu(read_target(host_with(tmp_path), environ={}))
     assert [limit.source for limit in budget.limits] == [
         "logical",
         "affinity",
@@ -80,7 +78,7 @@ def test_every_source_has_a_row(tmp_path: Path) -> None:
 
 
 def test_fractional_quota_is_shown_as_is_and_counted_down(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path, cpu_max="250000 100000"), environ={})
+    budget = collect_cpu(read_target(host_with(tmp_path, cpu_max="250000 100000"), environ={}))
     quota = rows(budget)["cgroup-quota"]
     assert quota.value == 2.5
     assert budget.effective == 2
@@ -91,20 +89,20 @@ def test_fractional_quota_is_shown_as_is_and_counted_down(tmp_path: Path) -> Non
 
 
 def test_quota_below_one_cpu_counts_as_one(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path, cpu_max="50000 100000"), environ={})
+    budget = collect_cpu(read_target(host_with(tmp_path, cpu_max="50000 100000"), environ={}))
     assert rows(budget)["cgroup-quota"].value == 0.5
     assert budget.effective == 1
 
 
 def test_quota_on_parent_only_binds(tmp_path: Path) -> None:
     root = host_with(tmp_path, cpu_max="max 100000", parent_cpu_max="300000 100000")
-    budget = collect_cpu(root, environ={})
+    budget = collect_cpu(read_target(root, environ={}))
     assert budget.effective == 3
     assert rows(budget)["cgroup-quota"].detail.startswith(str(root / "sys/fs/cgroup/cpu.max"))
 
 
 def test_cpuset_narrower_than_affinity(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path, allowed="0-7", cpuset="2-3"), environ={})
+    budget = collect_cpu(read_target(host_with(tmp_path, allowed="0-7", cpuset="2-3"), environ={}))
     assert rows(budget)["affinity"].value == 8
     assert rows(budget)["cgroup-cpuset"].value == 2
     assert budget.effective == 2
@@ -113,7 +111,7 @@ def test_cpuset_narrower_than_affinity(tmp_path: Path) -> None:
 
 def test_ties_mark_every_binding_row(tmp_path: Path) -> None:
     root = host_with(tmp_path, allowed="0-1", cpu_max="200000 100000")
-    budget = collect_cpu(root, environ={"SLURM_CPUS_PER_TASK": "2"})
+    budget = collect_cpu(read_target(root, environ={"SLURM_CPUS_PER_TASK": "2"}))
     assert budget.effective == 2
     assert binding(budget) == {"affinity", "cgroup-quota", "slurm"}
 
@@ -144,7 +142,7 @@ def test_ties_mark_every_binding_row(tmp_path: Path) -> None:
 def test_scheduler_and_python_sources_bind(
     tmp_path: Path, environ: dict[str, str], source: str, value: int, detail: str
 ) -> None:
-    budget = collect_cpu(host_with(tmp_path), environ=environ)
+    budget = collect_cpu(read_target(host_with(tmp_path), environ=environ))
     row = rows(budget)[source]
     assert (row.value, row.binding) == (value, True)
     assert row.detail.startswith(detail)
@@ -155,7 +153,7 @@ def test_scheduler_and_python_sources_bind(
 @pytest.mark.parametrize("nodes", [None, "2"])
 def test_slurm_cpus_on_node_needs_a_single_node_job(tmp_path: Path, nodes: str | None) -> None:
     environ = {"SLURM_CPUS_ON_NODE": "2"} | ({"SLURM_JOB_NUM_NODES": nodes} if nodes else {})
-    budget = collect_cpu(host_with(tmp_path), environ=environ)
+    budget = collect_cpu(read_target(host_with(tmp_path), environ=environ))
     slurm = rows(budget)["slurm"]
     assert slurm.value is None and "not used" in slurm.detail
     assert budget.effective == 8
@@ -178,7 +176,7 @@ def test_slurm_cpus_on_node_needs_a_single_node_job(tmp_path: Path, nodes: str |
 def test_malformed_values_are_env_invalid_findings(
     tmp_path: Path, variable: str, value: str
 ) -> None:
-    budget = collect_cpu(host_with(tmp_path), environ={variable: value})
+    budget = collect_cpu(read_target(host_with(tmp_path), environ={variable: value}))
     findings = cpu_checks.check(report_for(budget))
     if not value.strip():  # empty means unset: not a problem
         assert budget.env_problems == []
@@ -191,7 +189,7 @@ def test_malformed_values_are_env_invalid_findings(
 
 
 def test_python_cpu_count_default_is_valid(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path), environ={"PYTHON_CPU_COUNT": "default"})
+    budget = collect_cpu(read_target(host_with(tmp_path), environ={"PYTHON_CPU_COUNT": "default"}))
     assert rows(budget)["python-cpu-count"].value is None
     assert budget.env_problems == []
 
@@ -204,7 +202,7 @@ def test_lenskit_effective_follows_lenskits_algorithm() -> None:
     assert lenskit_effective_cpu_count(None, None, None, has_process_cpu_count=False) == 1
     live = getattr(os, "process_cpu_count", None)
     expected = live() if live else len(os.sched_getaffinity(0))
-    assert collect_cpu(environ={}).lenskit_effective == expected
+    assert collect_cpu(read_target(environ={})).lenskit_effective == expected
 
 
 def test_count_mismatch_uses_the_plans_suggested_env(tmp_path: Path) -> None:
@@ -219,13 +217,13 @@ def test_count_mismatch_uses_the_plans_suggested_env(tmp_path: Path) -> None:
 
 
 def test_no_mismatch_when_lenskit_sees_the_limit(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path, allowed="0-1"), environ={})
+    budget = collect_cpu(read_target(host_with(tmp_path, allowed="0-1"), environ={}))
     assert budget.lenskit_effective == budget.effective == 2
     assert not [f for f in cpu_checks.check(report_for(budget)) if f.id == "cpu-count-mismatch"]
 
 
 def test_smt_info_finding(tmp_path: Path) -> None:
-    budget = collect_cpu(host_with(tmp_path), environ={})
+    budget = collect_cpu(read_target(host_with(tmp_path), environ={}))
     assert budget.smt is True
     smt = [f for f in cpu_checks.check(report_for(budget)) if f.id == "cpu-smt"]
     assert len(smt) == 1 and smt[0].severity == "info"
@@ -237,7 +235,7 @@ def test_no_smt_finding_without_smt(tmp_path: Path) -> None:
     (root / "proc/cpuinfo").write_text(
         "".join(f"processor\t: {n}\nphysical id\t: 0\ncore id\t\t: {n}\n\n" for n in range(8))
     )
-    budget = collect_cpu(root, environ={})
+    budget = collect_cpu(read_target(root, environ={}))
     assert (budget.physical, budget.smt) == (8, False)
     assert not [f for f in cpu_checks.check(report_for(budget)) if f.id == "cpu-smt"]
 
@@ -247,7 +245,7 @@ def test_another_pid_reads_its_own_files(tmp_path: Path) -> None:
     host = FakeHost(root)
     host.process("0::/other\n", V2_MOUNTINFO, pid=4242, cpus_allowed="0,2,4")
     host.v2_group("/sys/fs/cgroup/other", cpu_max="150000 100000")
-    budget = collect_cpu(root, environ={"NSLOTS": "2"}, pid=4242)
+    budget = collect_cpu(read_target(root, environ={"NSLOTS": "2"}, pid=4242))
     assert rows(budget)["affinity"].value == 3
     assert rows(budget)["cgroup-quota"].value == 1.5
     assert rows(budget)["rust"].value is None  # the probe only sees this process
@@ -255,7 +253,7 @@ def test_another_pid_reads_its_own_files(tmp_path: Path) -> None:
 
 
 def test_empty_root_still_gives_a_budget(tmp_path: Path) -> None:
-    budget = collect_cpu(tmp_path, environ={})
+    budget = collect_cpu(read_target(tmp_path, environ={}))
     assert budget.effective == budget.logical == (os.cpu_count() or 1)
     assert budget.cgroup is not None and budget.cgroup.version == "none"
     assert rows(budget)["affinity"].value is None
@@ -297,7 +295,7 @@ def test_garbage_never_raises(
             "PYTHON_CPU_COUNT",
         )
     }
-    budget = collect_cpu(root, environ=environ)
+    budget = collect_cpu(read_target(root, environ=environ))
     assert budget.effective >= 1
     assert budget.lenskit_effective >= 1
     cpu_checks.check(report_for(budget))
@@ -312,7 +310,7 @@ def test_parse_cpu_list() -> None:
 
 
 def test_live_rust_row_and_affinity_agree_without_quota() -> None:
-    budget = collect_cpu(environ={})
+    budget = collect_cpu(read_target(environ={}))
     live = rows(budget)
     assert live["affinity"].value == len(os.sched_getaffinity(0))
     assert live["rust"].limits is False
@@ -329,7 +327,7 @@ def test_text_table_marks_binding_rows_and_shows_memory(tmp_path: Path) -> None:
 
     root = host_with(tmp_path, cpu_max="50000 100000")
     FakeHost(root).write("/sys/fs/cgroup/job/memory.max", f"{4 * 2**30}\n")
-    report = report_for(collect_cpu(root, environ={"SLURM_CPUS_PER_TASK": "1"}))
+    report = report_for(collect_cpu(read_target(root, environ={"SLURM_CPUS_PER_TASK": "1"})))
     console = Console(width=80, record=True, color_system=None)
     renderable = render_cpu(report)
     assert renderable is not None

@@ -150,9 +150,10 @@ def test_real_throttling_counters(request: pytest.FixtureRequest) -> None:
 
 
 def test_another_process_in_a_quota_group(own_quota_group: QuotaGroup) -> None:
-    """``collect_cpu(pid=...)`` as ``--pid`` uses it: that process's cgroup and affinity."""
+    """``collect_cpu`` of a ``--pid`` target: that process's cgroup and affinity."""
     assert TASKSET
     from lkdoctor.cpu.budget import collect_cpu
+    from lkdoctor.target import read_target
 
     name = own_quota_group.leaf.name
     child = subprocess.Popen([TASKSET, "-c", "0", *own_quota_group.command("sleep", "30")])
@@ -161,7 +162,7 @@ def test_another_process_in_a_quota_group(own_quota_group: QuotaGroup) -> None:
         while name not in Path(f"/proc/{child.pid}/cgroup").read_text():
             assert time.monotonic() < deadline, "the child never joined its cgroup"
             time.sleep(0.02)
-        budget = collect_cpu(pid=child.pid, environ={"NSLOTS": "1"})
+        budget = collect_cpu(read_target(pid=child.pid, environ={"NSLOTS": "1"}))
     finally:
         child.kill()
         child.wait(timeout=10)
@@ -172,5 +173,5 @@ def test_another_process_in_a_quota_group(own_quota_group: QuotaGroup) -> None:
     assert budget.effective == 1
     assert budget.cgroup is not None and (budget.cgroup.path or "").endswith(f"/{name}")
     # this process, outside the group, has no such quota
-    ours = collect_cpu(environ={}).cgroup
+    ours = collect_cpu(read_target(environ={})).cgroup
     assert ours is not None and ours.quota is None

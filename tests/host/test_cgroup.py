@@ -15,8 +15,10 @@ from fixtures.cgroup_trees import (
     v1_cgroup_lines,
 )
 
-from lkdoctor.cpu.budget import collect_cgroup, parse_cpu_list
+from lkdoctor.cpu.budget import collect_cgroup
 from lkdoctor.host import cgroup as cgroup
+from lkdoctor.host.proc import parse_cpu_list
+from lkdoctor.target import read_target
 
 CPU_V1 = "/sys/fs/cgroup/cpu,cpuacct"
 
@@ -66,7 +68,7 @@ def test_v1_quota_cpuset_and_memory_of_own_group(tmp_path: Path) -> None:
     host.write("/sys/fs/cgroup/cpuset/job/7/cpuset.cpus", "2-3\n")
     host.write("/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
     host.write("/sys/fs/cgroup/memory/job/7/memory.limit_in_bytes", "4294967296\n")
-    info, cpuset_row, quota_row = collect_cgroup(tmp_path, None)
+    info, cpuset_row, quota_row = collect_cgroup(read_target(tmp_path, environ={}))
     assert info.version == "v1"
     assert info.path == "/job/7"
     assert info.quota == 1.5
@@ -87,7 +89,7 @@ def test_v2_cpu_max_cpuset_effective_and_memory_max(tmp_path: Path) -> None:
         memory_max="max\n",
     )
     host.v2_group("/sys/fs/cgroup/system.slice", cpu_max="max 100000\n", memory_max="8589934592\n")
-    info, cpuset_row, quota_row = collect_cgroup(tmp_path, None)
+    info, cpuset_row, quota_row = collect_cgroup(read_target(tmp_path, environ={}))
     assert (info.version, info.path) == ("v2", "/system.slice/job.service")
     assert info.quota == 2.5 and quota_row.value == 2.5
     assert cpuset_row.value == 4
@@ -139,7 +141,7 @@ def test_quota_max_empty_and_garbage_mean_no_quota(tmp_path: Path, cpu_max: str,
     reading = quota(tmp_path)
     assert reading.value is None
     assert note in reading.note
-    _, _, row = collect_cgroup(tmp_path, None)
+    _, _, row = collect_cgroup(read_target(tmp_path, environ={}))
     assert row.value is None
     assert ("unreadable" in row.detail) == bool(note)
 
@@ -157,7 +159,7 @@ def test_v1_garbage_period_and_empty_quota_files(tmp_path: Path) -> None:
 def test_garbage_proc_files_never_raise(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     host.process("\x00garbage\n::\n1:cpu\n", "1 2 3\n - - -\n garbage - cgroup\n")
-    info, cpuset_row, quota_row = collect_cgroup(tmp_path, None)
+    info, cpuset_row, quota_row = collect_cgroup(read_target(tmp_path, environ={}))
     assert info.version == "none"
     assert cpuset_row.value is None and quota_row.value is None
     assert "no cgroup mounts" in quota_row.detail
@@ -168,14 +170,14 @@ def test_missing_cpu_controller(tmp_path: Path) -> None:
     only_memory = "".join(line + "\n" for line in V1_MOUNTINFO.splitlines() if "cpu" not in line)
     host.process(v1_cgroup_lines(cpu="/a"), only_memory)
     host.v1_cpu("/sys/fs/cgroup/cpu/a", 50000)  # not mounted: must not be read
-    info, cpuset_row, quota_row = collect_cgroup(tmp_path, None)
+    info, cpuset_row, quota_row = collect_cgroup(read_target(tmp_path, environ={}))
     assert info.version == "v1" and info.quota is None
     assert quota_row.value is None and "no CPU quota" in quota_row.detail
     assert cpuset_row.value is None and "no cpuset controller" in cpuset_row.detail
 
 
 def test_missing_proc_files_are_notes(tmp_path: Path) -> None:
-    info, _, _ = collect_cgroup(tmp_path, 99999)
+    info, _, _ = collect_cgroup(read_target(tmp_path, pid=99999, environ={}))
     assert info.version == "none"
     assert any("99999/cgroup is not readable" in note for note in info.notes)
 
@@ -190,7 +192,7 @@ def test_bind_mounted_container_root(tmp_path: Path) -> None:
     host.v1_cpu(CPU_V1, 200000)  # the mount's top directory IS /docker/<id> on the host
     host.write("/sys/fs/cgroup/cpuset/cpuset.cpus", "0-7\n")
     host.write("/sys/fs/cgroup/memory/memory.limit_in_bytes", "2147483648\n")
-    info, cpuset_row, quota_row = collect_cgroup(tmp_path, None)
+    info, cpuset_row, quota_row = collect_cgroup(read_target(tmp_path, environ={}))
     assert info.path == docker
     assert quota_row.value == 2.0
     assert info.quota == 2.0
@@ -266,7 +268,7 @@ def test_live_host_discovery_matches_proc() -> None:
         (False, False): "none",
     }[("cgroup" in fstypes, "cgroup2" in fstypes)]
     assert view.version == expected
-    info, cpuset_row, _ = collect_cgroup(Path("/"), None)
+    info, cpuset_row, _ = collect_cgroup(read_target(Path("/"), environ={}))
     assert info.cpuset_path is not None and info.cpuset is not None
     assert Path(info.cpuset_path).read_text().strip() == info.cpuset
     cpus = parse_cpu_list(info.cpuset)
@@ -280,7 +282,7 @@ def test_v2_cpuset_from_the_nearest_ancestor_with_the_controller(tmp_path: Path)
     host.v2_group("/sys/fs/cgroup/pinned/app")  # cpuset not enabled here
     host.v2_group("/sys/fs/cgroup/pinned", cpuset_cpus_effective="4-5\n")
     host.v2_group("/sys/fs/cgroup", cpuset_cpus_effective="0-7\n")
-    info, cpuset_row, _ = collect_cgroup(tmp_path, None)
+    info, cpuset_row, _ = collect_cgroup(read_target(tmp_path, environ={}))
     assert info.cpuset == "4-5" and cpuset_row.value == 2
     assert info.cpuset_path == str(tmp_path / "sys/fs/cgroup/pinned/cpuset.cpus.effective")
 
@@ -289,7 +291,7 @@ def test_empty_cpuset_file_is_a_note_not_a_value(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     host.process("0::/a\n", V2_MOUNTINFO)
     host.v2_group("/sys/fs/cgroup/a", cpuset_cpus_effective="\n")
-    info, cpuset_row, _ = collect_cgroup(tmp_path, None)
+    info, cpuset_row, _ = collect_cgroup(read_target(tmp_path, environ={}))
     assert info.cpuset is None and cpuset_row.value is None
     assert "cpuset.cpus.effective is empty" in cpuset_row.detail
 

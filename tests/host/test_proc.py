@@ -22,10 +22,10 @@ from lkdoctor.host.proc import (
     task_ids,
 )
 from lkdoctor.host.proctree import read_thread_schedstat
-from lkdoctor.observe.sampler import observe_pid
-from lkdoctor.pools.kinds import read_threading_libraries, threading_libraries
+from lkdoctor.observe.sampler import observe_target
+from lkdoctor.pools.kinds import read_threading_libraries, threading_env, threading_libraries
 from lkdoctor.pools.live import collect_threads, threads_snapshot
-from lkdoctor.pools.process import threading_env
+from lkdoctor.target import read_target
 
 LIVE = Path("/")
 
@@ -107,7 +107,7 @@ def test_sampling_a_fixture_without_schedstat_says_its_time_is_not_counted(
     )
     for tid in (20, 21, 22):
         (base / "task" / str(tid) / "schedstat").unlink()
-    sampled = observe_pid(20, 0.05, cpus=2, tree=False, root=tmp_path)
+    sampled = observe_target(read_target(tmp_path, pid=20), 0.05, cpus=2, tree=False)
     observed, errors = sampled.value, sampled.errors
     assert observed is not None and observed.samples >= 2
     assert [(p.pid, p.threads) for p in observed.processes] == [(20, 3)]

@@ -62,7 +62,8 @@ DOCTOR = textwrap.dedent(
     from lkdoctor.cpu.budget import collect_cpu
     from lkdoctor.plan.dialects import detect_dialect
     from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
-    cpu = collect_cpu()
+    from lkdoctor.target import read_target
+    cpu = collect_cpu(read_target())
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     plan = collect_plan_2026(cpu.lenskit_effective, cpu.effective, os.environ, detect_dialect(),
                              project_root=root, ask=False)
