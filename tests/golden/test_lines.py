@@ -39,7 +39,18 @@ CPU_VARIABLES = (
     "NSLOTS",
 )
 #: Batch-worker facts that depend on the machine (memory, /dev/shm) or on other processes.
-VOLATILE_WORKER_KEYS = ("memory", "processes", "deaths", "scripts", "model")
+VOLATILE_WORKER_KEYS = ("memory", "processes", "deaths", "model")
+#: Findings of the batch-workers section that come from the script checked (the others
+#: come from the machine's memory and /dev/shm).
+SCRIPT_FINDINGS = ("script-",)
+#: Wide enough that no line wraps: wrapping would depend on the length of the folder's path.
+COLUMNS = "1000"
+#: A script that calls LensKit's batch work at module level, unguarded.
+UNGUARDED_SCRIPT = (
+    "import lenskit.batch\n"
+    "pipeline = users = None\n"
+    "lenskit.batch.recommend(pipeline, users, n_jobs=2)\n"
+)
 TEXT_SECTIONS = ("Live pools", "Observed", "Batch workers", "Measured", "Environment")
 
 
@@ -48,7 +59,7 @@ class Scenario:
     name: str
     env: dict[str, str]
     files: dict[str, str] = field(default_factory=dict)  # written into the project folder
-    args: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()  # "{project}" is the project folder
 
 
 SCENARIOS_2025 = [
@@ -60,6 +71,12 @@ SCENARIOS_2025 = [
     Scenario(
         "2025-invalid",
         {"LK_NUM_PROCS": "0", "LK_NUM_THREADS": "abc", "LK_NUM_BACKEND_THREADS": "4,,2"},
+    ),
+    Scenario(
+        "2025-script",
+        {"LK_NUM_PROCS": "1"},
+        files={"job.py": UNGUARDED_SCRIPT},
+        args=("--script", "{project}/job.py"),
     ),
     Scenario(
         "2025-child-and-backends",
@@ -97,6 +114,12 @@ SCENARIOS_2026 = [
         },
     ),
     Scenario(
+        "2026-script",
+        {"LK_NUM_BATCH_JOBS": "2"},
+        files={"job.py": UNGUARDED_SCRIPT},
+        args=("--script", "{project}/job.py"),
+    ),
+    Scenario(
         "2026-ray",
         {"LK_USE_RAY": "1", "LK_NUM_BATCH_JOBS": "4", "LK_NUM_CPUS": "6", "MKL_NUM_THREADS": "3"},
     ),
@@ -107,7 +130,7 @@ def _environ(scenario: Scenario) -> dict[str, str]:
     env = target_environ(scenario.env)
     for name in (*CPU_VARIABLES, *KEPT_HOST_VARIABLES, "COLUMNS", "LINES"):
         env.pop(name, None)
-    return {**env, "COLUMNS": "100", **scenario.env}
+    return {**env, "COLUMNS": COLUMNS, **scenario.env}
 
 
 def _project(tmp_path: Path, scenario: Scenario) -> Path:
@@ -161,14 +184,17 @@ def golden_json(report: dict[str, Any]) -> dict[str, Any]:
     workers = report.get("workers")
     if workers is not None:
         workers = {k: v for k, v in workers.items() if k not in VOLATILE_WORKER_KEYS}
-    sections = {"plan", "workers"}
     return _drop_host_inputs(
         {
             "schema_version": report["schema_version"],
             "plan": report["plan"],
             "workers": workers,
-            "findings": [f for f in report["findings"] if f["section"] in sections],
-            "errors": [e for e in report["errors"] if e["section"] in sections],
+            "findings": [
+                f
+                for f in report["findings"]
+                if f["section"] == "plan" or f["id"].startswith(SCRIPT_FINDINGS)
+            ],
+            "errors": [e for e in report["errors"] if e["section"] in ("plan", "workers")],
         }
     )
 
@@ -203,15 +229,16 @@ def _compare(name: str, found: str) -> None:
 def _check_scenario(tmp_path: Path, scenario: Scenario) -> None:
     project = _project(tmp_path, scenario)
     env = _environ(scenario)
-    report = json.loads(_normalised(_doctor(project, env, *scenario.args, "--json"), project))
+    args = [arg.replace("{project}", str(project)) for arg in scenario.args]
+    report = json.loads(_normalised(_doctor(project, env, *args, "--json"), project))
     assert report["plan"]["effective"] == 1  # the scenario really ran on one CPU
     _compare(
         f"{scenario.name}.json",
         json.dumps(golden_json(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
     )
-    text = _doctor(project, env, *scenario.args, "--color", "never")
+    text = _doctor(project, env, *args, "--color", "never")
     _compare(f"{scenario.name}.txt", text_plan_section(_normalised(text, project)))
-    markdown = _doctor(project, env, *scenario.args, "--format", "markdown")
+    markdown = _doctor(project, env, *args, "--format", "markdown")
     _compare(f"{scenario.name}.md", markdown_plan_section(_normalised(markdown, project)))
 
 
