@@ -121,7 +121,9 @@ def _emit(data: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lkdoctor.bench.workload")
     parser.add_argument("--level", required=True, help="level 0 of the plan, as JSON")
-    parser.add_argument("--dialect", default="2025")
+    parser.add_argument(
+        "--dialect", required=True, help="the plan's LensKit line, which applies level 0"
+    )
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batches", type=int, default=20)
     args = parser.parse_args(argv)
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lkdoctor._native import load_probe
     from lkdoctor.bench.run import _import_torch
     from lkdoctor.model import PlanLevel
-    from lkdoctor.plan.dialects import dialect_named
+    from lkdoctor.plan.lines import dialect_named
     from lkdoctor.pools.apply import apply_level_zero
 
     probe, why = load_probe()

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from helpers import script, target_environ
 
-from lkdoctor.checks.plan2026 import check_2026
-from lkdoctor.model import SettingValue, ThreadPlan2026
-from lkdoctor.plan.dialect import PlanRequest
 from lkdoctor.plan.lenskit2026 import LENSKIT_2026
 from lkdoctor.plan.lenskit2026 import collect as collect_2026
+from lkdoctor.plan.lenskit2026.checks import line_findings
+from lkdoctor.plan.lenskit2026.shape import SettingValue, ThreadPlan2026
+from lkdoctor.plan.line import PlanRequest
 
 pytestmark = pytest.mark.lenskit2026
 
@@ -183,7 +183,7 @@ def test_a_model_that_disagrees_with_lenskit_is_a_mismatch(
     plan = plan_here(root, {}, ask=True)
     assert lenskit_config(root, {}, None)["num_threads"] == 2
     assert plan.lenskit_resolved is not None and plan.lenskit_resolved.num_threads == 2
-    [found] = [f for f in check_2026(plan) if f.id == "lenskit-mismatch"]
+    [found] = [f for f in line_findings(plan) if f.id == "lenskit-mismatch"]
     assert found.severity == "warning"
     assert found.evidence == "num_threads: lkdoctor 3, LensKit 2"
 
@@ -269,6 +269,6 @@ def test_a_hanging_child_is_killed_at_its_deadline(tmp_path: Path) -> None:
     assert pending.process is not None and pending.process.returncode == -9  # killed, reaped
     assert plan.lenskit_resolved is None
     assert plan.lenskit_note == "LensKit's settings code did not answer within 3 s"
-    [found] = [f for f in check_2026(plan) if f.id == "lenskit-unsupported"]
+    [found] = [f for f in line_findings(plan) if f.id == "lenskit-unsupported"]
     assert found.evidence == plan.lenskit_note
     assert plan.levels and plan.settings["num_threads"].source == "derived"  # the doctor's own

@@ -49,7 +49,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from lkdoctor.host.undecodable import cut
-from lkdoctor.model import SettingsProblem, SettingValue
+from lkdoctor.plan.lenskit2026.shape import SettingsProblem, SettingValue
 
 #: ParallelSettings' fields and their types, in LensKit's order.
 FIELD_TYPES: dict[str, Any] = {
