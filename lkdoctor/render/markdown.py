@@ -257,9 +257,9 @@ def _answer_head(answer: OwnAnswer) -> str:
 
 
 def _details_head(plan: PlanBase, details: PlanDetails) -> list[str]:
-    """The dialect, then what the line shows before the levels: its rows, its facts, its own
-    code's settings, and what the levels are resolved by."""
-    lines = [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""]
+    """The dialect and why (when known), then what the line shows before the levels: its
+    rows, its facts, its own code's settings, and what the levels are resolved by."""
+    lines = [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""] if plan.dialect_reason else []
     if details.rows:
         lines += [*_rows_table(details.noun, details.rows), ""]
     for fact in details.facts:
