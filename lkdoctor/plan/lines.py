@@ -31,17 +31,17 @@ def dialect_names() -> tuple[str, ...]:
     return tuple(line.name for line in LINES)
 
 
-def dialect_named(name: str) -> LensKitLine:
-    """The line called ``name`` (a plan's ``dialect``); KeyError for an unknown one."""
-    for line in LINES:
-        if line.name == name:
-            return line
-    raise KeyError(f"no LensKit dialect {name!r} (known: {', '.join(dialect_names())})")
-
-
 def line_named(name: str) -> LensKitLine | None:
     """The registered line called ``name``; None for one not registered."""
     return next((line for line in LINES if line.name == name), None)
+
+
+def dialect_named(name: str) -> LensKitLine:
+    """The line called ``name`` (a plan's ``dialect``); KeyError for an unknown one."""
+    line = line_named(name)
+    if line is None:
+        raise KeyError(f"no LensKit dialect {name!r} (known: {', '.join(dialect_names())})")
+    return line
 
 
 def line_of(plan: PlanBase) -> LensKitLine:
