@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from lkdoctor.plan.dialects import dialect_names
+from lkdoctor.plan.lines import dialect_names
 
 if TYPE_CHECKING:  # the report machinery is imported only when a report is made
     from lkdoctor.output import ColorMode, FailOn, Format

@@ -159,6 +159,14 @@ def plan_signature(levels: Sequence[PlanLevel]) -> PlanSignature:
     return tuple(level.shape for level in levels)
 
 
+def oversubscription(peak: int, effective: int) -> float:
+    """``peak / effective`` to 3 decimals, bounded so absurd inputs stay a finite float."""
+    effective = max(effective, 1)
+    if peak > 10**12 * effective:
+        return float(10**12)
+    return round(peak / effective, 3)
+
+
 class BackendSetting(StrictModel):
     """A backend's own thread variable and what it does to LensKit's plan."""
 
@@ -167,47 +175,6 @@ class BackendSetting(StrictModel):
     threads: int | None = Field(description="threads per process it sets, null when ignored")
     counted: bool = Field(description="counted in the demand (a pool of this size runs)")
     effect: str
-
-
-class SettingValue(StrictModel):
-    """One LensKit 2026 setting as resolved, and where its value came from."""
-
-    value: int | bool
-    source: str = Field(
-        description="default, derived, the variable's name (LK_X, LK_PARALLEL__X, LK_PARALLEL) "
-        "or the path of the lenskit.toml / lenskit.local.toml that set it"
-    )
-    line: int | None = Field(default=None, description="the line of the file that set it")
-    detail: str = Field(default="", description="how the value was derived from what was set")
-
-
-class SettingsProblem(StrictModel):
-    """A LensKit 2026 setting the installed LensKit rejects or ignores, or a settings file
-    so large that reading it costs every lenskit command (settings-file-large)."""
-
-    kind: Literal["env-invalid", "env-ignored", "settings-file-invalid", "settings-file-large"]
-    where: str = Field(description="the variable's name, or the settings file's path")
-    line: int | None = Field(default=None, description="the line of the file, when known")
-    value: str = ""
-    message: str = Field(description="LensKit's (pydantic's, tomllib's) own message, or why")
-    fails: Literal["import", "configure"] | None = Field(
-        default=None,
-        description="import: `import lenskit.config` fails; configure: every lenskit command "
-        "(and lenskit_config()) fails; null: not fatal",
-    )
-    equivalent: str | None = Field(
-        default=None, description="a value LensKit 2026 accepts that means what was meant"
-    )
-
-
-class LensKit2026Settings(StrictModel):
-    """LensKit 2026's resolved parallel settings (``ParallelSettings`` after its defaults)."""
-
-    num_cpus: int
-    num_threads: int
-    num_backend_threads: int
-    num_batch_jobs: int
-    use_ray: bool
 
 
 class PlanBase(StrictModel):
@@ -238,55 +205,18 @@ class PlanBase(StrictModel):
     env_problems: list[EnvProblem] = Field(default_factory=list)
     backend_env: list[BackendSetting] = Field(default_factory=list)
 
+    @staticmethod
+    def judged(levels: Sequence[PlanLevel], effective: int) -> tuple[int, float]:
+        """``peak_threads`` and ``oversubscription`` of ``levels`` on ``effective`` CPUs: the
+        one rule every line's plan is judged by (the peak is the busiest level's demand)."""
+        peak = max((level.demand for level in levels), default=0)
+        return peak, oversubscription(peak, effective)
+
     def line_fields(self) -> dict[str, Any]:
         """What this line's plan shape holds beyond every plan's fields (and its dialect),
         as JSON values: what a report shows of a line no renderer knows in detail."""
         own = set(type(self).model_fields) - set(PlanBase.model_fields)
         return self.model_dump(mode="json", include=own)
-
-
-class ThreadPlan2025(PlanBase):
-    """The plan in LensKit 2025's dialect: per-level lists (LK_NUM_PROCS, ...)."""
-
-    dialect: Literal["2025"] = Field(
-        default="2025", description="the LensKit configuration dialect the plan is resolved in"
-    )
-    lenskit_resolved: list[PlanLevel] | None = Field(
-        default=None, description="the levels the installed LensKit's own code resolves"
-    )
-    child_threads: int | None = Field(
-        default=None, description="LK_NUM_CHILD_THREADS (deprecated) when set and valid"
-    )
-    child_threads_equivalent: dict[str, str] = Field(
-        default_factory=dict, description="the list form that replaces LK_NUM_CHILD_THREADS"
-    )
-
-
-class ThreadPlan2026(PlanBase):
-    """The plan in LensKit 2026's dialect: settings with sources (variables, lenskit.toml)."""
-
-    dialect: Literal["2026"] = Field(
-        default="2026", description="the LensKit configuration dialect the plan is resolved in"
-    )
-    lenskit_resolved: LensKit2026Settings | None = Field(
-        default=None, description="the parallel settings the installed LensKit's own code resolves"
-    )
-    settings: dict[str, SettingValue] = Field(
-        default_factory=dict,
-        description="num_cpus, num_threads, num_backend_threads, num_batch_jobs, use_ray, "
-        "each with its source",
-    )
-    batch_mode: Literal["sequential", "thread-pool", "ray"] = Field(
-        default="sequential", description="how LensKit runs batch inference"
-    )
-    demand_model: str = Field(default="", description="what runs at once at the peak, in words")
-    project_root: str | None = Field(
-        default=None, description="the folder LensKit's CLI reads lenskit.toml from"
-    )
-    settings_files: list[str] = Field(
-        default_factory=list, description="the settings files that exist and are read"
-    )
-    settings_problems: list[SettingsProblem] = Field(default_factory=list)
 
 
 class TorchPool(StrictModel):

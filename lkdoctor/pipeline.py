@@ -51,7 +51,7 @@ from lkdoctor.version import __version__
 
 if TYPE_CHECKING:
     from lkdoctor.output import FailOn
-    from lkdoctor.plan.dialect import AttachAnswer
+    from lkdoctor.plan.line import AttachAnswer
 
 T = TypeVar("T")
 
@@ -470,7 +470,7 @@ def _collect_here(
     from lkdoctor.environment.info import collect_environment
     from lkdoctor.observe.plan import lenskit_environ, with_plan
     from lkdoctor.observe.sampler import observe_target
-    from lkdoctor.plan.dialects import dialect_named
+    from lkdoctor.plan.lines import dialect_named
     from lkdoctor.pools.live import collect_live
     from lkdoctor.workers.facts import collect_workers
     from lkdoctor.workers.memory import collect_memory
@@ -614,8 +614,8 @@ def _plan(
     LensKit's own answer is started and added to ``pending``, to run while the other
     sections are collected; without ``ask_lenskit`` LensKit's own code is not asked.
     """
-    from lkdoctor.plan.dialect import PlanRequest
-    from lkdoctor.plan.dialects import detect_dialect
+    from lkdoctor.plan.line import PlanRequest
+    from lkdoctor.plan.lines import detect_dialect
 
     chosen = detect_dialect(request.dialect)
     plan_request = PlanRequest(

@@ -2,7 +2,7 @@
 of one of the registered LensKit lines.
 
 The plan's type is the union of the `plan_shape` of every line in
-`lkdoctor.plan.dialects.DIALECTS`, told apart by the ``dialect`` key, so registering a line
+`lkdoctor.plan.lines.LINES`, told apart by the ``dialect`` key, so registering a line
 with a plan shape of its own is all the report model (and its JSON Schema) needs.
 """
 
@@ -34,7 +34,7 @@ from lkdoctor.model import (
     plan_signature,
     worst_severity,
 )
-from lkdoctor.plan.dialects import DIALECTS
+from lkdoctor.plan.lines import LINES
 
 
 def plan_union(shapes: Sequence[type[PlanBase]]) -> Any:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the registry is read at run time: type checkers see what ev
     ThreadPlan: TypeAlias = PlanBase
 else:
     #: The plan, one shape per registered LensKit line.
-    ThreadPlan = plan_union([line.plan_shape() for line in DIALECTS])
+    ThreadPlan = plan_union([line.plan_shape() for line in LINES])
 
 
 class ClusterNode(StrictModel):

@@ -19,11 +19,11 @@ from lkdoctor.model import (
     PlanLevel,
     Pools,
     RayonPool,
-    ThreadPlan2025,
     ThreadsSnapshot,
     ToolInfo,
     TorchPool,
 )
+from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
 from lkdoctor.report import Report
 
 TOOL = ToolInfo(

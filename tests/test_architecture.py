@@ -91,9 +91,10 @@ def stage(module: str) -> int:
         return 0
     if top in {"host", "target"}:  # the diagnosed process's facts, read by host readers
         return 1
-    # report: the sections put together, with the plan shapes of the lines plan/ registers
+    # report: the sections put together, with the plan shapes of the lines plan/ registers;
+    # findings: the rules the checks and the lines' own checks (in plan/) share
     sections = {"cpu", "plan", "pools", "bench", "environment", "cluster", "observe", "workers"}
-    if top in sections | {"report"}:
+    if top in sections | {"report", "findings"}:
         return 2
     if top in {"checks", "redact"}:
         return 3
@@ -163,3 +164,77 @@ def test_only_the_target_reads_the_diagnosed_processs_facts() -> None:
     assert "lkdoctor.target" in callers["read_affinity"]  # the walk saw the calls
     strays = {name: sorted(found - TARGET_READERS[name]) for name, found in callers.items()}
     assert {name: found for name, found in strays.items() if found} == {}
+
+
+# --- LensKit lines: one folder each, found through the registry ----------------------------
+
+#: Where a LensKit line may be named: its own folder (plan/<line>/) and the registry.
+LINE_HOMES = ("lkdoctor/plan/lenskit", "lkdoctor/plan/lines.py")
+
+
+def line_dispatch(path: Path, line_names: set[str], shapes: set[str]) -> list[str]:
+    """Where ``path`` picks behaviour by LensKit line: a line's name as a literal, a
+    comparison of a ``dialect``, a line's plan shape or one of a line's modules."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Constant) and node.value in line_names:
+            found.append(f"{where}: the line name {node.value!r}")
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(s, ast.Attribute) and s.attr == "dialect" for s in sides):
+                found.append(f"{where}: a comparison of a dialect")
+        elif isinstance(node, ast.Name | ast.Attribute | ast.alias):
+            name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+            name = name or getattr(node, "name", "")
+            if name.split(".")[-1] in shapes:
+                found.append(f"{where}: the plan shape {name}")
+            if isinstance(node, ast.alias) and name.startswith("lkdoctor.plan.lenskit"):
+                found.append(f"{where}: imports {name}")
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "lkdoctor.plan.lenskit"
+        ):
+            found.append(f"{where}: imports {node.module}")
+    return found
+
+
+def test_no_line_is_picked_outside_its_folder_and_the_registry() -> None:
+    """The rest of lkdoctor asks the plan's line (found by the registry) and never names a
+    line, compares a dialect or knows a line's plan shape."""
+    from lkdoctor.plan.lines import LINES
+
+    line_names = {line.name for line in LINES}
+    shapes = {line.plan_shape().__name__ for line in LINES}
+    assert line_names == {"2025", "2026"} and shapes == {"ThreadPlan2025", "ThreadPlan2026"}
+    outside = [
+        path
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not str(path.relative_to(PACKAGE.parent)).startswith(LINE_HOMES)
+    ]
+    assert len(outside) > 50  # the walk saw the package
+    found = [hit for path in outside for hit in line_dispatch(path, line_names, shapes)]
+    assert found == []
+
+
+def test_the_dispatch_finder_finds_each_kind(tmp_path: Path) -> None:
+    source = tmp_path / "dispatching.py"
+    source.write_text(
+        "from lkdoctor.plan.lenskit2026.shape import ThreadPlan2026\n"
+        "import lkdoctor.plan.lenskit2025.checks\n"
+        "def f(plan, workers):\n"
+        "    if isinstance(plan, ThreadPlan2026):\n"
+        "        return 1\n"
+        "    if workers.dialect == other:\n"
+        "        return 2\n"
+        "    return {'2025': 3}\n",
+        encoding="utf-8",
+    )
+    found = line_dispatch(source, {"2025"}, {"ThreadPlan2026"})
+    assert sorted(found) == [
+        "dispatching.py:1: imports lkdoctor.plan.lenskit2026.shape",
+        "dispatching.py:1: the plan shape ThreadPlan2026",
+        "dispatching.py:2: imports lkdoctor.plan.lenskit2025.checks",
+        "dispatching.py:4: the plan shape ThreadPlan2026",
+        "dispatching.py:6: a comparison of a dialect",
+        "dispatching.py:8: the line name '2025'",
+    ]

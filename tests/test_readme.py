@@ -75,10 +75,10 @@ def test_the_readme_names_the_parts_of_the_build() -> None:
     # the walk really reads the README: its build section names these
     assert {
         "lkdoctor/model.py",
-        "lkdoctor/plan/dialect.py",
-        "lkdoctor/plan/dialects.py",
+        "lkdoctor/plan/line.py",
+        "lkdoctor/plan/lines.py",
         "tests/test_architecture.py",
-        "tests/plan/test_dialects.py",
+        "tests/plan/test_lines.py",
     } <= set(PATHS)
     assert len(PATHS) > 40
 

@@ -1,9 +1,9 @@
 """The plan-shaped workload ``--verify`` runs in a fresh child process, one per variant.
 
-``python -m lkdoctor.bench.workload --level JSON --batches K`` is started in the environment
-of one variant with level 0 of the plan that environment resolves to; it applies the level
-as LensKit's ``initialize()`` does, says it is ready, then waits for ``run U M`` lines
-on stdin. Each run does the same total work whatever the plan: ``K`` batches, each a
+``python -m lkdoctor.bench.workload --dialect LINE --level JSON --batches K`` is started in
+the environment of one variant with level 0 of the plan that environment resolves to; it
+applies the level as the plan's LensKit line does, says it is ready, then waits for
+``run U M`` lines on stdin. Each run does the same total work whatever the plan: ``K`` batches, each a
 phase of the probe's Rayon kernel on T0 threads (``U / K`` units) and a phase of torch
 matmuls shared by T0 worker threads that each drive B0 intra-op threads (``M / K``
 matmuls), with a barrier after each phase, as LensKit's batches synchronise. It answers
@@ -119,9 +119,16 @@ def _emit(data: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from lkdoctor.plan.lines import dialect_names
+
     parser = argparse.ArgumentParser(prog="python -m lkdoctor.bench.workload")
     parser.add_argument("--level", required=True, help="level 0 of the plan, as JSON")
-    parser.add_argument("--dialect", default="2025")
+    parser.add_argument(
+        "--dialect",
+        required=True,
+        choices=dialect_names(),  # an unknown line is a usage error, not a traceback
+        help="the plan's LensKit line, which applies level 0",
+    )
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batches", type=int, default=20)
     args = parser.parse_args(argv)
@@ -131,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lkdoctor._native import load_probe
     from lkdoctor.bench.run import _import_torch
     from lkdoctor.model import PlanLevel
-    from lkdoctor.plan.dialects import dialect_named
+    from lkdoctor.plan.lines import dialect_named
     from lkdoctor.pools.apply import apply_level_zero
 
     probe, why = load_probe()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lkdoctor.checks.common import oversubscription_severity
+from lkdoctor.findings import oversubscription_severity
 from lkdoctor.model import Bench, Finding, Section, Severity, Throttling, Verdict
 from lkdoctor.report import Report
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lkdoctor.checks.common import oversubscription_severity
+from lkdoctor.findings import oversubscription_severity
 from lkdoctor.model import Finding, Section, Severity
-from lkdoctor.plan.dialects import dialect_named
+from lkdoctor.plan.lines import line_of
 from lkdoctor.report import ClusterNode, ClusterReport, Report
 
 
@@ -61,7 +61,7 @@ def _tasks_oversubscribe(node: ClusterNode) -> Finding | None:
     report = node.report
     if report is None or report.cpu is None or report.plan is None or node.ray_cpus is None:
         return None
-    task = dialect_named(report.plan.dialect).ray_task(report.plan)
+    task = line_of(report.plan).ray_task(report.plan)
     task_cpus, peak, env = task.cpus, task.peak, task.single_threaded_env
     slots = int(node.ray_cpus) // task_cpus
     effective = report.cpu.effective

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lkdoctor.checks.common import env_problem_findings
+from lkdoctor.findings import env_problem_findings
 from lkdoctor.model import CpuBudget, Finding, Section, Severity
 from lkdoctor.report import Report
 

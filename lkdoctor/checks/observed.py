@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from lkdoctor.checks.common import oversubscription_severity
 from lkdoctor.checks.pools import (
     multiple_openmp_finding,
     oversubscription_env,
 )
+from lkdoctor.findings import oversubscription_severity
 from lkdoctor.model import Finding, Observed, ObservedProcess, Section, Severity
 from lkdoctor.observe.sampler import OVERSUBSCRIBED_MARGIN as RUNNABLE_MARGIN
 from lkdoctor.pools.kinds import KINDS, OpenMP

@@ -4,7 +4,6 @@ that re-ran the script, and workers (or the command) a signal killed."""
 from __future__ import annotations
 
 from lkdoctor.model import (
-    BatchMode,
     Finding,
     ScriptCheck,
     Section,
@@ -12,6 +11,7 @@ from lkdoctor.model import (
     UnguardedCall,
     Workers,
 )
+from lkdoctor.plan.lines import line_named
 from lkdoctor.report import Report
 
 #: Start methods whose children import the parent's main module again.
@@ -115,22 +115,10 @@ def call_severity(call: UnguardedCall, workers: Workers) -> tuple[Severity, str]
             return Severity.INFO, "n_jobs=1 runs in-process: no workers start"
         if call.n_jobs == "'ray'":
             return Severity.INFO, "n_jobs='ray' runs on Ray, whose workers do not re-run it"
-        if workers.dialect == "2026":
-            how = "Ray" if workers.mode == BatchMode.RAY else "threads"
-            return Severity.INFO, (
-                f"LensKit {workers.lenskit_version} runs batch work on {how}: the guard is "
-                "not needed for threads or Ray (it is still good practice)"
-            )
-        pool = bool(workers.levels) and workers.levels[0].mode == BatchMode.PROCESS_POOL
-        explicit = call.n_jobs is not None and call.n_jobs.isdigit() and int(call.n_jobs) > 1
-        if workers.dialect == "2025" and (pool or explicit):
-            count = call.n_jobs if explicit else str(workers.levels[0].workers)
-            return Severity.ERROR, (
-                f"LensKit {workers.lenskit_version} starts {count} spawned worker processes "
-                "here; each re-runs the script and fails"
-            )
-        if workers.dialect == "2025":
-            return Severity.INFO, "the plan gives 1 process at level 0: no workers start"
+        line = line_named(workers.dialect) if workers.dialect else None
+        judged = line.unguarded_call(call.n_jobs, workers) if line is not None else None
+        if judged is not None:
+            return judged
         return Severity.INFO, "no LensKit 2025.x is installed to start worker processes"
     method = workers.python_default_start_method or "unknown"
     if method in REIMPORTING:

@@ -18,7 +18,7 @@ from typing import Any
 
 from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
 from lkdoctor.model import ApplyStep, PlanLevel
-from lkdoctor.plan.dialect import LensKitLine
+from lkdoctor.plan.line import LensKitLine
 from lkdoctor.pools.kinds import TORCH_MISSING, attempt_step, skipped_step
 
 

@@ -16,11 +16,7 @@ from typing import Any, TypeVar
 
 from lkdoctor._native import load_probe
 from lkdoctor.collected import Collected, guard
-from lkdoctor.host.lenskit import (
-    LensKitParallelState,
-    lenskit_accel_origin,
-    lenskit_parallel_state,
-)
+from lkdoctor.host.lenskit import lenskit_accel_origin
 from lkdoctor.host.modules import NUMERIC_MODULES, import_if_installed
 from lkdoctor.host.proc import LIVE_ROOT, STATE_NAMES, TaskStat, clock_ticks, read_task_stats
 from lkdoctor.model import (
@@ -34,7 +30,8 @@ from lkdoctor.model import (
     ThreadsSnapshot,
     TorchPool,
 )
-from lkdoctor.plan.dialect import LensKitLine
+from lkdoctor.plan.line import AppliedSetup, LensKitLine
+from lkdoctor.plan.lines import applied_setup
 from lkdoctor.pools.apply import apply_level_zero
 
 T = TypeVar("T")
@@ -139,7 +136,7 @@ def lenskit_thread_count() -> int:
 
 
 def collect_rayon(
-    *, read_lenskit_pool: bool, lenskit_state: LensKitParallelState | None = None
+    *, read_lenskit_pool: bool, lenskit_state: AppliedSetup | None = None
 ) -> RayonPool | None:
     """Rayon's default pool size from the probe (no pool is created); None without the probe.
 
@@ -205,7 +202,7 @@ def collect_threads(root: Path = LIVE_ROOT, pid: int | None = None) -> ThreadsSn
 # --- all together ------------------------------------------------------------
 
 
-def lenskit_setup_of(state: LensKitParallelState) -> LensKitSetup:
+def lenskit_setup_of(state: AppliedSetup) -> LensKitSetup:
     return LensKitSetup(
         by="lenskit-cli" if state.by_cli else "program",
         threads=state.threads,
@@ -216,11 +213,11 @@ def lenskit_setup_of(state: LensKitParallelState) -> LensKitSetup:
 
 def collect_pools(root: Path = LIVE_ROOT, *, read_lenskit_pool: bool = False) -> Collected[Pools]:
     """Every live pool of this process; a part that fails becomes an error entry."""
-    return pools_with(root, read_lenskit_pool, lenskit_parallel_state())
+    return pools_with(root, read_lenskit_pool, applied_setup())
 
 
 def pools_with(
-    root: Path, read_lenskit_pool: bool, lenskit_state: LensKitParallelState | None
+    root: Path, read_lenskit_pool: bool, lenskit_state: AppliedSetup | None
 ) -> Collected[Pools]:
     """:func:`collect_pools`, given LensKit's own setup as found before any ``--apply``."""
     pools = Pools()
@@ -263,7 +260,7 @@ def collect_live(
     the plan's ``dialect`` of LensKit sets its pools up."""
     steps = []
     errors = []
-    found = lenskit_parallel_state()  # before --apply, which may set LensKit up itself
+    found = applied_setup()  # before --apply, which may set LensKit up itself
     if apply:
         if level_zero is None or dialect is None:
             errors.append(

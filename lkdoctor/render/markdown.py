@@ -19,11 +19,11 @@ from lkdoctor.model import (
     PlanBase,
     PlanLevel,
     Section,
-    ThreadPlan2025,
-    ThreadPlan2026,
     Variant,
     VariantSummary,
 )
+from lkdoctor.plan.lines import line_of
+from lkdoctor.plan.view import DetailRow, OwnAnswer, PlanDetails
 from lkdoctor.render import (
     FINDING_MARK,
     SECTION_TITLES,
@@ -243,66 +243,53 @@ def _levels_table(levels: Iterable[PlanLevel]) -> list[str]:
     return table(_LEVELS_HEADER, rows)
 
 
-def _documented_head(plan: ThreadPlan2025) -> list[str]:
-    return [f"As documented (resolved with {plan.cpu_count} CPUs):", ""]
+def _rows_table(noun: str, rows: list[DetailRow]) -> list[str]:
+    """The rows as a table: with their sources when any row has one."""
+    if any(row.source for row in rows):
+        cells = [(row.label, row.value, row.source, row.how) for row in rows]
+        return table((noun, "value", "source", "how"), cells)
+    return table((noun, "value"), [(row.label, row.value) for row in rows])
 
 
-def _levels_answer(plan: ThreadPlan2025) -> list[str]:
-    """LensKit 2025: the levels its own code resolves."""
-    if plan.lenskit_resolved is None:
+def _answer_head(answer: OwnAnswer) -> str:
+    version = f" {answer.version}" if answer.version else ""
+    return f"As the installed LensKit{version} resolves it:"
+
+
+def _details_head(plan: PlanBase, details: PlanDetails) -> list[str]:
+    """The dialect and why (when known), then what the line shows before the levels: its
+    rows, its facts, its own code's settings, and what the levels are resolved by."""
+    lines = [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""] if plan.dialect_reason else []
+    if details.rows:
+        lines += [*_rows_table(details.noun, details.rows), ""]
+    for fact in details.facts:
+        lines += [f"{fact.label[:1].upper()}{fact.label[1:]}: {fact.value}.", ""]
+    answer = details.answer
+    if answer is not None and answer.levels is None:
+        lines += [_answer_head(answer), "", *_rows_table(details.noun, answer.rows), ""]
+    if details.basis:
+        lines += [f"{details.basis}:", ""]
+    return lines
+
+
+def _details_tail(details: PlanDetails) -> list[str]:
+    """The levels LensKit's own code resolves, under the model's."""
+    answer = details.answer
+    if answer is None or answer.levels is None:
         return []
-    version = f" {plan.lenskit_version}" if plan.lenskit_version else ""
-    return [
-        "",
-        f"As the installed LensKit{version} resolves it:",
-        "",
-        *_levels_table(plan.lenskit_resolved),
-    ]
-
-
-def _dialect_head(plan: PlanBase) -> list[str]:
-    return [f"Dialect {plan.dialect}: {plan.dialect_reason}", ""]
-
-
-def _line_fields_head(plan: PlanBase) -> list[str]:
-    """A line no view is written for: what its shape adds, as a table."""
-    lines = _dialect_head(plan)
-    fields = plan.line_fields()
-    if fields:
-        lines += [*table(("field", "value"), fields.items()), ""]
-    return lines
-
-
-def _settings_head(plan: ThreadPlan2026) -> list[str]:
-    """LensKit 2026: each setting with its source, batch work, its own code's settings."""
-    lines = _dialect_head(plan)
-    settings = [
-        (name, v.value, v.source + (f":{v.line}" if v.line else ""), v.detail)
-        for name, v in plan.settings.items()
-    ]
-    lines += table(("setting", "value", "source", "how"), settings)
-    lines += ["", f"Batch work: {plan.demand_model}.", ""]
-    own = plan.lenskit_resolved
-    if own is not None:
-        lines += ["As the installed LensKit resolves it:", ""]
-        lines += table(("setting", "value"), own.model_dump().items())
-        lines += [""]
-    return lines
-
-
-#: What each plan shape shows before its levels and after them.
-_VIEWS: dict[type[PlanBase], tuple[Callable[[Any], list[str]], Callable[[Any], list[str]]]] = {
-    ThreadPlan2025: (_documented_head, _levels_answer),
-    ThreadPlan2026: (_settings_head, lambda plan: []),
-}
+    return ["", _answer_head(answer), "", *_levels_table(answer.levels)]
 
 
 def _plan_details(report: Report) -> list[str]:
     plan = report.plan
     if plan is None:
         return []
-    head, answer = _VIEWS.get(type(plan), (_line_fields_head, lambda plan: []))
-    lines = [*head(plan), *_levels_table(plan.levels), *answer(plan)]
+    details = line_of(plan).details(plan)
+    lines = [
+        *_details_head(plan, details),
+        *_levels_table(plan.levels),
+        *_details_tail(details),
+    ]
     lines += [
         "",
         f"Peak {plan.peak_threads} threads on {plan.effective} CPUs "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
@@ -13,8 +12,6 @@ from rich.text import Text
 
 from lkdoctor.checks.cluster import ray_overcommits
 from lkdoctor.checks.cpu import lenskit_overcounts
-from lkdoctor.checks.plan import lenskit_agrees, overflows
-from lkdoctor.checks.plan2026 import differing_settings
 from lkdoctor.model import (
     Bench,
     CpuBudget,
@@ -26,11 +23,12 @@ from lkdoctor.model import (
     SearchPaths,
     Section,
     Severity,
-    ThreadPlan2025,
-    ThreadPlan2026,
     ThreadsSnapshot,
     Verdict,
 )
+from lkdoctor.plan.checks import overflows
+from lkdoctor.plan.lines import line_of
+from lkdoctor.plan.view import DetailRow, OwnAnswer
 from lkdoctor.pools.kinds import pool_sizes
 from lkdoctor.render import (
     FINDING_MARK,
@@ -156,66 +154,24 @@ def _not_read(plan: PlanBase) -> list[RenderableType]:
     return [Text("LensKit is not installed: the documented rule is shown", style="dim")]
 
 
-def _levels_answer(plan: ThreadPlan2025) -> list[RenderableType]:
-    """LensKit 2025: whether its own code resolves the documented levels."""
-    if plan.lenskit_resolved is None:
+def _row_line(row: DetailRow) -> Text:
+    """``  name = value  from source (how)``."""
+    source = f"  from {row.source}" if row.source else ""
+    how = f" ({row.how})" if row.how else ""
+    return Text(f"  {row.label} = {row.value}{source}{how}")
+
+
+def _answer_lines(plan: PlanBase, answer: OwnAnswer | None) -> list[RenderableType]:
+    """Whether LensKit's own code resolves what the model does, and what it resolves if not."""
+    if answer is None:
         return _not_read(plan)
-    if lenskit_agrees(plan):
-        return [
-            Text(f"LensKit {plan.lenskit_version}'s own code resolves the same plan", style="dim")
-        ]
-    return [
-        Text(f"LensKit {plan.lenskit_version}'s own code resolves instead:", style="bold"),
-        _plan_table(plan.lenskit_resolved, plan.effective),
-    ]
-
-
-def _settings_answer(plan: ThreadPlan2026) -> list[RenderableType]:
-    """LensKit 2026: whether its own code resolves the same settings."""
-    own = plan.lenskit_resolved
-    if own is None:
-        return _not_read(plan)
-    differing = differing_settings(plan)
-    if not differing:
-        return [
-            Text(
-                f"LensKit {plan.lenskit_version}'s own code resolves the same settings", style="dim"
-            )
-        ]
-    shown = ", ".join(f"{n}={getattr(own, n)}" for n in differing)
-    return [Text(f"LensKit {plan.lenskit_version}'s own code resolves {shown}", style="bold")]
-
-
-def _settings_lines(plan: ThreadPlan2026) -> list[RenderableType]:
-    """LensKit 2026: each setting with its source, and how batch work runs."""
-    lines: list[RenderableType] = []
-    for name, setting in plan.settings.items():
-        where = setting.source + (f":{setting.line}" if setting.line else "")
-        detail = f" ({setting.detail})" if setting.detail else ""
-        lines.append(Text(f"  {name} = {setting.value}  from {where}{detail}"))
-    if plan.demand_model:
-        lines.append(Text(f"batch work: {plan.demand_model}"))
-    return lines
-
-
-def _line_fields(plan: PlanBase) -> list[RenderableType]:
-    return [Text(f"  {name} = {value}") for name, value in plan.line_fields().items()]
-
-
-@dataclass(frozen=True)
-class _PlanView:
-    """What a plan shape adds to the plan every dialect shows."""
-
-    settings: Callable[[Any], list[RenderableType]]  # under the dialect line
-    answer: Callable[[Any], list[RenderableType]]  # LensKit's own answer, under the summary
-
-
-_VIEWS: dict[type[PlanBase], _PlanView] = {
-    ThreadPlan2025: _PlanView(settings=lambda plan: [], answer=_levels_answer),
-    ThreadPlan2026: _PlanView(settings=_settings_lines, answer=_settings_answer),
-}
-#: A line no view is written for: what its shape adds, as ``name = value`` lines.
-_ANY_PLAN = _PlanView(settings=_line_fields, answer=_not_read)
+    own = f"LensKit {answer.version}'s own code resolves"
+    if answer.agrees:
+        return [Text(f"{own} the same {answer.noun}", style="dim")]
+    if answer.levels is not None:
+        return [Text(f"{own} instead:", style="bold"), _plan_table(answer.levels, plan.effective)]
+    shown = ", ".join(f"{row.label}={row.value}" for row in answer.differing)
+    return [Text(f"{own} {shown}", style="bold")]
 
 
 def _dialect_lines(plan: PlanBase) -> list[RenderableType]:
@@ -234,14 +190,15 @@ def render_plan(report: Report, full: bool = False) -> RenderableType | None:
         f"(oversubscription {plan.oversubscription:.2f}); LensKit resolves with "
         f"{plan.cpu_count} CPUs"
     )
-    view = _VIEWS.get(type(plan), _ANY_PLAN)
+    details = line_of(plan).details(plan)
     parts: list[RenderableType] = [
         *_dialect_lines(plan),
-        *view.settings(plan),
+        *(_row_line(row) for row in details.rows),
+        *(Text(f"{fact.label}: {fact.value}") for fact in details.facts),
         _plan_table(plan.levels, plan.effective),
         summary,
     ]
-    parts.extend(view.answer(plan))
+    parts.extend(_answer_lines(plan, details.answer))
     if plan.suggested_env:
         label = (
             "this plan fits; to pin it:"

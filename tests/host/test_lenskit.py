@@ -7,7 +7,7 @@ import importlib.metadata
 import pytest
 
 from lkdoctor.host.lenskit import installed_lenskit_version
-from lkdoctor.plan.dialects import detect_dialect, dialect_of_version
+from lkdoctor.plan.lines import detect_dialect, dialect_of_version
 
 
 def test_the_installed_version_is_read_without_importing_lenskit() -> None:

@@ -12,10 +12,11 @@ import pytest
 from helpers import run_cli, script, target_environ
 
 from lkdoctor.checks.plan import check
-from lkdoctor.model import ThreadPlan2025, ToolInfo
-from lkdoctor.plan.lenskit2025.answer import LensKitAnswer, answer_from_source
+from lkdoctor.model import ToolInfo
+from lkdoctor.plan.lenskit2025.ask import LensKitAnswer, answer_from_source
 from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.plan.lenskit2025.settings import parse_lk_settings
+from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
 from lkdoctor.report import Report
 
 # Written for LensKit 2025.x (its config API and initialize()); see pyproject markers.

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lkdoctor.checks.plan2026 import check_2026
-from lkdoctor.plan.dialects import ChosenDialect, dialect_named
-from lkdoctor.plan.lenskit2026.collect import applied, collect_plan_2026
+from lkdoctor.plan.lenskit2026.checks import line_findings
+from lkdoctor.plan.lenskit2026.resolve import applied, collect_plan_2026
 from lkdoctor.plan.lenskit2026.settings import (
     fit,
     key_lines,
@@ -21,6 +20,7 @@ from lkdoctor.plan.lenskit2026.settings import (
     read_settings_file,
     resolve_settings,
 )
+from lkdoctor.plan.lines import ChosenDialect, dialect_named
 
 DIALECT = ChosenDialect(dialect_named("2026"), None, "test")
 
@@ -96,7 +96,7 @@ def test_a_2025_list_gets_its_2026_equivalent_and_the_finding_says_import_fails(
     tmp_path: Path,
 ) -> None:
     plan = collect_plan_2026(2, 2, {"LK_NUM_THREADS": "8,1"}, DIALECT, cwd=tmp_path, ask=False)
-    findings = check_2026(plan)
+    findings = line_findings(plan)
     invalid = [f for f in findings if f.id == "env-invalid"]
     assert invalid and invalid[0].severity == "error"
     assert "import lenskit.config" in invalid[0].title
@@ -107,7 +107,7 @@ def test_a_2025_list_gets_its_2026_equivalent_and_the_finding_says_import_fails(
 def test_ignored_variables_are_named(tmp_path: Path) -> None:
     env = {"LK_NUM_PROCS": "4", "LK_NUM_CHILD_THREADS": "2"}
     plan = collect_plan_2026(2, 2, env, DIALECT, cwd=tmp_path, ask=False)
-    ignored = {f.evidence.split("=")[0] for f in check_2026(plan) if f.id == "env-ignored"}
+    ignored = {f.evidence.split("=")[0] for f in line_findings(plan) if f.id == "env-ignored"}
     assert ignored == {"LK_NUM_PROCS", "LK_NUM_CHILD_THREADS"}
 
 
@@ -127,7 +127,7 @@ def test_key_lines_follow_tables_and_dotted_keys() -> None:
 def test_file_over_flat_variable_is_a_divergence(tmp_path: Path) -> None:
     _write(tmp_path / "lenskit.toml", "[parallel]\nnum_threads = 2\n")
     plan = collect_plan_2026(2, 2, {"LK_NUM_THREADS": "1"}, DIALECT, cwd=tmp_path, ask=False)
-    found = [f for f in check_2026(plan) if f.id == "lenskit-divergence"]
+    found = [f for f in line_findings(plan) if f.id == "lenskit-divergence"]
     assert found and "overrides LK_NUM_THREADS" in found[0].title
 
 

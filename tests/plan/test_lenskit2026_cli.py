@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from helpers import script, target_environ
 
-from lkdoctor.checks.plan2026 import check_2026
-from lkdoctor.model import SettingValue, ThreadPlan2026
-from lkdoctor.plan.dialect import PlanRequest
 from lkdoctor.plan.lenskit2026 import LENSKIT_2026
-from lkdoctor.plan.lenskit2026 import collect as collect_2026
+from lkdoctor.plan.lenskit2026 import ask as ask_2026
+from lkdoctor.plan.lenskit2026 import resolve as resolve_2026
+from lkdoctor.plan.lenskit2026.checks import line_findings
+from lkdoctor.plan.lenskit2026.shape import SettingValue, ThreadPlan2026
+from lkdoctor.plan.line import PlanRequest
 
 pytestmark = pytest.mark.lenskit2026
 
@@ -171,7 +172,7 @@ def test_a_model_that_disagrees_with_lenskit_is_a_mismatch(
     """Failure injection: the doctor's resolver is made to read num_threads one too high;
     LensKit's own answer (checked against its CLI) wins and the finding names both."""
     root = project(tmp_path, "[parallel]\nnum_threads = 2\n")
-    real = collect_2026.resolve_settings
+    real = resolve_2026.resolve_settings
 
     def off_by_one(*args: Any, **kwargs: Any) -> Any:
         res = real(*args, **kwargs)
@@ -179,11 +180,11 @@ def test_a_model_that_disagrees_with_lenskit_is_a_mismatch(
         res.settings["num_threads"] = SettingValue(value=int(wrong.value) + 1, source=wrong.source)
         return res
 
-    monkeypatch.setattr(collect_2026, "resolve_settings", off_by_one)
+    monkeypatch.setattr(resolve_2026, "resolve_settings", off_by_one)
     plan = plan_here(root, {}, ask=True)
     assert lenskit_config(root, {}, None)["num_threads"] == 2
     assert plan.lenskit_resolved is not None and plan.lenskit_resolved.num_threads == 2
-    [found] = [f for f in check_2026(plan) if f.id == "lenskit-mismatch"]
+    [found] = [f for f in line_findings(plan) if f.id == "lenskit-mismatch"]
     assert found.severity == "warning"
     assert found.evidence == "num_threads: lkdoctor 3, LensKit 2"
 
@@ -264,11 +265,11 @@ def test_a_crashing_child_is_a_finding_and_the_report_goes_on(tmp_path: Path) ->
 def test_a_hanging_child_is_killed_at_its_deadline(tmp_path: Path) -> None:
     env = injected(tmp_path, "hang")
     plan = plan_here(tmp_path, env, ask=False)
-    pending = collect_2026.PendingAnswer(target_environ(env), tmp_path, timeout=3.0)
-    collect_2026.attach_answer(plan, pending.result())
+    pending = ask_2026.PendingAnswer(target_environ(env), tmp_path, timeout=3.0)
+    ask_2026.attach_answer(plan, pending.result())
     assert pending.process is not None and pending.process.returncode == -9  # killed, reaped
     assert plan.lenskit_resolved is None
     assert plan.lenskit_note == "LensKit's settings code did not answer within 3 s"
-    [found] = [f for f in check_2026(plan) if f.id == "lenskit-unsupported"]
+    [found] = [f for f in line_findings(plan) if f.id == "lenskit-unsupported"]
     assert found.evidence == plan.lenskit_note
     assert plan.levels and plan.settings["num_threads"].source == "derived"  # the doctor's own

@@ -60,8 +60,8 @@ DOCTOR = textwrap.dedent(
     import json, os, sys
     from pathlib import Path
     from lkdoctor.cpu.budget import collect_cpu
-    from lkdoctor.plan.dialects import detect_dialect
-    from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
+    from lkdoctor.plan.lines import detect_dialect
+    from lkdoctor.plan.lenskit2026.resolve import collect_plan_2026
     from lkdoctor.target import read_target
     cpu = collect_cpu(read_target())
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else None
@@ -183,7 +183,7 @@ def _tree(tmp_path: Path, case: Case) -> tuple[Path, Path]:
 
 
 def test_lenskit_2026_is_installed() -> None:
-    from lkdoctor.plan.dialects import detect_dialect
+    from lkdoctor.plan.lines import detect_dialect
 
     found = detect_dialect()
     assert found.version is not None and found.dialect == "2026", found

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from lkdoctor.model import ThreadPlan2025
 from lkdoctor.plan.lenskit2025.resolve import collect_plan
 from lkdoctor.plan.lenskit2025.settings import LK_VARIABLES
+from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
 from lkdoctor.plan.parse import BACKEND_VARIABLES
 
 # Written for LensKit 2025.x (its config API and initialize()); see pyproject markers.

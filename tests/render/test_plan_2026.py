@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 
 from lkdoctor.model import ToolInfo
-from lkdoctor.plan.dialects import ChosenDialect, dialect_named
-from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
+from lkdoctor.plan.lenskit2026.resolve import collect_plan_2026
+from lkdoctor.plan.lines import ChosenDialect, dialect_named
 from lkdoctor.render.markdown import render_markdown
 from lkdoctor.render.text import render_plan
 from lkdoctor.report import Report

@@ -3,37 +3,27 @@
 Its configuration is one variable, ``LK2099_THREADS`` (default: every CPU LensKit counts):
 one process running that many threads, no backend pools of its own. Everything lkdoctor
 needs about it is here, in one `LensKitLine`; registering it is one entry in
-`lkdoctor.plan.dialects.DIALECTS` (``registered.py`` beside this file adds it as that entry
+`lkdoctor.plan.lines.LINES` (``registered.py`` beside this file adds it as that entry
 would: before the report model is built).
 
-Its plan has a shape of its own, `ThreadPlan2099`, told apart by ``dialect: "2099"``; the
-report model's plan type is the union of every registered line's `plan_shape`, so the
-report, its JSON and its JSON Schema take it with no other change. No renderer has a view
-written for it: they show what the shape adds (``threads_source``) as name/value pairs.
+Its files have the roles a real line's have: ``shape.py`` (its plan shape, `ThreadPlan2099`,
+told apart by ``dialect: "2099"``; the report model's plan type is the union of every
+registered line's `plan_shape`, so the report, its JSON and its JSON Schema take it with no
+other change), ``checks.py`` (its findings) and ``view.py`` (the rows every renderer shows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from lkdoctor.model import ApplyStep, PlanBase, PlanLevel
-from lkdoctor.plan.dialect import AttachAnswer, LensKitLine, PlanRequest, RayTask
-from lkdoctor.plan.levels import oversubscription
+from lkdoctor.model import ApplyStep, Finding, PlanBase, PlanLevel
+from lkdoctor.plan.line import AttachAnswer, LensKitLine, PlanRequest, RayTask
 from lkdoctor.plan.parse import parse_count
+from lkdoctor.plan.view import PlanDetails
 
-VARIABLE = "LK2099_THREADS"
-
-
-class ThreadPlan2099(PlanBase):
-    """The toy line's plan: one level, and where its thread count comes from."""
-
-    dialect: Literal["2099"] = Field(
-        default="2099", description="the LensKit configuration dialect the plan is resolved in"
-    )
-    threads_source: str = Field(description=f"{VARIABLE}, or 'every CPU' when it is unset")
+from . import checks, view
+from .shape import VARIABLE, ThreadPlan2099
 
 
 class LensKit2099(LensKitLine):
@@ -51,14 +41,15 @@ class LensKit2099(LensKitLine):
         given = parse_count(raw) if raw is not None else None
         threads = given or cpus
         level = PlanLevel(level=0, processes=1, threads=threads, backend_threads=1, demand=threads)
+        peak, ratio = ThreadPlan2099.judged([level], effective)
         return ThreadPlan2099(
             dialect_reason=request.reason,
             inputs={VARIABLE: raw} if raw is not None else {},
             cpu_count=cpus,
             effective=effective,
             levels=[level],
-            peak_threads=threads,
-            oversubscription=oversubscription(threads, effective),
+            peak_threads=peak,
+            oversubscription=ratio,
             lenskit_version=request.version,
             suggested_env={VARIABLE: str(min(threads, effective))},
             suggestion_fits_as_is=threads <= effective,
@@ -83,5 +74,15 @@ class LensKit2099(LensKitLine):
     def ray_task(self, plan: PlanBase) -> RayTask:
         return RayTask(cpus=1, peak=plan.peak_threads, single_threaded_env={VARIABLE: "1"})
 
+    def findings(self, plan: PlanBase) -> list[Finding]:
+        assert isinstance(plan, ThreadPlan2099)  # the registry hands a line its own plans
+        return checks.findings(plan)
+
+    def details(self, plan: PlanBase) -> PlanDetails:
+        assert isinstance(plan, ThreadPlan2099)
+        return view.details(plan)
+
 
 LENSKIT_2099 = LensKit2099()
+
+__all__ = ["LENSKIT_2099", "VARIABLE", "LensKit2099", "ThreadPlan2099"]

@@ -1,8 +1,10 @@
 """LensKit 2025.x: per-level lists (``LK_NUM_PROCS``, ``LK_NUM_THREADS``,
 ``LK_NUM_BACKEND_THREADS``) resolved by LensKit's documented rule.
 
-``settings`` parses the variables, ``resolve`` resolves the levels, their demand and a
-fitting suggestion, ``answer`` runs the installed LensKit's own resolution.
+``shape`` is the plan's model, ``settings`` parses the variables, ``resolve`` resolves the
+levels, their demand and a fitting suggestion, ``ask`` runs the installed LensKit's own
+resolution (and reads what it applied), ``checks`` and ``view`` are the line's findings and
+rows, ``workers`` how its batch work runs.
 """
 
 from __future__ import annotations
@@ -10,10 +12,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lkdoctor.plan.dialect import AttachAnswer, LensKitLine, PlanRequest, RayTask
+from lkdoctor.plan.line import (
+    AppliedSetup,
+    AttachAnswer,
+    BatchFacts,
+    LensKitLine,
+    PlanRequest,
+    RayTask,
+)
 
 if TYPE_CHECKING:
-    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan2025
+    from lkdoctor.model import ApplyStep, Finding, PlanBase, PlanLevel, Severity, Workers
+    from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
+    from lkdoctor.plan.view import PlanDetails
+
+
+def _own(plan: PlanBase) -> ThreadPlan2025:
+    from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
+
+    assert isinstance(plan, ThreadPlan2025)  # the registry hands a line its own plans
+    return plan
 
 
 class LensKit2025(LensKitLine):
@@ -22,7 +40,7 @@ class LensKit2025(LensKitLine):
     pip_release = "2025.8"
 
     def plan_shape(self) -> type[ThreadPlan2025]:
-        from lkdoctor.model import ThreadPlan2025
+        from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
 
         return ThreadPlan2025
 
@@ -36,11 +54,9 @@ class LensKit2025(LensKitLine):
         return plan
 
     def start_answer(self, plan: PlanBase, request: PlanRequest) -> AttachAnswer | None:
-        from lkdoctor.model import ThreadPlan2025
         from lkdoctor.plan.lenskit2025.resolve import attach_lenskit_answer
 
-        assert isinstance(plan, ThreadPlan2025)  # collect() made it
-        return attach_lenskit_answer(plan, request.environ)
+        return attach_lenskit_answer(_own(plan), request.environ)
 
     def apply_steps(
         self, level: PlanLevel, environ: Mapping[str, str], torch: Any | None
@@ -61,6 +77,31 @@ class LensKit2025(LensKitLine):
                 "LK_NUM_BACKEND_THREADS": "1",
             },
         )
+
+    def findings(self, plan: PlanBase) -> list[Finding]:
+        from lkdoctor.plan.lenskit2025.checks import findings
+
+        return findings(_own(plan))
+
+    def details(self, plan: PlanBase) -> PlanDetails:
+        from lkdoctor.plan.lenskit2025.view import details
+
+        return details(_own(plan))
+
+    def applied_setup(self, names: Mapping[str, object], by_cli: bool) -> AppliedSetup | None:
+        from lkdoctor.plan.lenskit2025.ask import applied_setup
+
+        return applied_setup(names, by_cli)
+
+    def batch_workers(self, plan: PlanBase, facts: BatchFacts) -> Workers | None:
+        from lkdoctor.plan.lenskit2025.workers import batch_workers
+
+        return batch_workers(_own(plan), facts)
+
+    def unguarded_call(self, n_jobs: str | None, workers: Workers) -> tuple[Severity, str] | None:
+        from lkdoctor.plan.lenskit2025.workers import unguarded_call
+
+        return unguarded_call(n_jobs, workers)
 
 
 LENSKIT_2025 = LensKit2025()

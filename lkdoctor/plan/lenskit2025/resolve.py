@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from lkdoctor.model import BackendSetting, PlanLevel, ThreadPlan2025
+from lkdoctor.model import BackendSetting, PlanLevel
 from lkdoctor.plan.backends import backend_floor, backend_settings, plan_inputs
 from lkdoctor.plan.lenskit2025.settings import (
     LK_CHILD,
@@ -18,7 +18,7 @@ from lkdoctor.plan.lenskit2025.settings import (
     LkSettings,
     parse_lk_settings,
 )
-from lkdoctor.plan.levels import MAX_LEVELS, Counts, oversubscription
+from lkdoctor.plan.lenskit2025.shape import MAX_LEVELS, Counts, ThreadPlan2025
 
 __all__ = ["LK_VARIABLES", "collect_plan", "level_zero_defaults", "resolve_levels"]
 
@@ -188,7 +188,7 @@ def collect_plan(
     floor = backend_floor(settings)
     counts = resolve_levels(lk.processes, lk.threads, lk.backend, lk.child, cpus)
     levels = plan_levels(counts, floor)
-    peak = max(level.demand for level in levels)
+    peak, ratio = ThreadPlan2025.judged(levels, effective)
     suggested, fits_as_is = suggest_env(counts, settings, effective)
     plan = ThreadPlan2025(
         inputs=plan_inputs(env, LK_VARIABLES),
@@ -196,7 +196,7 @@ def collect_plan(
         effective=effective,
         levels=levels,
         peak_threads=peak,
-        oversubscription=oversubscription(peak, effective),
+        oversubscription=ratio,
         suggested_env=suggested,
         suggestion_fits_as_is=fits_as_is and peak <= effective,
         env_problems=[*lk.problems, *backend_problems],
@@ -212,7 +212,7 @@ def collect_plan(
 def attach_lenskit_answer(plan: ThreadPlan2025, environ: Mapping[str, str]) -> Callable[[], None]:
     """Ask the installed LensKit's own code now (it runs in this process, importing nothing);
     the function returned puts its answer into ``plan``."""
-    from lkdoctor.plan.lenskit2025.answer import lenskit_answer
+    from lkdoctor.plan.lenskit2025.ask import lenskit_answer
 
     cpus = plan.cpu_count
     floor = backend_floor(backend_settings(environ, cpus)[0])

@@ -1,8 +1,10 @@
 """LensKit 2026.x: one value per setting (``num_threads``, ``num_backend_threads``,
 ``num_batch_jobs``, ...), read from variables and ``lenskit.toml`` with their sources.
 
-``settings`` resolves the settings and models what runs at once, ``collect`` builds the
-plan and its suggestion and asks LensKit's own code, which ``child`` runs in a child process.
+``shape`` is the plan's model, ``settings`` resolves the settings and models what runs at
+once, ``resolve`` builds the plan and its suggestion, ``ask`` asks LensKit's own code (which
+``ask_child`` runs in a child process) and reads what it applied, ``checks`` and ``view``
+are the line's findings and rows, ``workers`` how its batch work runs.
 """
 
 from __future__ import annotations
@@ -10,14 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lkdoctor.plan.dialect import AttachAnswer, LensKitLine, PlanRequest, RayTask
+from lkdoctor.plan.line import (
+    AppliedSetup,
+    AttachAnswer,
+    BatchFacts,
+    LensKitLine,
+    PlanRequest,
+    RayTask,
+)
 
 if TYPE_CHECKING:
-    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel, ThreadPlan2026
+    from lkdoctor.model import ApplyStep, Finding, PlanBase, PlanLevel, Severity, Workers
+    from lkdoctor.plan.lenskit2026.shape import ThreadPlan2026
+    from lkdoctor.plan.view import PlanDetails
 
 
 def _own(plan: PlanBase) -> ThreadPlan2026:
-    from lkdoctor.model import ThreadPlan2026
+    from lkdoctor.plan.lenskit2026.shape import ThreadPlan2026
 
     assert isinstance(plan, ThreadPlan2026)  # LensKit2026.collect() made it
     return plan
@@ -31,14 +42,14 @@ class LensKit2026(LensKitLine):
     pip_release = "2026.x"
 
     def plan_shape(self) -> type[ThreadPlan2026]:
-        from lkdoctor.model import ThreadPlan2026
+        from lkdoctor.plan.lenskit2026.shape import ThreadPlan2026
 
         return ThreadPlan2026
 
     def collect(self, request: PlanRequest, *, ask: bool = True) -> PlanBase:
         """Without ``ask`` LensKit is still asked at once (and :meth:`start_answer` then has
         nothing to start) when a settings file is large: its parse serves the doctor too."""
-        from lkdoctor.plan.lenskit2026.collect import collect_plan_2026
+        from lkdoctor.plan.lenskit2026.resolve import collect_plan_2026
 
         askable = request.ask_lenskit and not (request.foreign and request.cwd is None)
         return collect_plan_2026(
@@ -56,7 +67,7 @@ class LensKit2026(LensKitLine):
     def start_answer(self, plan: PlanBase, request: PlanRequest) -> AttachAnswer | None:
         """LensKit's settings code, run in a child process in the diagnosed folder (not
         asked for another process whose folder cannot be read)."""
-        from lkdoctor.plan.lenskit2026.collect import attach_answer, start_answer
+        from lkdoctor.plan.lenskit2026.ask import attach_answer, start_answer
 
         if request.foreign and request.cwd is None:
             return None
@@ -104,6 +115,31 @@ class LensKit2026(LensKitLine):
             peak=threads * (backend if backend >= 1 else plan.cpu_count),
             single_threaded_env={"LK_NUM_THREADS": "1", "LK_NUM_BACKEND_THREADS": "1"},
         )
+
+    def findings(self, plan: PlanBase) -> list[Finding]:
+        from lkdoctor.plan.lenskit2026.checks import findings
+
+        return findings(_own(plan))
+
+    def details(self, plan: PlanBase) -> PlanDetails:
+        from lkdoctor.plan.lenskit2026.view import details
+
+        return details(_own(plan))
+
+    def applied_setup(self, names: Mapping[str, object], by_cli: bool) -> AppliedSetup | None:
+        from lkdoctor.plan.lenskit2026.ask import applied_setup
+
+        return applied_setup(names, by_cli)
+
+    def batch_workers(self, plan: PlanBase, facts: BatchFacts) -> Workers | None:
+        from lkdoctor.plan.lenskit2026.workers import batch_workers
+
+        return batch_workers(_own(plan), facts)
+
+    def unguarded_call(self, n_jobs: str | None, workers: Workers) -> tuple[Severity, str] | None:
+        from lkdoctor.plan.lenskit2026.workers import unguarded_call
+
+        return unguarded_call(n_jobs, workers)
 
 
 LENSKIT_2026 = LensKit2026()

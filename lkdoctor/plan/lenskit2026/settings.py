@@ -51,7 +51,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from lkdoctor.host.undecodable import cut
-from lkdoctor.model import SettingsProblem, SettingValue
+from lkdoctor.plan.lenskit2026.shape import SettingsProblem, SettingValue
 from lkdoctor.plan.lenskit2026.toml_table import parallel_part
 
 #: ParallelSettings' fields and their types, in LensKit's order.

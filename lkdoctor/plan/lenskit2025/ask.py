@@ -17,6 +17,7 @@ import __future__
 
 import ast
 import builtins
+import contextlib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from typing import Any
 
 from lkdoctor.host.lenskit import lenskit_package_dirs, version_at
 from lkdoctor.plan.lenskit2025.settings import LkSettings
-from lkdoctor.plan.levels import MAX_LEVELS, Counts
+from lkdoctor.plan.lenskit2025.shape import MAX_LEVELS, Counts
+from lkdoctor.plan.line import AppliedSetup, count_or_none
 
 CONFIG_FILE = ("parallel", "config.py")
 _API = "the 2025.3 – 2025.8 parallel configuration API (_resolve_parallel_config, ParallelConfig.subprocess)"
@@ -212,3 +214,26 @@ def lenskit_answer(environ: Mapping[str, str], lk: LkSettings, cpus: int) -> Len
 
 
 __all__ = ["LensKitAnswer", "answer_from_source", "find_lenskit_config", "lenskit_answer"]
+
+
+#: What LensKit 2025's ParallelConfig offers (properties over its per-level lists).
+PARALLEL_CONFIG = ("processes", "threads", "backend_threads")
+
+
+def applied_setup(names: Mapping[str, object], by_cli: bool) -> AppliedSetup | None:
+    """What LensKit 2025's ``initialize()`` applied: it keeps its ``ParallelConfig`` as
+    ``_config`` (having one means LensKit's Rayon pool was built, so reading its size
+    creates nothing new)."""
+    config = names.get("_config")
+    if config is None:
+        return None
+    values: dict[str, object] = {}
+    for name in PARALLEL_CONFIG:
+        with contextlib.suppress(Exception):  # a property of another release may raise
+            values[name] = getattr(config, name)
+    return AppliedSetup(
+        settings=values,
+        threads=count_or_none(values.get("threads")),
+        backend_threads=count_or_none(values.get("backend_threads")),
+        by_cli=by_cli,
+    )

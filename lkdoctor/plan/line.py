@@ -1,12 +1,20 @@
 """The seam between lkdoctor and a line of LensKit releases (a configuration dialect).
 
-Each line (``plan/lenskit2025/``, ``plan/lenskit2026/``) is one `LensKitLine` object that
-knows everything lkdoctor needs about it: which releases it covers and which Python pip
-gives it to (detection), the model of its plan (``plan_shape``), how it resolves its
-settings with their sources, the demand model and a fitting suggestion (``collect``), how
-to ask the installed LensKit's own code (``start_answer``), how ``--apply`` sets up its
-pools (``apply_steps``) and what a Ray task of it runs (``ray_task``). The registry of lines is :mod:`lkdoctor.plan.dialects`; the
-rest of lkdoctor asks these objects and never compares dialect names.
+Each line is one folder under ``plan/`` (``lenskit2025/``, ``lenskit2026/``) holding one
+`LensKitLine` object in its ``__init__.py``, with the same file roles in each:
+``shape.py`` (the model of its plan, ``plan_shape``), ``settings.py`` (its settings read
+from the environment and files), ``resolve.py`` (settings to levels, their demand and a
+fitting suggestion: ``collect``), ``ask.py`` (the installed LensKit's own answer:
+``start_answer``; and what it applied in this process: ``applied_setup``), ``checks.py``
+(the line's findings: ``findings``), ``view.py`` (the rows both renderers format:
+``details``) and ``workers.py`` (how its batch work runs: ``batch_workers``,
+``unguarded_call``). The object also says which releases it covers and which Python pip
+gives it to (detection), how ``--apply`` sets up its pools (``apply_steps``) and what a
+Ray task of it runs (``ray_task``).
+
+The registry of lines is :mod:`lkdoctor.plan.lines`; the rest of lkdoctor asks these
+objects, found by the plan's ``dialect``, and never compares line names or plan types.
+A method with a body here is what a line without its own gets.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from lkdoctor.model import ApplyStep, PlanBase, PlanLevel
+    from lkdoctor.model import ApplyStep, Finding, PlanBase, PlanLevel, Severity, Workers
+    from lkdoctor.plan.view import PlanDetails
 
 
 class DialectChoice(Protocol):
@@ -53,6 +62,31 @@ class RayTask:
     cpus: int  # the num_cpus each task asks Ray for
     peak: int  # the threads it can keep busy at once
     single_threaded_env: dict[str, str]  # settings that make each task single-threaded
+
+
+@dataclass(frozen=True)
+class AppliedSetup:
+    """LensKit's parallelism, already set up in this process before the doctor looked."""
+
+    settings: dict[str, object]  # as LensKit holds them, by its own names
+    threads: int | None  # the Rayon pool size LensKit asked for
+    backend_threads: int | None  # torch intra-op (and BLAS) threads LensKit set
+    by_cli: bool  # LensKit's `lenskit` command module is loaded: its root command did it
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    """What lkdoctor knows of the place the line's batch work runs: the installed LensKit
+    package (None: none found), Python's default start method, whether the GIL is on."""
+
+    package: Path | None
+    default_start_method: str
+    gil_enabled: bool
+
+
+def count_or_none(value: object) -> int | None:
+    """``value`` when it is a count (an int, not a bool)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 #: Waits for LensKit's own answer (started beside the other sections) and puts it in the plan.
@@ -101,3 +135,32 @@ class LensKitLine(ABC):
     @abstractmethod
     def ray_task(self, plan: PlanBase) -> RayTask:
         """What one of LensKit's Ray tasks asks Ray for and runs, under this plan."""
+
+    def findings(self, plan: PlanBase) -> list[Finding]:
+        """The plan's findings, in the order the report lists them (default: what every
+        plan is checked for)."""
+        from lkdoctor.plan.checks import common_findings
+
+        return common_findings(plan)
+
+    def details(self, plan: PlanBase) -> PlanDetails:
+        """What the renderers show beside the levels (default: what the plan shape adds,
+        as name/value rows)."""
+        from lkdoctor.plan.view import PlanDetails, field_rows
+
+        return PlanDetails(rows=field_rows(plan.line_fields()))
+
+    def applied_setup(self, names: Mapping[str, object], by_cli: bool) -> AppliedSetup | None:
+        """What this line's LensKit applied when it set up its pools in this process, read
+        from the names of its loaded ``lenskit.parallel.config`` module; None when they are
+        not this line's (or it has not set up)."""
+        return None
+
+    def batch_workers(self, plan: PlanBase, facts: BatchFacts) -> Workers | None:
+        """How this line's LensKit runs batch work under ``plan``; None: not known."""
+        return None
+
+    def unguarded_call(self, n_jobs: str | None, workers: Workers) -> tuple[Severity, str] | None:
+        """How much a batch call at a script's module level matters (with its explicit
+        ``n_jobs`` source, if any), when this line's LensKit runs it; None: not known."""
+        return None

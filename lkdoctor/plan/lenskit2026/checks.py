@@ -1,13 +1,16 @@
-"""Findings about a plan resolved in LensKit 2026's dialect."""
+"""LensKit 2026's own findings: settings it rejects or ignores, its settings failing to load,
+the demand of its batch work over the CPUs, and where its code differs from its documentation
+or from lkdoctor's model."""
 
 from __future__ import annotations
 
 import shlex
 
-from lkdoctor.checks.common import lenskit_unsupported, oversubscription_severity
-from lkdoctor.model import Finding, Section, SettingsProblem, Severity, ThreadPlan2026
+from lkdoctor.findings import lenskit_unsupported, oversubscription_severity
+from lkdoctor.model import Finding, Severity
+from lkdoctor.plan.checks import SECTION, conflicts, env_problems
+from lkdoctor.plan.lenskit2026.shape import SettingsProblem, ThreadPlan2026
 
-SECTION = Section.PLAN
 _FAILS = {
     "import": "`import lenskit.config` fails, so every lenskit command and import of "
     "LensKit's configuration fails",
@@ -244,7 +247,8 @@ def oversubscribed(plan: ThreadPlan2026) -> list[Finding]:
     ]
 
 
-def check_2026(plan: ThreadPlan2026) -> list[Finding]:
+def line_findings(plan: ThreadPlan2026) -> list[Finding]:
+    """The findings only a LensKit 2026 plan has."""
     return [
         *settings_problems(plan),
         *unexplained_failure(plan),
@@ -252,3 +256,7 @@ def check_2026(plan: ThreadPlan2026) -> list[Finding]:
         *divergences(plan),
         *mismatch(plan),
     ]
+
+
+def findings(plan: ThreadPlan2026) -> list[Finding]:
+    return [*env_problems(plan), *line_findings(plan), *conflicts(plan)]

@@ -1,7 +1,7 @@
 """The registry of LensKit lines: which line a plan is resolved in, and what adding one takes.
 
 The toy third line (tests/toy_lenskit2099/) is registered the way a real one would be, one
-entry in `DIALECTS`, and nothing else changes: detection, the report model and its JSON
+entry in `LINES`, and nothing else changes: detection, the report model and its JSON
 Schema (the line's own plan shape), the whole pipeline, the checks, every renderer and the
 command line's ``--dialect`` then handle it.
 """
@@ -16,15 +16,20 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import run_cli, target_environ
+from helpers import run_cli, run_python, target_environ
 from pydantic import TypeAdapter, ValidationError
 from toy_lenskit2099 import LENSKIT_2099, VARIABLE, ThreadPlan2099
+from toy_lenskit2099.checks import TOY_FINDING
+from toy_lenskit2099.view import TOY_FACT
 
-from lkdoctor.model import ThreadPlan2025, ThreadPlan2026
-from lkdoctor.plan import dialects
-from lkdoctor.plan.dialects import detect_dialect, dialect_named, dialect_names
+from lkdoctor.plan import lines
 from lkdoctor.plan.lenskit2025 import LENSKIT_2025
+from lkdoctor.plan.lenskit2025.shape import ThreadPlan2025
 from lkdoctor.plan.lenskit2026 import LENSKIT_2026
+from lkdoctor.plan.lenskit2026.shape import ThreadPlan2026
+from lkdoctor.plan.line import LensKitLine, PlanRequest
+from lkdoctor.plan.lines import detect_dialect, dialect_named, dialect_names
+from lkdoctor.plan.view import DetailRow
 from lkdoctor.report import plan_union, report_json_schema
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -35,7 +40,7 @@ NO_LENSKIT = ""  # detect_dialect's `version` for "no LensKit installed"
 
 
 def test_the_registry_holds_the_real_lines_oldest_first() -> None:
-    assert dialects.DIALECTS == (LENSKIT_2025, LENSKIT_2026)
+    assert lines.LINES == (LENSKIT_2025, LENSKIT_2026)
     assert dialect_names() == ("2025", "2026")
     assert dialect_named("2025") is LENSKIT_2025 and dialect_named("2026") is LENSKIT_2026
     with pytest.raises(KeyError, match="1999"):
@@ -101,8 +106,8 @@ def test_this_environment_gets_the_line_of_its_installed_lenskit() -> None:
 
 @pytest.fixture
 def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one line a new LensKit line adds to lkdoctor/plan/dialects.py."""
-    monkeypatch.setattr(dialects, "DIALECTS", (*dialects.DIALECTS, LENSKIT_2099))
+    """The one line a new LensKit line adds to lkdoctor/plan/lines.py."""
+    monkeypatch.setattr(lines, "LINES", (*lines.LINES, LENSKIT_2099))
 
 
 @pytest.mark.usefixtures("toy_registered")
@@ -128,7 +133,7 @@ def _toy_threads() -> int:
 
 def test_the_report_plan_is_the_union_of_the_lines_shapes() -> None:
     """Each plan reads back in its own line's shape, told apart by ``dialect``."""
-    registered = [line.plan_shape() for line in dialects.DIALECTS]
+    registered = [line.plan_shape() for line in lines.LINES]
     assert registered == [ThreadPlan2025, ThreadPlan2026]
     with_toy = TypeAdapter(plan_union([*registered, ThreadPlan2099]))
     common = {"inputs": {}, "cpu_count": 2, "effective": 2, "levels": []}
@@ -139,6 +144,26 @@ def test_the_report_plan_is_the_union_of_the_lines_shapes() -> None:
     with pytest.raises(ValidationError, match="2099"):  # the report's union has no toy
         TypeAdapter(plan_union(registered)).validate_python({**common, "dialect": "2099"})
     assert "ThreadPlan2099" not in report_json_schema()["$defs"]
+
+
+def test_a_line_without_checks_or_a_view_gets_every_plans_checks_and_its_fields() -> None:
+    """What `LensKitLine` gives a line that writes no ``findings`` or ``details``."""
+    plan = LENSKIT_2099.collect(
+        PlanRequest(lenskit_cpus=4, effective=2, environ={VARIABLE: "6"}), ask=False
+    )
+    shared = LensKitLine.findings(LENSKIT_2099, plan)
+    assert [f.id for f in shared] == ["plan-oversubscribed"]  # 6 threads on 2 CPUs
+    assert [f.id for f in LENSKIT_2099.findings(plan)] == ["plan-oversubscribed", TOY_FINDING]
+    generic = LensKitLine.details(LENSKIT_2099, plan)
+    assert generic.rows == [DetailRow(label="threads_source", value=VARIABLE)]
+    assert generic.noun == "field" and generic.answer is None and not generic.facts
+
+
+def test_a_plan_is_handed_to_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lines, "LINES", (*lines.LINES, LENSKIT_2099))
+    plan = LENSKIT_2099.collect(PlanRequest(lenskit_cpus=2, effective=2, environ={}), ask=False)
+    assert lines.line_of(plan) is LENSKIT_2099
+    assert lines.line_named("2099") is LENSKIT_2099 and lines.line_named("1999") is None
 
 
 REGISTERED = str(TESTS / "toy_lenskit2099" / "registered.py")
@@ -178,6 +203,8 @@ def test_a_registered_line_with_its_own_shape_is_resolved_checked_and_rendered()
     [finding] = [f for f in data["findings"] if f["id"] == "plan-oversubscribed"]
     assert finding["severity"] == "error" and finding["env"] == {VARIABLE: str(effective)}
     assert f"level 0: 1 process × {threads} threads" in finding["evidence"]
+    [own] = [f for f in data["findings"] if f["id"] == TOY_FINDING]  # the line's own check
+    assert own["severity"] == "info" and own["evidence"] == f"from {VARIABLE}"
 
     read_back = run_cli(sys.executable, REGISTERED, "--read-back", input_text=result.stdout)
     assert read_back.returncode == 0, read_back.stderr
@@ -187,10 +214,61 @@ def test_a_registered_line_with_its_own_shape_is_resolved_checked_and_rendered()
         sys.executable, REGISTERED, *args, "--color", "never", env=target_environ(env)
     ).stdout
     assert "dialect 2099: chosen with --dialect 2099" in text
-    assert f"threads_source = {VARIABLE}" in text  # what the shape adds, no view written
+    assert f"  threads = {threads}  from {VARIABLE}\n" in text  # the line's own view rows
+    assert f"toy pool: {TOY_FACT}\n" in text
+    assert f"i LensKit 2099 sizes its toy pool to {threads} threads" in text  # its finding
     assert f"export {VARIABLE}={effective}" in text
     markdown = run_cli(
         sys.executable, REGISTERED, *args, "--format", "markdown", env=target_environ(env)
     ).stdout
-    assert f"| threads_source | {VARIABLE} |" in markdown
+    assert "| setting | value | source | how |" in markdown
+    assert f"| threads | {threads} | {VARIABLE} |  |" in markdown
+    assert f"Toy pool: {TOY_FACT}." in markdown
+    assert f"LensKit 2099 sizes its toy pool to {threads} threads" in markdown
     assert f"export {VARIABLE}={effective}" in markdown
+
+
+# --- what LensKit applied in this process, read by its own line --------------------------
+
+APPLIED = """
+import json
+import lenskit.parallel.config as config
+from lkdoctor.plan.lines import applied_setup
+before = applied_setup()
+getattr(config, SETUP)()
+after = applied_setup()
+print(json.dumps({
+    "before": before is None,
+    "threads": after.threads,
+    "backend": after.backend_threads,
+    "by_cli": after.by_cli,
+    "names": sorted(after.settings),
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "names"),
+    [
+        pytest.param(
+            "initialize",
+            ["backend_threads", "processes", "threads"],
+            marks=pytest.mark.lenskit2025,
+            id="2025",
+        ),
+        pytest.param(
+            "init_threading",
+            ["num_backend_threads", "num_batch_jobs", "num_cpus", "num_threads", "use_ray"],
+            marks=pytest.mark.lenskit2026,
+            id="2026",
+        ),
+    ],
+)
+def test_each_line_reads_what_its_lenskit_applied(setup: str, names: list[str]) -> None:
+    """Nothing before LensKit sets its pools up; then the sizes it applied, read by the line
+    of the installed LensKit from LensKit's own object."""
+    env = {"LK_NUM_THREADS": "3", "LK_NUM_BACKEND_THREADS": "2", "LK_NUM_PROCS": "1"}
+    found = run_python(APPLIED.replace("SETUP", repr(setup)), env=env)
+    assert found["before"] is True
+    assert (found["threads"], found["backend"], found["by_cli"]) == (3, 2, False)
+    assert set(names) <= set(found["names"])
