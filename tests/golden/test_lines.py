@@ -40,6 +40,8 @@ CPU_VARIABLES = (
 )
 #: Batch-worker facts that depend on the machine (memory, /dev/shm) or on other processes.
 VOLATILE_WORKER_KEYS = ("memory", "processes", "deaths", "model")
+#: Of Ray's object store, the facts that do not depend on the machine's memory or Ray's version.
+RAY_STORE_KEPT = ("status",)
 #: Findings of the batch-workers section that come from the script checked (the others
 #: come from the machine's memory and /dev/shm).
 SCRIPT_FINDINGS = ("script-",)
@@ -184,6 +186,11 @@ def golden_json(report: dict[str, Any]) -> dict[str, Any]:
     workers = report.get("workers")
     if workers is not None:
         workers = {k: v for k, v in workers.items() if k not in VOLATILE_WORKER_KEYS}
+        store = workers.get("ray_store")
+        if isinstance(store, dict):  # sized and placed by Ray from this machine's memory
+            workers["ray_store"] = {
+                key: value if key in RAY_STORE_KEPT else "<varies>" for key, value in store.items()
+            }
     return _drop_host_inputs(
         {
             "schema_version": report["schema_version"],
