@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lkdoctor.plan.lenskit2026 import settings
-from lkdoctor.plan.lenskit2026.child import _json_value
+from lkdoctor.plan.lenskit2026.ask_child import _json_value
 from lkdoctor.plan.lenskit2026.settings import key_lines, read_settings_file
 from lkdoctor.plan.lenskit2026.toml_table import parallel_part
 
