@@ -4,7 +4,8 @@ starts it, in a private mount namespace whose ``/dev/shm`` is a small tmpfs.
 
 Ray takes 30% of the memory it sees for its store and keeps it in ``/dev/shm`` only when
 that much is free there, else in ``/tmp/ray`` (slow). The namespace gets a tmpfs of its
-own on ``/tmp`` too, so nothing Ray writes reaches the machine's; every process of a run
+own on ``/tmp/ray`` too, so nothing Ray writes reaches the machine's (a tmpfs on all of
+``/tmp`` would hide an environment or checkout that lives there); every process of a run
 shares one session, ended by id afterwards. Three Ray start-ups in all (each is slow on a
 small machine): the predicted fallback, the suggested store size that fits, and the
 models put into the store with the bytes ``--model`` predicts.
@@ -31,6 +32,7 @@ HERE = Path(__file__).parent
 DRIVER = HERE / "ray_driver.py"
 #: Above Ray's 75 MiB minimum store, far below the 30% of memory it takes by default.
 SMALL_SHM = "256m"
+RAY_TMP = Path("/tmp/ray")
 RAY_TIMEOUT = 600
 
 pytestmark = pytest.mark.lenskit2026
@@ -77,11 +79,18 @@ def in_session(argv: list[str], env: dict[str, str]) -> tuple[str, str, list[int
 
 def in_namespace(line: str, env: dict[str, str]) -> tuple[str, str, list[int]]:
     """``line`` (a shell line) in a private mount namespace with a small tmpfs on /dev/shm
-    and a tmpfs on /tmp (see :func:`in_session`)."""
+    and a tmpfs on /tmp/ray, Ray's folder (see :func:`in_session`)."""
+    created = not RAY_TMP.exists()  # the mount point, removed after when made here
     mounts = (
-        f"mount -t tmpfs -o size={SMALL_SHM} tmpfs /dev/shm && mount -t tmpfs -o size=2g tmpfs /tmp"
+        f"mount -t tmpfs -o size={SMALL_SHM} tmpfs /dev/shm && mkdir -p {RAY_TMP} && "
+        f"mount -t tmpfs -o size=2g tmpfs {RAY_TMP}"
     )
-    return in_session(["unshare", "-m", "sh", "-c", f"{mounts} && {line}"], env)
+    try:
+        return in_session(["unshare", "-m", "sh", "-c", f"{mounts} && {line}"], env)
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                RAY_TMP.rmdir()
 
 
 def doctor_then_ray(env: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -131,7 +140,7 @@ def test_a_small_dev_shm_puts_the_ray_store_in_tmp_as_predicted(nothing_left_beh
     assert "The object store is using /tmp/ray instead of /dev/shm" in ray_err
     assert ray["plasma_directory"] == "/tmp/ray"
     assert ray["session_dir"].startswith("/tmp/ray/session_")
-    assert not Path(ray["session_dir"]).exists()  # it was in the namespace's own /tmp
+    assert not Path(ray["session_dir"]).exists()  # it was in the namespace's own /tmp/ray
     # Ray sizes by the memory available when it starts, seconds later on a machine other
     # work shares: within 20%
     assert abs(ray["object_store_memory"] - store["size_bytes"]) <= 0.2 * store["size_bytes"]
