@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -56,6 +57,34 @@ SLEEPS_WHEN_READY = (
     "-c",
     'import time; print("ready", flush=True); time.sleep(600)',
 )
+
+
+#: What a killed LensKit 2025 run leaves in /dev/shm: its SharedMemoryManager's segments,
+#: torch's, and multiprocessing's named semaphores (their resource tracker died with it).
+LEFTOVER_PREFIXES = ("psm_", "torch_", "sem.mp-")
+
+
+@contextmanager
+def shm_leftovers_removed(shm: Path = Path("/dev/shm")) -> Iterator[None]:
+    """On the way out, removes the files of those kinds that appeared meanwhile and that no
+    live process holds: a test that kills a run leaves nothing on the machine (nor a
+    ``shm-leftovers`` finding in the reports of the tests after it)."""
+    from lkdoctor.host.shm import held_segment_names
+
+    def present() -> set[str]:
+        try:
+            return {name for name in os.listdir(shm) if name.startswith(LEFTOVER_PREFIXES)}
+        except OSError:
+            return set()
+
+    before = present()
+    try:
+        yield
+    finally:
+        appeared = present() - before
+        for name in appeared - held_segment_names() if appeared else ():
+            with contextlib.suppress(OSError):
+                (shm / name).unlink()
 
 
 @contextmanager

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import target_environ
+from helpers import shm_leftovers_removed, target_environ
 
 import lkdoctor
 from lkdoctor.report import Report
 
 # LensKit 2025.x's process pool (LK_NUM_PROCS); LensKit 2026 has none.
-pytestmark = pytest.mark.lenskit2025
+pytestmark = [pytest.mark.lenskit2025, pytest.mark.alone]
 
 TARGET = Path(__file__).parent.parent / "lenskit_batch_target.py"
 
@@ -28,6 +28,12 @@ def batch_run(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[int, set[in
     """Start the batch run on 2 CPUs; yield its pid and its workers' once both are scoring."""
     working = tmp_path / "working"
     working.touch()
+    with shm_leftovers_removed(), _started(tmp_path, env, working) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def _started(tmp_path: Path, env: dict[str, str], working: Path) -> Iterator[tuple[int, set[int]]]:
     proc = subprocess.Popen(
         [sys.executable, str(TARGET)],
         env=target_environ({**env, "TARGET_CPUS": "2", "WORKING_FILE": str(working)}),
