@@ -125,27 +125,51 @@ wheel_313=$!
 wait "$wheel_311"
 wait "$wheel_313"
 
+# The tests run in two rounds per environment. Most share the machine: they run on xdist
+# workers, one per CPU this script may use (nproc: its affinity), at most 4 since each one
+# imports torch again and again; LKDOCTOR_TEST_WORKERS sets the count. The tests marked
+# `alone` measure how the CPUs are shared (verdicts, runnable threads), so they run after
+# the others, one at a time, with the machine to themselves.
+cpus="$(nproc)"
+workers="${LKDOCTOR_TEST_WORKERS:-$((cpus < 4 ? cpus : 4))}"
+
 # run_pytest PYTHON MARKER_EXPRESSION ARGS...: the suite against the installed wheel.
 # PYTHONSAFEPATH keeps the current folder off sys.path, in pytest and in every Python it
 # starts, so `import lkdoctor` finds the installed package, not ./lkdoctor (tests/conftest.py
-# checks it under LKDOCTOR_TEST_INSTALLED). The 25 slowest tests are listed, so a CI log shows
-# where its time goes (a later --durations=N overrides). Exit 5 (nothing selected) is fine only when the
-# caller narrowed the run with arguments; the full run must run tests in both environments.
+# checks it under LKDOCTOR_TEST_INSTALLED). The slowest tests are listed, so a CI log shows
+# where its time goes (a later --durations=N overrides). Exit 5 (nothing selected) is fine
+# only when the caller narrowed the run with arguments; the full run must run tests in both
+# rounds of both environments.
 run_pytest() {
-  local py="$1" markers="$2" status=0
+  local py="$1" markers="$2" round status failed=0
   shift 2
-  echo "== pytest in $("$py" -c 'import sys; print(sys.prefix, sys.version.split()[0])') -m '$markers'" >&2
+  for round in shared alone; do
+    status=0
+    echo "== pytest in $("$py" -c 'import sys; print(sys.prefix, sys.version.split()[0])') -m '($markers) and $([ "$round" = alone ] || printf 'not ')alone'" >&2
+    if [ "$round" = shared ]; then
+      run_round "$py" "($markers) and not alone" -n "$workers" --dist loadgroup --durations=25 "$@" || status=$?
+    else
+      run_round "$py" "($markers) and alone" --durations=10 "$@" || status=$?
+    fi
+    if [ "$status" -eq 5 ] && [ "$#" -gt 0 ]; then
+      echo "== no test selected there by: $*" >&2
+    elif [ "$status" -ne 0 ]; then
+      failed="$status"
+    fi
+  done
+  return "$failed"
+}
+run_round() {  # run_round PYTHON MARKER_EXPRESSION PYTEST_ARGS...
+  local py="$1" markers="$2"
+  shift 2
   PYTHONSAFEPATH=1 LKDOCTOR_TEST_INSTALLED=1 LKDOCTOR_WHEEL="$wheel" \
     LKDOCTOR_NO_SKIPS="${CI:+1}" PATH="$(dirname "$py"):$PATH" \
-    "$py" -m pytest -m "$markers" --durations=25 "$@" || status=$?
-  if [ "$status" -eq 5 ] && [ "$#" -gt 0 ]; then
-    echo "== no test selected there by: $*" >&2
-    return 0
-  fi
-  return "$status"
+    "$py" -m pytest -m "$markers" "$@"
 }
 # 3.11 + LensKit 2025.8.1: everything but what needs LensKit 2026.
 # 3.13 + LensKit 2026.4.0: everything but what compares with LensKit 2025's own code; the
 # rest (CPU budget, pools, CLI, plugin, probe) behaves differently on 3.13 and beside 2026.
-run_pytest "$py_311" "not lenskit2026" "$@"
+status_311=0
+run_pytest "$py_311" "not lenskit2026" "$@" || status_311=$?
 run_pytest "$py_313" "not lenskit2025" "$@"
+exit "$status_311"

@@ -56,6 +56,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             )
 
 
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture made once for its module (or class)."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in ("module", "class", "package") for defs in definitions for d in defs)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """scripts/test.sh runs the suite on several xdist workers (``--dist loadgroup``): each
+    test goes to the next free worker, but the tests of a module that share a module
+    fixture (a Ray cluster, a model trained once) stay on one worker, so it is made once,
+    and the modules that name a resource with their own ``xdist_group`` mark ("dev-shm")
+    share one worker with the other users of it. xdist hands out the largest groups
+    first."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a missing capability, so it fails the run."""

@@ -33,7 +33,7 @@ import pytest
 from fixtures.real_cgroup import make_quota_group
 from helpers import run_cli, target_environ
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.alone]
 
 THREADING_VARIABLE = ("LK_", "OMP_", "MKL_", "OPENBLAS_", "RAYON_", "PYTHON_CPU_COUNT")
 

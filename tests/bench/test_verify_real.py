@@ -19,6 +19,8 @@ import pytest
 from helpers import run_cli, script, target_environ
 from schema_contract import validate_report
 
+pytestmark = pytest.mark.alone
+
 #: 256 threads at peak: the suggestion (2 threads) measured faster by a wide margin.
 STRONG = {"LK_NUM_THREADS": "16", "LK_NUM_BACKEND_THREADS": "16"}
 #: One thread everywhere: the plan fits.

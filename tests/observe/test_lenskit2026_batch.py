@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from helpers import script, target_environ
 
-pytestmark = [pytest.mark.lenskit2026, pytest.mark.torch]
+pytestmark = [pytest.mark.lenskit2026, pytest.mark.torch, pytest.mark.alone]
 
 TARGET = Path(__file__).parent.parent / "lenskit_batch_target.py"
 #: Seconds left out at each end of the scoring phase: the jobs start and stop there.

@@ -17,7 +17,8 @@ from helpers import run_cli, script, target_environ
 HERE = Path(__file__).parent
 RUN_TIMEOUT = 300
 
-pytestmark = pytest.mark.lenskit2025
+# LensKit 2025 runs here leave or look for orphaned /dev/shm segments: one worker runs them all
+pytestmark = [pytest.mark.lenskit2025, pytest.mark.xdist_group("dev-shm")]
 
 
 def watched(

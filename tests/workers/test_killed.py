@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 from helpers import run_cli, script, target_environ
 
+# LensKit 2025 runs here leave or look for orphaned /dev/shm segments: one worker runs them all
+pytestmark = pytest.mark.xdist_group("dev-shm")
+
 HERE = Path(__file__).parent
 MEMORY_V1 = Path("/sys/fs/cgroup/memory")
 
