@@ -215,7 +215,13 @@ def test_doctor_resolves_what_lenskit_resolves(name: str, tmp_path: Path) -> Non
         return  # a broken file is fixed by editing it, not by an export
     applied = {k: v for k, v in env.items() if k not in plan["suggested_unset"]}
     applied.update(plan["suggested_env"])
-    after = _run(ORACLE, ["-R", root_args[0]] if root_args else [], applied, cwd, case.cpus)
+    # nothing suggested: LensKit's answer for the same environment is the one above (each
+    # asking imports torch, 3 s of CPU)
+    after = (
+        lenskit
+        if applied == env
+        else _run(ORACLE, ["-R", root_args[0]] if root_args else [], applied, cwd, case.cpus)
+    )
     assert after["ok"], (plan["suggested_env"], after)
     par = after["parallel"]
     peak = peak_demand(
