@@ -67,7 +67,7 @@ def _shares_a_module_fixture(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """scripts/test.sh runs the suite on several xdist workers (``--dist loadgroup``): each
     test goes to the next free worker, but the tests of a module that share a module
-    fixture (a Ray cluster, a model trained once) stay on one worker, so it is made once,
+    fixture (a Ray cluster, one real report) stay on one worker, so it is made once,
     and the modules that name a resource with their own ``xdist_group`` mark ("dev-shm")
     share one worker with the other users of it. xdist hands out the largest groups
     first."""
