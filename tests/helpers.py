@@ -81,10 +81,18 @@ def shm_leftovers_removed(shm: Path = Path("/dev/shm")) -> Iterator[None]:
     try:
         yield
     finally:
-        appeared = present() - before
-        for name in appeared - held_segment_names() if appeared else ():
-            with contextlib.suppress(OSError):
-                (shm / name).unlink()
+        # a killed run's last processes (its SharedMemoryManager) may still be exiting, and
+        # hold the files a moment longer: waited for, briefly, as they let go
+        deadline = time.monotonic() + 10
+        while True:
+            appeared = present() - before
+            held = held_segment_names() if appeared else set()
+            for name in appeared - held:
+                with contextlib.suppress(OSError):
+                    (shm / name).unlink()
+            if not appeared & held or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
 
 
 @contextmanager
